@@ -1,0 +1,107 @@
+// Package network defines how the drive reaches a ledger; embedded and fabric implement it.
+package network
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Ledger reports; implementations wrap them so callers can use errors.Is.
+var (
+	// ErrNotFound: the ledger has no record of the file.
+	ErrNotFound = errors.New("not found on the ledger")
+	// ErrStale: the anchor names a previous version that is not the latest.
+	ErrStale = errors.New("stale version")
+	// ErrDenied: the chaincode refused the caller.
+	ErrDenied = errors.New("denied by policy")
+	// ErrUnavailable: the ledger cannot be reached now; try again later.
+	ErrUnavailable = errors.New("ledger unavailable")
+)
+
+// Anchor commits one file version: who replaced what with which ciphertext.
+// Hashes are lowercase hex SHA-256. Ids are opaque (no names, no content).
+type Anchor struct {
+	Volume       string `json:"volume"`
+	File         string `json:"file"`
+	Version      uint64 `json:"version"`
+	PrevVersion  uint64 `json:"prevVersion"`
+	MerkleRoot   string `json:"merkleRoot"`
+	ManifestHash string `json:"manifestHash"`
+	Size         int64  `json:"size"`
+
+	// Filled in by the ledger when it returns anchors.
+	Actor string    `json:"actor,omitempty"`
+	TxID  string    `json:"txId,omitempty"`
+	Time  time.Time `json:"time,omitempty"`
+}
+
+// AnchorResult is the outcome of one anchor of a batch: Err is nil when it
+// was committed, wraps ErrStale (Current then holds the ledger's latest) or
+// another error when it was rejected. Rejecting one anchor never rejects the
+// rest of its batch.
+type AnchorResult struct {
+	Err     error
+	Current *Anchor
+}
+
+// Event is one audit record.
+type Event struct {
+	Time   time.Time         `json:"time"`
+	Actor  string            `json:"actor"`
+	Action string            `json:"action"` // anchor, read, denied, integrity, grant, ...
+	Volume string            `json:"volume"`
+	File   string            `json:"file,omitempty"`
+	Detail map[string]string `json:"detail,omitempty"`
+	TxID   string            `json:"txId,omitempty"`
+}
+
+// AuditQuery selects events; zero fields match everything.
+type AuditQuery struct {
+	Volume string
+	File   string
+	Actor  string
+	Action string
+	Since  time.Time
+	Until  time.Time
+}
+
+// Info describes a ledger.
+type Info struct {
+	Kind   string `json:"kind"` // "embedded" or "fabric"
+	Where  string `json:"where"`
+	Height uint64 `json:"height"`
+	Head   string `json:"head"` // hash of the newest block, hex
+}
+
+// Block is one committed block as the ledger reports it.
+type Block struct {
+	Number   uint64    `json:"number"`
+	Hash     string    `json:"hash"`
+	PrevHash string    `json:"prevHash"`
+	Time     time.Time `json:"time"`
+	TxIDs    []string  `json:"txIds"`
+}
+
+// Ledger is what the drive needs of a ledger. Implementations are safe for
+// concurrent use.
+type Ledger interface {
+	// AnchorBatch commits many file versions in as few transactions as
+	// possible and reports each one's outcome, in order. The error is for
+	// failures of the whole call (ErrUnavailable and the like).
+	AnchorBatch(ctx context.Context, anchors []Anchor) ([]AnchorResult, error)
+	// Latest returns the newest anchored version of a file (ErrNotFound if none).
+	Latest(ctx context.Context, volume, file string) (Anchor, error)
+	// History returns every anchored version of a file, oldest first.
+	History(ctx context.Context, volume, file string) ([]Anchor, error)
+	// Record commits audit events (reads, integrity failures, ...).
+	Record(ctx context.Context, events []Event) error
+	// Audit returns the events that match q, oldest first.
+	Audit(ctx context.Context, q AuditQuery) ([]Event, error)
+	// Info describes the ledger and its height.
+	Info(ctx context.Context) (Info, error)
+	// Blocks calls fn for each block from number from on.
+	Blocks(ctx context.Context, from uint64, fn func(Block) error) error
+	// Close releases the ledger.
+	Close() error
+}
