@@ -17,16 +17,16 @@ type MountOptions struct {
 	Logf  func(format string, args ...any)
 }
 
-// Mount is a live mount.
-type Mount struct{}
+// Server is a live mount.
+type Server struct{}
 
-// Mounted serves v at dir and returns once the mount is live.
-func Mounted(v *volume.Volume, dir string, opt MountOptions) (*Mount, error) {
+// Serve mounts v at dir and returns once the mount is live.
+func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 	return nil, errors.New("fs: not implemented")
 }
 
 // Wait blocks until the file system is unmounted.
-func (m *Mount) Wait() {}
+func (m *Server) Wait() {}
 
 // Unmount asks the kernel to detach the mount.
-func (m *Mount) Unmount() error { return errors.New("fs: not implemented") }
+func (m *Server) Unmount() error { return errors.New("fs: not implemented") }
