@@ -2,7 +2,14 @@
 package fs
 
 import (
-	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 )
@@ -17,16 +24,87 @@ type MountOptions struct {
 	Logf  func(format string, args ...any)
 }
 
+const (
+	// maxWrite is the largest write the kernel sends: one chunk, so a
+	// sequential writer fills a chunk per request.
+	maxWrite = 1 << 20
+	// cacheTimeout is how long the kernel trusts names and attributes; every
+	// change of this mount goes through the kernel, so it never serves stale data.
+	cacheTimeout = time.Second
+)
+
 // Server is a live mount.
-type Server struct{}
+type Server struct {
+	srv *fuse.Server
+	dir string
+}
 
 // Serve mounts v at dir and returns once the mount is live.
 func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
-	return nil, errors.New("fs: not implemented")
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mount point: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("mount point %s is not a folder", dir)
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil && !isDarwin() {
+		return nil, fmt.Errorf("no /dev/fuse: load the fuse kernel module (modprobe fuse) or install FUSE")
+	}
+	logf := opt.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	timeout := cacheTimeout
+	mo := fuse.MountOptions{
+		FsName:       "anchorfs",
+		Name:         "anchorfs",
+		MaxWrite:     maxWrite,
+		MaxReadAhead: maxWrite,
+		AllowOther:   opt.AllowOther,
+		Debug:        opt.Debug,
+		Logger:       log.New(logWriter(logf), "", 0),
+		// As root, mount without fusermount3 (it may not be installed).
+		DirectMount: os.Geteuid() == 0,
+	}
+	if opt.AllowOther {
+		mo.Options = append(mo.Options, "default_permissions")
+	}
+	root := &node{v: v, n: v.Root()}
+	srv, err := gofs.Mount(dir, root, &gofs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		RootStableAttr:  &gofs.StableAttr{Ino: v.Root().Ino()},
+		NullPermissions: true,
+	})
+	if err != nil {
+		return nil, mountError(dir, err)
+	}
+	return &Server{srv: srv, dir: dir}, nil
+}
+
+func mountError(dir string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "fusermount"):
+		return fmt.Errorf("mounting %s: %v (install fuse3, or run as root)", dir, err)
+	case strings.Contains(msg, "busy"):
+		return fmt.Errorf("mounting %s: the mount point is busy (already mounted?)", dir)
+	}
+	return fmt.Errorf("mounting %s: %w", dir, err)
 }
 
 // Wait blocks until the file system is unmounted.
-func (m *Server) Wait() {}
+func (s *Server) Wait() { s.srv.Wait() }
 
 // Unmount asks the kernel to detach the mount.
-func (m *Server) Unmount() error { return errors.New("fs: not implemented") }
+func (s *Server) Unmount() error { return s.srv.Unmount() }
+
+type logWriter func(string, ...any)
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

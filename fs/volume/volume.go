@@ -3,8 +3,19 @@ package volume
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
 
+	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/network"
 )
 
@@ -22,18 +33,19 @@ type Config struct {
 	Format    int    `json:"format"`
 	Volume    string `json:"volume"`
 	ChunkSize int    `json:"chunkSize"`
+	KeyCheck  string `json:"keyCheck"`
 }
 
 // CreateOptions shape a new volume.
 type CreateOptions struct {
-	// ChunkSize is the plaintext size of a chunk; 0 means the default.
+	// ChunkSize is the plaintext size of a chunk; 0 means format.DefaultChunkSize.
 	ChunkSize int
 }
 
 // Options shape an opened volume.
 type Options struct {
-	// CacheDir holds the volume's local state (write-back objects, metadata
-	// cache); deleting it loses nothing that was synced.
+	// CacheDir holds the volume's local state; deleting it loses nothing that
+	// was synced.
 	CacheDir string
 	// Ledger anchors file versions; nil runs without a ledger.
 	Ledger network.Ledger
@@ -42,13 +54,16 @@ type Options struct {
 	Actor, Host string
 	// ReadOnly opens without taking the cache lock or writing anything.
 	ReadOnly bool
+	// CommitInterval is how often dirty metadata is committed in the
+	// background; 0 means 5 seconds.
+	CommitInterval time.Duration
 	// Logf receives diagnostics; nil discards them. Never given secrets.
 	Logf func(format string, args ...any)
 }
 
 // Progress reports a long operation's advance.
 type Progress struct {
-	Phase       string
+	Phase       string `json:"phase"`
 	Done, Total int64
 }
 
@@ -65,49 +80,292 @@ type Finding struct {
 	Problem string `json:"problem"`
 }
 
+// ErrNoVolume means the store holds no volume config.
+var ErrNoVolume = errors.New("no anchorfs volume on this remote")
+
+// ErrWrongKey means the unwrapped key is not this volume's key.
+var ErrWrongKey = errors.New("key does not open this volume")
+
+// ErrReadOnly is returned by writes on a volume opened read-only.
+var ErrReadOnly = errors.New("volume is open read-only")
+
 // Volume is an open volume.
 type Volume struct {
-	id string
+	id        format.ID
+	chunkSize int
+	rootKey   []byte
+	metaKey   []byte
+	opt       Options
+	logf      func(string, ...any)
+	obj       *objects
+	store     ObjectStore
+	lock      *os.File // cache lock, held while open read-write
+
+	mu         sync.Mutex // guards the tree: every node's metadata and dirty state
+	root       *Node
+	links      map[format.ID]*Node // files with several names, by id
+	linksDirty bool
+	open       map[*Node]struct{} // files with content state
+	dirty      bool
+	headSeq    uint64
+	headHash   string
+	nextIno    uint64
+
+	commitMu sync.Mutex // one commit at a time
+	stop     chan struct{}
+	bg       sync.WaitGroup
+	closed   bool
 }
 
 // ReadConfig reads a volume's public config from store.
 func ReadConfig(ctx context.Context, store ObjectStore) (Config, error) {
-	return Config{}, errors.New("volume: not implemented")
+	c, err := readConfig(ctx, store)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck}, nil
+}
+
+func readConfig(ctx context.Context, store ObjectStore) (*format.Config, error) {
+	b, err := store.Get(ctx, format.ConfigName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoVolume
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading volume config: %w", err)
+	}
+	var c format.Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("volume config is corrupt: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("volume config is corrupt: %w", err)
+	}
+	return &c, nil
 }
 
 // Create writes a new, empty volume to store. wrap encrypts the new root key
-// for its owner (keyring.WrapKey); the result is stored with the config.
+// for its owner (keyring's WrapKey); the result is stored with the config.
 func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byte, error), opt CreateOptions) (Config, error) {
-	return Config{}, errors.New("volume: not implemented")
+	if _, err := readConfig(ctx, store); err == nil {
+		return Config{}, errors.New("the remote already holds an anchorfs volume")
+	} else if !errors.Is(err, ErrNoVolume) {
+		return Config{}, err
+	}
+	if opt.ChunkSize == 0 {
+		opt.ChunkSize = format.DefaultChunkSize
+	}
+	key := make([]byte, format.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return Config{}, err
+	}
+	wrapped, err := wrap(key)
+	if err != nil {
+		return Config{}, fmt.Errorf("wrapping the volume key: %w", err)
+	}
+	id := format.NewID()
+	c := format.Config{
+		Format:    format.Version,
+		Volume:    id.String(),
+		ChunkSize: opt.ChunkSize,
+		Created:   time.Now().UTC().Format(time.RFC3339),
+		KeyCheck:  format.KeyCheck(key, id),
+		OwnerKey:  wrapped,
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	// The first head comes before the config: a volume whose config exists is complete.
+	now := time.Now().UnixNano()
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	dirID := format.NewID()
+	empty := format.Encode(format.Dir{Format: format.Version, Dir: dirID.String(), Entries: []format.Entry{}})
+	metaKey := format.MetaKey(key, id)
+	dirObj := format.Seal(metaKey, format.DirAAD(id, dirID), empty)
+	dh := format.HashOf(dirObj)
+	if err := store.Put(ctx, format.ObjectName(dh), dirObj); err != nil {
+		return Config{}, err
+	}
+	head := format.Head{Format: format.Version, Volume: id.String(), Seq: 1, Time: now, Root: format.Entry{
+		Name: "", ID: dirID.String(), Type: format.TypeDir, Mode: 0o755, UID: uid, GID: gid, Mtime: now, Ctime: now, Tree: dh.String(),
+	}}
+	headObj := format.Seal(metaKey, format.HeadAAD(id), format.Encode(head))
+	if err := store.Put(ctx, format.HeadName(format.HashOf(headObj)), headObj); err != nil {
+		return Config{}, err
+	}
+	b, _ := json.MarshalIndent(c, "", "  ")
+	if err := store.Put(ctx, format.ConfigName, b); err != nil {
+		return Config{}, err
+	}
+	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck}, nil
 }
 
 // Open opens the volume on store; unwrap recovers the root key from the
 // wrapped copy stored with the config (keyring's Identity.UnwrapKey).
 func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([]byte, error), opt Options) (*Volume, error) {
-	return nil, errors.New("volume: not implemented")
+	c, err := readConfig(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := format.ParseID(c.Volume)
+	key, err := unwrap(c.OwnerKey)
+	if err != nil {
+		return nil, fmt.Errorf("opening the volume key: %w", err)
+	}
+	if len(key) != format.KeySize || subtle.ConstantTimeCompare([]byte(format.KeyCheck(key, id)), []byte(c.KeyCheck)) != 1 {
+		return nil, ErrWrongKey
+	}
+	logf := opt.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if opt.CommitInterval == 0 {
+		opt.CommitInterval = 5 * time.Second
+	}
+	v := &Volume{
+		id: id, chunkSize: c.ChunkSize, rootKey: key, metaKey: format.MetaKey(key, id),
+		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
+		stop: make(chan struct{}),
+	}
+	if !opt.ReadOnly {
+		if opt.CacheDir == "" {
+			return nil, errors.New("volume: no cache folder given")
+		}
+		if err := v.lockCache(); err != nil {
+			return nil, err
+		}
+	}
+	v.obj = newObjects(store, logf)
+	if err := v.loadHead(ctx); err != nil {
+		v.obj.close()
+		v.unlockCache()
+		return nil, err
+	}
+	if !opt.ReadOnly {
+		v.bg.Add(1)
+		go v.committer()
+	}
+	return v, nil
+}
+
+func (v *Volume) lockCache() error {
+	if err := os.MkdirAll(v.opt.CacheDir, 0o700); err != nil {
+		return fmt.Errorf("cache folder: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(v.opt.CacheDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("cache folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("volume %s is already open by another process (cache %s)", v.id, v.opt.CacheDir)
+	}
+	v.lock = f
+	return nil
+}
+
+func (v *Volume) unlockCache() {
+	if v.lock != nil {
+		v.lock.Close()
+		v.lock = nil
+	}
 }
 
 // ID is the volume's id.
-func (v *Volume) ID() string { return v.id }
+func (v *Volume) ID() string { return v.id.String() }
+
+// ChunkSize is the plaintext size of a chunk.
+func (v *Volume) ChunkSize() int { return v.chunkSize }
 
 // Stats reports pending work.
-func (v *Volume) Stats() Stats { return Stats{} }
+func (v *Volume) Stats() Stats {
+	n, b := v.obj.stats()
+	return Stats{PendingUploads: n, PendingBytes: b}
+}
 
-// Sync returns once everything written so far is on the remote and, with a
-// ledger, anchored.
+// Sync returns once everything written so far is on the remote.
 func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
-	return errors.New("volume: not implemented")
-}
-
-// Verify checks every object below path ("" or "/" for all) and reports findings.
-func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress)) ([]Finding, error) {
-	return nil, errors.New("volume: not implemented")
-}
-
-// GC deletes objects no longer referenced by the volume.
-func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, freed int64, err error) {
-	return 0, 0, errors.New("volume: not implemented")
+	if v.opt.ReadOnly {
+		return nil
+	}
+	if err := v.flushOpenFiles(); err != nil {
+		return err
+	}
+	if progress != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			n0, _ := v.obj.stats()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					n, _ := v.obj.stats()
+					if n > int(n0) {
+						n0 = n
+					}
+					progress(Progress{Phase: "uploading", Done: int64(n0 - n), Total: int64(n0)})
+				}
+			}
+		}()
+	}
+	return v.commit(ctx)
 }
 
 // Close flushes everything and releases the volume.
-func (v *Volume) Close(ctx context.Context) error { return nil }
+func (v *Volume) Close(ctx context.Context) error {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil
+	}
+	v.closed = true
+	v.mu.Unlock()
+	close(v.stop)
+	v.bg.Wait()
+	var err error
+	if !v.opt.ReadOnly {
+		if ferr := v.flushOpenFiles(); ferr != nil {
+			err = ferr
+		}
+		if cerr := v.commit(ctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	v.obj.close()
+	v.unlockCache()
+	return err
+}
+
+// committer commits dirty metadata in the background.
+func (v *Volume) committer() {
+	defer v.bg.Done()
+	t := time.NewTicker(v.opt.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-v.stop:
+			return
+		case <-t.C:
+			v.mu.Lock()
+			dirty := v.dirty
+			v.mu.Unlock()
+			if dirty {
+				if err := v.commit(context.Background()); err != nil {
+					v.logf("background commit: %v", err)
+				}
+			}
+		}
+	}
+}
+
+// CacheDir is the volume's local state folder.
+func (v *Volume) CacheDir() string {
+	if v.opt.CacheDir == "" {
+		return "/"
+	}
+	return v.opt.CacheDir
+}

@@ -1,0 +1,215 @@
+package format
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+)
+
+// Remote layout: every object but the config and heads lives under objects/,
+// fanned out by the first byte of its name.
+const (
+	ConfigName = "config"
+	HeadsDir   = "heads"
+	ObjectsDir = "objects"
+)
+
+// ObjectName is where an object with hash h lives on a remote.
+func ObjectName(h Hash) string {
+	s := h.String()
+	return ObjectsDir + "/" + s[:2] + "/" + s
+}
+
+// HeadName is where a head with hash h lives on a remote.
+func HeadName(h Hash) string { return HeadsDir + "/" + h.String() }
+
+// Config is the volume's public description, stored in the clear under ConfigName.
+type Config struct {
+	Format    int    `json:"format"`
+	Volume    string `json:"volume"`
+	ChunkSize int    `json:"chunkSize"`
+	Created   string `json:"created"`
+	// KeyCheck is KeyCheck(rootKey, volume): it tells a wrong key from damage.
+	KeyCheck string `json:"keyCheck"`
+	// OwnerKey is the root key wrapped for the owner (an age file).
+	OwnerKey []byte `json:"ownerKey"`
+}
+
+// Validate checks a config read from a remote.
+func (c *Config) Validate() error {
+	if c.Format != Version {
+		return fmt.Errorf("volume format %d is not supported (this build reads format %d)", c.Format, Version)
+	}
+	if _, err := ParseID(c.Volume); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.ChunkSize < MinChunkSize || c.ChunkSize > MaxChunkSize {
+		return fmt.Errorf("config: chunk size %d out of range", c.ChunkSize)
+	}
+	if len(c.OwnerKey) == 0 {
+		return fmt.Errorf("config: no wrapped key")
+	}
+	return nil
+}
+
+// Chunk is one entry of a manifest: a sealed chunk, or a hole when Hash is empty.
+type Chunk struct {
+	Hash    string `json:"hash,omitempty"`
+	Size    int    `json:"size"`
+	Version uint64 `json:"version,omitempty"`
+}
+
+// Manifest lists a file version's chunks. It is sealed with the meta key and
+// ManifestAAD(volume, file, version).
+type Manifest struct {
+	Format     int     `json:"format"`
+	File       string  `json:"file"`
+	Version    uint64  `json:"version"`
+	Size       int64   `json:"size"`
+	ChunkSize  int     `json:"chunkSize"`
+	Chunks     []Chunk `json:"chunks"`
+	MerkleRoot string  `json:"merkleRoot"`
+}
+
+// Validate checks a manifest's internal consistency.
+func (m *Manifest) Validate(chunkSize int) error {
+	if m.Format != Version || m.ChunkSize != chunkSize || m.Size < 0 {
+		return fmt.Errorf("manifest: bad header")
+	}
+	want := (m.Size + int64(chunkSize) - 1) / int64(chunkSize)
+	if int64(len(m.Chunks)) != want {
+		return fmt.Errorf("manifest: %d chunks for %d bytes", len(m.Chunks), m.Size)
+	}
+	for i, c := range m.Chunks {
+		size := chunkSize
+		if i == len(m.Chunks)-1 {
+			size = int(m.Size - int64(i)*int64(chunkSize))
+		}
+		if c.Size != size {
+			return fmt.Errorf("manifest: chunk %d has size %d, want %d", i, c.Size, size)
+		}
+		if c.Hash != "" {
+			if _, err := ParseHash(c.Hash); err != nil {
+				return fmt.Errorf("manifest: chunk %d: %w", i, err)
+			}
+			if c.Version == 0 || c.Version > m.Version {
+				return fmt.Errorf("manifest: chunk %d has version %d", i, c.Version)
+			}
+		}
+	}
+	if root := MerkleRoot(m.Chunks); root != m.MerkleRoot {
+		return fmt.Errorf("manifest: merkle root does not match its chunks")
+	}
+	return nil
+}
+
+// MerkleRoot is the RFC 6962 Merkle tree hash over the chunks' ciphertext
+// hashes (32 zero bytes for a hole), in lowercase hex.
+func MerkleRoot(chunks []Chunk) string {
+	leaves := make([][]byte, len(chunks))
+	for i, c := range chunks {
+		h, _ := ParseHash(c.Hash) // a hole parses to the zero hash
+		leaves[i] = h[:]
+	}
+	r := merkle(leaves)
+	return fmt.Sprintf("%x", r)
+}
+
+func merkle(leaves [][]byte) []byte {
+	switch len(leaves) {
+	case 0:
+		s := sha256.Sum256(nil)
+		return s[:]
+	case 1:
+		s := sha256.Sum256(append([]byte{0}, leaves[0]...))
+		return s[:]
+	}
+	k := 1
+	for k*2 < len(leaves) {
+		k *= 2
+	}
+	l, r := merkle(leaves[:k]), merkle(leaves[k:])
+	s := sha256.Sum256(append(append([]byte{1}, l...), r...))
+	return s[:]
+}
+
+// Node types in directory entries.
+const (
+	TypeFile    = "file"
+	TypeDir     = "dir"
+	TypeSymlink = "symlink"
+)
+
+// Entry is one name in a directory: the node's metadata and where its content is.
+type Entry struct {
+	Name  string `json:"name"`
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Mode  uint32 `json:"mode"` // permission bits with setuid, setgid and sticky (07777)
+	UID   uint32 `json:"uid"`
+	GID   uint32 `json:"gid"`
+	Mtime int64  `json:"mtime"` // nanoseconds since the Unix epoch
+	Ctime int64  `json:"ctime"`
+	// Files: size, content version and the manifest of that version (none for version 0).
+	Size     int64  `json:"size,omitempty"`
+	Version  uint64 `json:"version,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
+	// Directories: the hash of the directory object.
+	Tree string `json:"tree,omitempty"`
+	// Symlinks: the target.
+	Target string `json:"target,omitempty"`
+	// Xattrs holds user.* extended attributes.
+	Xattrs map[string][]byte `json:"xattrs,omitempty"`
+	// Link marks a file with several names: its metadata lives in the head's
+	// link table, not here, so that every name sees one inode.
+	Link bool `json:"link,omitempty"`
+	// Nlink is the number of names of a linked file (in the link table).
+	Nlink uint32 `json:"nlink,omitempty"`
+}
+
+// Dir is a directory object, sealed with the meta key and DirAAD(volume, dir).
+type Dir struct {
+	Format  int     `json:"format"`
+	Dir     string  `json:"dir"`
+	Entries []Entry `json:"entries"` // sorted by name, names unique
+}
+
+// Links is the link table: entries of files with several names, by id.
+type Links struct {
+	Format  int     `json:"format"`
+	Entries []Entry `json:"entries"`
+}
+
+// Head names the volume's root at one moment. Heads are sealed with the meta
+// key and HeadAAD(volume) and stored under heads/; the newest by Seq wins.
+type Head struct {
+	Format  int      `json:"format"`
+	Volume  string   `json:"volume"`
+	Seq     uint64   `json:"seq"`
+	Parents []string `json:"parents,omitempty"`
+	Time    int64    `json:"time"`
+	Root    Entry    `json:"root"`
+	Links   string   `json:"links,omitempty"` // hash of the link table, if any
+}
+
+// Encode is the canonical JSON encoding of a metadata object.
+func Encode(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err) // only plain structs are encoded
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// Decode reads a metadata object, refusing unknown fields.
+func Decode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed object: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,296 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/anchorfs/anchorfs/fs/volume"
+)
+
+// node is the FUSE face of one volume node.
+type node struct {
+	gofs.Inode
+	v *volume.Volume
+	n *volume.Node
+}
+
+var (
+	_ gofs.NodeLookuper      = (*node)(nil)
+	_ gofs.NodeGetattrer     = (*node)(nil)
+	_ gofs.NodeSetattrer     = (*node)(nil)
+	_ gofs.NodeReaddirer     = (*node)(nil)
+	_ gofs.NodeMkdirer       = (*node)(nil)
+	_ gofs.NodeCreater       = (*node)(nil)
+	_ gofs.NodeOpener        = (*node)(nil)
+	_ gofs.NodeUnlinker      = (*node)(nil)
+	_ gofs.NodeRmdirer       = (*node)(nil)
+	_ gofs.NodeRenamer       = (*node)(nil)
+	_ gofs.NodeSymlinker     = (*node)(nil)
+	_ gofs.NodeReadlinker    = (*node)(nil)
+	_ gofs.NodeLinker        = (*node)(nil)
+	_ gofs.NodeStatfser      = (*node)(nil)
+	_ gofs.NodeGetxattrer    = (*node)(nil)
+	_ gofs.NodeSetxattrer    = (*node)(nil)
+	_ gofs.NodeListxattrer   = (*node)(nil)
+	_ gofs.NodeRemovexattrer = (*node)(nil)
+)
+
+// errno maps volume errors to what the kernel understands.
+func errno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
+}
+
+func fillAttr(a volume.Attr, out *fuse.Attr) {
+	out.Ino = a.Ino
+	out.Mode = a.Mode
+	out.Nlink = a.Nlink
+	out.Owner = fuse.Owner{Uid: a.UID, Gid: a.GID}
+	out.Size = uint64(a.Size)
+	out.Blocks = (out.Size + 511) / 512
+	out.Blksize = 4096
+	mt, ct := a.Mtime, a.Ctime
+	out.SetTimes(&mt, &mt, &ct)
+}
+
+func caller(ctx context.Context) (uid, gid uint32) {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Uid, c.Gid
+	}
+	return 0, 0
+}
+
+// child wraps a volume node in an Inode, reusing the one the kernel knows.
+func (d *node) child(ctx context.Context, c *volume.Node, out *fuse.EntryOut) *gofs.Inode {
+	a := d.v.Attr(c)
+	fillAttr(a, &out.Attr)
+	return d.NewInode(ctx, &node{v: d.v, n: c}, gofs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: a.Ino})
+}
+
+func (d *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	c, err := d.v.Lookup(d.n, name)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return d.child(ctx, c, out), 0
+}
+
+func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	fillAttr(n.v.Attr(n.n), &out.Attr)
+	return 0
+}
+
+func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	var a volume.SetAttr
+	if m, ok := in.GetMode(); ok {
+		a.Mode = &m
+	}
+	if u, ok := in.GetUID(); ok {
+		a.UID = &u
+	}
+	if g, ok := in.GetGID(); ok {
+		a.GID = &g
+	}
+	if t, ok := in.GetMTime(); ok {
+		a.Mtime = &t
+	} else if in.Valid&fuse.FATTR_MTIME_NOW != 0 {
+		now := time.Now()
+		a.Mtime = &now
+	}
+	if sz, ok := in.GetSize(); ok {
+		s := int64(sz)
+		if h, isOurs := f.(*handle); isOurs {
+			if err := h.h.Truncate(s); err != nil {
+				return errno(err)
+			}
+		} else {
+			a.Size = &s
+		}
+	}
+	attr, err := n.v.SetAttr(n.n, a)
+	if err != nil {
+		return errno(err)
+	}
+	fillAttr(attr, &out.Attr)
+	return 0
+}
+
+func (d *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	list, err := d.v.ReadDir(d.n)
+	if err != nil {
+		return nil, errno(err)
+	}
+	out := make([]fuse.DirEntry, len(list))
+	for i, e := range list {
+		out[i] = fuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Mode}
+	}
+	return gofs.NewListDirStream(out), 0
+}
+
+func (d *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	uid, gid := caller(ctx)
+	c, err := d.v.Mkdir(d.n, name, mode, uid, gid)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return d.child(ctx, c, out), 0
+}
+
+func (d *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	uid, gid := caller(ctx)
+	c, err := d.v.Create(d.n, name, mode, uid, gid)
+	if err != nil {
+		return nil, nil, 0, errno(err)
+	}
+	h, err := d.v.Open(c)
+	if err != nil {
+		return nil, nil, 0, errno(err)
+	}
+	return d.child(ctx, c, out), &handle{h: h}, 0, 0
+}
+
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	h, err := n.v.Open(n.n)
+	if err != nil {
+		return nil, 0, errno(err)
+	}
+	if flags&syscall.O_TRUNC != 0 {
+		if err := h.Truncate(0); err != nil {
+			h.Release()
+			return nil, 0, errno(err)
+		}
+	}
+	return &handle{h: h}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (d *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	return errno(d.v.Unlink(d.n, name))
+}
+
+func (d *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	return errno(d.v.Rmdir(d.n, name))
+}
+
+func (d *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	np, ok := newParent.(*node)
+	if !ok {
+		return syscall.EXDEV
+	}
+	return errno(d.v.Rename(d.n, name, np.n, newName, flags))
+}
+
+func (d *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	uid, gid := caller(ctx)
+	c, err := d.v.Symlink(d.n, name, target, uid, gid)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return d.child(ctx, c, out), 0
+}
+
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	t, err := n.v.Readlink(n.n)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return []byte(t), 0
+}
+
+func (d *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	t, ok := target.(*node)
+	if !ok {
+		return nil, syscall.EXDEV
+	}
+	if err := d.v.Link(d.n, name, t.n); err != nil {
+		return nil, errno(err)
+	}
+	return d.child(ctx, t.n, out), 0
+}
+
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(n.v.CacheDir(), &st); err != nil {
+		return errno(err)
+	}
+	out.FromStatfsT(&st)
+	out.NameLen = 255
+	return 0
+}
+
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	val, err := n.v.GetXattr(n.n, attr)
+	if err != nil {
+		return 0, errno(err)
+	}
+	if len(dest) < len(val) {
+		return uint32(len(val)), syscall.ERANGE
+	}
+	return uint32(copy(dest, val)), 0
+}
+
+func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return errno(n.v.SetXattr(n.n, attr, data, flags))
+}
+
+func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	return errno(n.v.RemoveXattr(n.n, attr))
+}
+
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	var b []byte
+	for _, name := range n.v.ListXattr(n.n) {
+		b = append(append(b, name...), 0)
+	}
+	if len(dest) < len(b) {
+		return uint32(len(b)), syscall.ERANGE
+	}
+	return uint32(copy(dest, b)), 0
+}
+
+// handle is an open file.
+type handle struct {
+	h *volume.Handle
+}
+
+var (
+	_ gofs.FileReader   = (*handle)(nil)
+	_ gofs.FileWriter   = (*handle)(nil)
+	_ gofs.FileFlusher  = (*handle)(nil)
+	_ gofs.FileFsyncer  = (*handle)(nil)
+	_ gofs.FileReleaser = (*handle)(nil)
+)
+
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := h.h.ReadAt(dest, off)
+	if err != nil && n == 0 && !isEOF(err) {
+		return nil, errno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := h.h.WriteAt(data, off)
+	if err != nil {
+		return uint32(n), errno(err)
+	}
+	return uint32(n), 0
+}
+
+func (h *handle) Flush(ctx context.Context) syscall.Errno { return errno(h.h.Flush()) }
+
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return errno(h.h.Fsync(ctx))
+}
+
+func (h *handle) Release(ctx context.Context) syscall.Errno { return errno(h.h.Release()) }

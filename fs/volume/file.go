@@ -1,0 +1,481 @@
+package volume
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+)
+
+const (
+	// readAhead is how many chunks past a sequential reader are fetched in
+	// the background: 4 MiB keeps a remote busy while the reader decrypts.
+	readAhead = 4
+	// maxDirtyChunks bounds a file's unsealed chunks in memory; past it the
+	// oldest are sealed early (a random writer over a large file).
+	maxDirtyChunks = 64
+)
+
+// fileData is a file's content while it is open: its chunk list, the
+// chunks changed since the last version (plaintext, in memory), and the
+// version being built.
+type fileData struct {
+	mu       sync.Mutex
+	loaded   bool
+	key      []byte
+	chunks   []format.Chunk
+	dirty    map[int64][]byte
+	size     int64
+	modified bool
+	next     uint64 // version being built while modified
+	lastRead int64  // chunk index of the previous read, for read-ahead
+}
+
+// Handle is an open file.
+type Handle struct {
+	v *Volume
+	n *Node
+	f *fileData
+}
+
+// Open opens file n for reading and writing.
+func (v *Volume) Open(n *Node) (*Handle, error) {
+	if n.typ != format.TypeFile {
+		return nil, syscall.EISDIR
+	}
+	f := v.acquire(n)
+	f.mu.Lock()
+	err := v.load(n, f)
+	f.mu.Unlock()
+	if err != nil {
+		v.release(n)
+		return nil, err
+	}
+	return &Handle{v: v, n: n, f: f}, nil
+}
+
+func (v *Volume) acquire(n *Node) *fileData {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n.data == nil {
+		n.data = &fileData{key: format.FileKey(v.rootKey, v.id, n.id), dirty: map[int64][]byte{}, lastRead: -2}
+		v.open[n] = struct{}{}
+	}
+	n.opens++
+	return n.data
+}
+
+func (v *Volume) release(n *Node) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n.opens--; n.opens == 0 {
+		n.data = nil
+		delete(v.open, n)
+	}
+}
+
+// load reads the file's manifest the first time. Called with f.mu held.
+func (v *Volume) load(n *Node, f *fileData) error {
+	if f.loaded {
+		return nil
+	}
+	v.mu.Lock()
+	version, manifest := n.version, n.manifest
+	v.mu.Unlock()
+	if version > 0 {
+		m, err := v.readManifest(context.Background(), n.id, version, manifest)
+		if err != nil {
+			return v.integrity(err)
+		}
+		f.chunks, f.size = m.Chunks, m.Size
+	}
+	f.loaded = true
+	return nil
+}
+
+func (v *Volume) readManifest(ctx context.Context, file format.ID, version uint64, hash string) (*format.Manifest, error) {
+	h, err := format.ParseHash(hash)
+	if err != nil {
+		return nil, fmt.Errorf("file %s: %w", file, err)
+	}
+	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := format.Open(v.metaKey, format.ManifestAAD(v.id, file, version), obj)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s of file %s: %w", h, file, err)
+	}
+	var m format.Manifest
+	if err := format.Decode(pt, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", h, err)
+	}
+	if m.File != file.String() || m.Version != version {
+		return nil, fmt.Errorf("manifest %s belongs to another file version", h)
+	}
+	if err := m.Validate(v.chunkSize); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", h, err)
+	}
+	return &m, nil
+}
+
+// chunkLen is the plaintext length of chunk i of a file of the given size.
+func (v *Volume) chunkLen(size, i int64) int {
+	cs := int64(v.chunkSize)
+	if rest := size - i*cs; rest < cs {
+		return int(max(rest, 0))
+	}
+	return v.chunkSize
+}
+
+// plain returns chunk c (index i) of file n decrypted, from the cache or the store.
+func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk) ([]byte, error) {
+	h, err := format.ParseHash(c.Hash)
+	if err != nil {
+		return nil, err
+	}
+	if b, ok := v.obj.cache.get(h); ok {
+		return b, nil
+	}
+	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := format.Open(key, format.ChunkAAD(v.id, n.id, c.Version, uint64(i)), obj)
+	if err != nil || len(pt) != c.Size {
+		return nil, &IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("chunk %d of file %s failed authentication", i, n.id)}
+	}
+	v.obj.cache.add(h, pt)
+	return pt, nil
+}
+
+// ReadAt reads from the file's current content.
+func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
+	v, f := h.v, h.f
+	type want struct {
+		i     int64
+		c     format.Chunk
+		dst   []byte
+		start int
+	}
+	var fetches []want
+	f.mu.Lock()
+	if off >= f.size {
+		f.mu.Unlock()
+		return 0, io.EOF
+	}
+	total := int(min(int64(len(p)), f.size-off))
+	cs := int64(v.chunkSize)
+	for done := 0; done < total; {
+		pos := off + int64(done)
+		i, in := pos/cs, int(pos%cs)
+		n := min(total-done, v.chunkSize-in)
+		dst := p[done : done+n]
+		if b, ok := f.dirty[i]; ok {
+			m := copy(dst, b[min(in, len(b)):])
+			clear(dst[m:])
+		} else if c := f.chunks[i]; c.Hash == "" {
+			clear(dst)
+		} else {
+			fetches = append(fetches, want{i: i, c: c, dst: dst, start: in})
+		}
+		done += n
+	}
+	first, last := off/cs, (off+int64(total)-1)/cs
+	sequential := first == f.lastRead || first == f.lastRead+1
+	f.lastRead = last
+	var ahead []want
+	if sequential {
+		for i := last + 1; i <= last+readAhead && i < int64(len(f.chunks)); i++ {
+			if _, d := f.dirty[i]; !d && f.chunks[i].Hash != "" {
+				ahead = append(ahead, want{i: i, c: f.chunks[i]})
+			}
+		}
+	}
+	f.mu.Unlock()
+
+	for _, w := range ahead {
+		go v.plain(context.Background(), h.n, f.key, w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
+	}
+	if len(fetches) > 1 {
+		var wg sync.WaitGroup
+		errs := make([]error, len(fetches))
+		for k, w := range fetches {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b, err := v.plain(context.Background(), h.n, f.key, w.i, w.c)
+				if err == nil {
+					copy(w.dst, b[w.start:])
+				}
+				errs[k] = err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return 0, v.integrity(err)
+			}
+		}
+	} else if len(fetches) == 1 {
+		w := fetches[0]
+		b, err := v.plain(context.Background(), h.n, f.key, w.i, w.c)
+		if err != nil {
+			return 0, v.integrity(err)
+		}
+		copy(w.dst, b[w.start:])
+	}
+	return total, nil
+}
+
+// begin marks the file modified and fixes the version being built. Called with f.mu held.
+func (h *Handle) begin() error {
+	if err := h.v.writable(); err != nil {
+		return err
+	}
+	if !h.f.modified {
+		h.v.mu.Lock()
+		h.f.next = h.n.version + 1
+		h.v.mu.Unlock()
+		h.f.modified = true
+	}
+	return nil
+}
+
+// dirtyChunk returns chunk i's plaintext for editing, loading it if needed. Called with f.mu held.
+func (h *Handle) dirtyChunk(i int64, whole bool) ([]byte, error) {
+	f := h.f
+	if b, ok := f.dirty[i]; ok {
+		return b, nil
+	}
+	var b []byte
+	if i < int64(len(f.chunks)) {
+		c := f.chunks[i]
+		b = make([]byte, c.Size, h.v.chunkSize)
+		if c.Hash != "" && !whole {
+			pt, err := h.v.plain(context.Background(), h.n, f.key, i, c)
+			if err != nil {
+				return nil, h.v.integrity(err)
+			}
+			copy(b, pt)
+		}
+	} else {
+		b = make([]byte, 0, h.v.chunkSize)
+	}
+	f.dirty[i] = b
+	return b, nil
+}
+
+// grow extends the file to size with zeros: the last chunk is filled out,
+// whole new chunks are holes. Called with f.mu held.
+func (h *Handle) grow(size int64) error {
+	f, cs := h.f, int64(h.v.chunkSize)
+	if size <= f.size {
+		return nil
+	}
+	if last := int64(len(f.chunks)) - 1; last >= 0 && f.chunks[last].Size < h.v.chunkSize {
+		b, err := h.dirtyChunk(last, false)
+		if err != nil {
+			return err
+		}
+		b = b[:min(cs, size-last*cs)]
+		f.dirty[last] = b
+		f.chunks[last].Size = len(b)
+	}
+	for int64(len(f.chunks))*cs < size {
+		i := int64(len(f.chunks))
+		f.chunks = append(f.chunks, format.Chunk{Size: h.v.chunkLen(size, i)})
+	}
+	f.size = size
+	return nil
+}
+
+// WriteAt writes p at off, extending the file as needed.
+func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
+	v, f := h.v, h.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := h.begin(); err != nil {
+		return 0, err
+	}
+	if off > f.size {
+		if err := h.grow(off); err != nil {
+			return 0, err
+		}
+	}
+	cs := int64(v.chunkSize)
+	for done := 0; done < len(p); {
+		pos := off + int64(done)
+		i, in := pos/cs, int(pos%cs)
+		n := min(len(p)-done, v.chunkSize-in)
+		whole := in == 0 && (n == v.chunkSize || pos+int64(n) >= f.size)
+		b, err := h.dirtyChunk(i, whole)
+		if err != nil {
+			return done, err
+		}
+		if end := in + n; end > len(b) {
+			b = b[:end]
+		}
+		copy(b[in:], p[done:done+n])
+		f.dirty[i] = b
+		if i == int64(len(f.chunks)) {
+			f.chunks = append(f.chunks, format.Chunk{})
+		}
+		f.chunks[i].Size = len(b)
+		done += n
+		if end := pos + int64(n); end > f.size {
+			f.size = end
+		}
+		if len(b) == v.chunkSize && in+n == v.chunkSize {
+			h.seal(i) // a sequential writer finished this chunk
+		}
+	}
+	if len(f.dirty) > maxDirtyChunks {
+		for i := range f.dirty {
+			h.seal(i)
+		}
+	}
+	h.touch(f.size)
+	return len(p), nil
+}
+
+// touch publishes the live size and modification time.
+func (h *Handle) touch(size int64) {
+	h.v.mu.Lock()
+	h.n.live = size
+	h.n.liveSet = true
+	h.n.mtime = time.Now().UnixNano()
+	h.n.ctime = h.n.mtime
+	h.v.mu.Unlock()
+}
+
+// seal encrypts dirty chunk i for the version being built and queues its
+// upload. Called with f.mu held.
+func (h *Handle) seal(i int64) {
+	f, v := h.f, h.v
+	b := f.dirty[i]
+	obj := format.Seal(f.key, format.ChunkAAD(v.id, h.n.id, f.next, uint64(i)), b)
+	hash := format.HashOf(obj)
+	v.obj.put(format.ObjectName(hash), obj)
+	v.obj.cache.add(hash, b)
+	f.chunks[i] = format.Chunk{Hash: hash.String(), Size: len(b), Version: f.next}
+	delete(f.dirty, i)
+}
+
+// Truncate sets the file's size.
+func (h *Handle) Truncate(size int64) error {
+	if size < 0 {
+		return syscall.EINVAL
+	}
+	f, cs := h.f, int64(h.v.chunkSize)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := h.begin(); err != nil {
+		return err
+	}
+	if size >= f.size {
+		if err := h.grow(size); err != nil {
+			return err
+		}
+		h.touch(f.size)
+		return nil
+	}
+	keep := (size + cs - 1) / cs
+	for i := range f.dirty {
+		if i >= keep {
+			delete(f.dirty, i)
+		}
+	}
+	f.chunks = f.chunks[:keep]
+	if rest := int(size % cs); rest != 0 {
+		b, err := h.dirtyChunk(keep-1, false)
+		if err != nil {
+			return err
+		}
+		f.dirty[keep-1] = b[:rest]
+		f.chunks[keep-1].Size = rest
+	}
+	f.size = size
+	h.touch(size)
+	return nil
+}
+
+// Flush turns the changes since the last version into a new version: the
+// remaining chunks are sealed and the manifest is written.
+func (h *Handle) Flush() error {
+	v, f, n := h.v, h.f, h.n
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.modified {
+		return nil
+	}
+	for i := range f.dirty {
+		h.seal(i)
+	}
+	m := format.Manifest{Format: format.Version, File: n.id.String(), Version: f.next, Size: f.size,
+		ChunkSize: v.chunkSize, Chunks: append([]format.Chunk{}, f.chunks...)}
+	m.MerkleRoot = format.MerkleRoot(m.Chunks)
+	obj := format.Seal(v.metaKey, format.ManifestAAD(v.id, n.id, f.next), format.Encode(m))
+	hash := format.HashOf(obj)
+	v.obj.put(format.ObjectName(hash), obj)
+
+	v.mu.Lock()
+	n.version, n.manifest, n.size = f.next, hash.String(), f.size
+	n.liveSet = false
+	v.touchParents(n)
+	v.mu.Unlock()
+	f.modified = false
+	v.anchor(n, &m, hash.String())
+	return nil
+}
+
+// Fsync makes the file's content and the tree durable on the remote.
+func (h *Handle) Fsync(ctx context.Context) error {
+	if err := h.Flush(); err != nil {
+		return err
+	}
+	return h.v.commit(ctx)
+}
+
+// Release closes the handle, making a version of any changes.
+func (h *Handle) Release() error {
+	err := h.Flush()
+	h.v.release(h.n)
+	return err
+}
+
+// truncate is SetAttr's size change for a file that may not be open.
+func (v *Volume) truncate(n *Node, size int64) error {
+	h, err := v.Open(n)
+	if err != nil {
+		return err
+	}
+	if err := h.Truncate(size); err != nil {
+		h.Release()
+		return err
+	}
+	return h.Release()
+}
+
+// flushOpenFiles makes a version of every open file with changes.
+func (v *Volume) flushOpenFiles() error {
+	v.mu.Lock()
+	var hs []*Handle
+	for n := range v.open {
+		hs = append(hs, &Handle{v: v, n: n, f: n.data})
+	}
+	v.mu.Unlock()
+	for _, h := range hs {
+		if err := h.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// anchor hands a new file version to the ledger's outbox (when there is a ledger).
+func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash string) {}

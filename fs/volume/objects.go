@@ -1,0 +1,278 @@
+package volume
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+)
+
+const (
+	// uploadWorkers is how many objects upload at once: remotes are latency
+	// bound, so more than the core count pays off.
+	uploadWorkers = 8
+	// uploadBudget bounds the bytes sealed but not yet uploaded; writers wait
+	// beyond it, which keeps memory flat when the remote is slower than the writer.
+	uploadBudget = 256 << 20
+	// chunkCacheSize bounds the decrypted chunks kept in memory for readers.
+	chunkCacheSize = 128 << 20
+)
+
+// objects moves sealed objects between the volume and its store: uploads in
+// the background with a byte budget, fetches with hash checks, a cache of
+// plaintext chunks and one fetch per object at a time.
+type objects struct {
+	store ObjectStore
+	logf  func(string, ...any)
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	pending  map[string][]byte // name -> object, until uploaded
+	inflight int64             // bytes in pending
+	gen      uint64            // generation of the newest queued upload
+	open     map[uint64]int    // generation -> uploads not yet done
+	failures int               // uploads that failed and are being retried
+	lastErr  error
+	queue    chan upload
+	wg       sync.WaitGroup
+	closed   bool
+
+	fetching map[string]*fetch
+	cache    *chunkCache
+}
+
+type upload struct {
+	name string
+	gen  uint64
+}
+
+type fetch struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+func newObjects(store ObjectStore, logf func(string, ...any)) *objects {
+	o := &objects{
+		store:    store,
+		logf:     logf,
+		pending:  map[string][]byte{},
+		open:     map[uint64]int{},
+		queue:    make(chan upload, 1<<16),
+		fetching: map[string]*fetch{},
+		cache:    newChunkCache(chunkCacheSize),
+	}
+	o.cond = sync.NewCond(&o.mu)
+	for range uploadWorkers {
+		o.wg.Add(1)
+		go o.uploader()
+	}
+	return o
+}
+
+// put queues obj for upload under name and returns at once (or once the
+// upload budget has room). Reads see the object while it is queued.
+func (o *objects) put(name string, obj []byte) {
+	o.mu.Lock()
+	for o.inflight > uploadBudget && !o.closed {
+		o.cond.Wait()
+	}
+	if _, dup := o.pending[name]; dup {
+		o.mu.Unlock()
+		return
+	}
+	o.pending[name] = obj
+	o.inflight += int64(len(obj))
+	o.gen++
+	g := o.gen
+	o.open[g]++
+	o.mu.Unlock()
+	o.queue <- upload{name: name, gen: g}
+}
+
+func (o *objects) uploader() {
+	defer o.wg.Done()
+	for u := range o.queue {
+		o.mu.Lock()
+		obj := o.pending[u.name]
+		o.mu.Unlock()
+		backoff := time.Second
+		for {
+			err := o.store.Put(context.Background(), u.name, obj)
+			if err == nil {
+				break
+			}
+			// The store already retried transient errors; keep the object
+			// queued and try again later rather than lose an acknowledged write.
+			o.mu.Lock()
+			o.failures++
+			o.lastErr = err
+			o.mu.Unlock()
+			o.logf("upload of %s failed, retrying in %v: %v", u.name, backoff, err)
+			time.Sleep(backoff)
+			backoff = min(backoff*2, time.Minute)
+			o.mu.Lock()
+			o.failures--
+			o.mu.Unlock()
+		}
+		o.mu.Lock()
+		delete(o.pending, u.name)
+		o.inflight -= int64(len(obj))
+		if o.open[u.gen]--; o.open[u.gen] == 0 {
+			delete(o.open, u.gen)
+		}
+		o.cond.Broadcast()
+		o.mu.Unlock()
+	}
+}
+
+// barrier returns the generation that covers every upload queued so far.
+func (o *objects) barrier() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.gen
+}
+
+// wait returns once every upload up to generation g is on the store.
+func (o *objects) wait(ctx context.Context, g uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		o.mu.Lock()
+		o.cond.Broadcast()
+		o.mu.Unlock()
+	})
+	defer stop()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for {
+		done := true
+		for og := range o.open {
+			if og <= g {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o.cond.Wait()
+	}
+}
+
+// stats reports uploads not yet on the store.
+func (o *objects) stats() (n int, bytes int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.pending), o.inflight
+}
+
+// close waits for every queued upload and stops the workers.
+func (o *objects) close() {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.closed = true
+	o.cond.Broadcast()
+	o.mu.Unlock()
+	close(o.queue)
+	o.wg.Wait()
+}
+
+// get returns the object named by h, checking its hash: a queued upload, or
+// a fetch from the store (one at a time per object).
+func (o *objects) get(ctx context.Context, name string, h format.Hash) ([]byte, error) {
+	o.mu.Lock()
+	if obj, ok := o.pending[name]; ok {
+		o.mu.Unlock()
+		return obj, nil
+	}
+	if f, ok := o.fetching[name]; ok {
+		o.mu.Unlock()
+		<-f.done
+		return f.data, f.err
+	}
+	f := &fetch{done: make(chan struct{})}
+	o.fetching[name] = f
+	o.mu.Unlock()
+
+	f.data, f.err = o.store.Get(ctx, name)
+	if f.err == nil {
+		sum := sha256.Sum256(f.data)
+		if subtle.ConstantTimeCompare(sum[:], h[:]) != 1 {
+			f.data, f.err = nil, &IntegrityError{Object: name, Problem: "content does not match its hash"}
+		}
+	} else if errors.Is(f.err, fs.ErrNotExist) {
+		f.err = &IntegrityError{Object: name, Problem: "object is missing from the remote"}
+	}
+	o.mu.Lock()
+	delete(o.fetching, name)
+	o.mu.Unlock()
+	close(f.done)
+	return f.data, f.err
+}
+
+// IntegrityError is an object that is missing, altered or does not belong
+// where the volume found it. Reads turn it into EIO.
+type IntegrityError struct {
+	Object  string
+	Problem string
+}
+
+func (e *IntegrityError) Error() string { return fmt.Sprintf("%s: %s", e.Object, e.Problem) }
+
+// chunkCache keeps decrypted chunks by object hash, least recently used out first.
+type chunkCache struct {
+	mu    sync.Mutex
+	max   int64
+	size  int64
+	order *list.List
+	items map[format.Hash]*list.Element
+}
+
+type cached struct {
+	h    format.Hash
+	data []byte
+}
+
+func newChunkCache(max int64) *chunkCache {
+	return &chunkCache{max: max, order: list.New(), items: map[format.Hash]*list.Element{}}
+}
+
+func (c *chunkCache) get(h format.Hash) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[h]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*cached).data, true
+}
+
+func (c *chunkCache) add(h format.Hash, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[h]; ok {
+		return
+	}
+	c.items[h] = c.order.PushFront(&cached{h: h, data: data})
+	c.size += int64(len(data))
+	for c.size > c.max {
+		e := c.order.Back()
+		it := e.Value.(*cached)
+		c.order.Remove(e)
+		delete(c.items, it.h)
+		c.size -= int64(len(it.data))
+	}
+}

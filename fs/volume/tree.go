@@ -1,0 +1,669 @@
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+)
+
+// Node is a file, folder or symlink of the volume. Its fields are guarded by
+// the volume's lock; file content has its own (see fileData).
+type Node struct {
+	id           format.ID
+	ino          uint64
+	typ          string
+	mode         uint32 // permission bits, 07777
+	uid, gid     uint32
+	mtime, ctime int64 // ns since the epoch
+	xattrs       map[string][]byte
+
+	target string // symlinks
+
+	// Files.
+	size     int64 // size of the committed version
+	live     int64 // size with changes not yet made a version, when liveSet
+	liveSet  bool
+	version  uint64
+	manifest string    // hash of this version's manifest, "" for version 0
+	nlink    uint32    // names the file has
+	parents  []*Node   // folders holding a name for this node (a folder has one)
+	data     *fileData // content state while open
+	opens    int
+
+	// Folders.
+	tree    string // hash of the committed folder object, "" if never committed
+	entries map[string]*Node
+	dirty   bool
+}
+
+// Attr is what stat(2) reports of a node.
+type Attr struct {
+	Ino          uint64
+	Mode         uint32 // with the file type bits (syscall.S_IF*)
+	Nlink        uint32
+	UID, GID     uint32
+	Size         int64
+	Mtime, Ctime time.Time
+}
+
+// DirEntry is one name of a folder listing.
+type DirEntry struct {
+	Name string
+	Ino  uint64
+	Mode uint32 // file type bits only
+}
+
+// Ino is the node's inode number, stable while the volume is open.
+func (n *Node) Ino() uint64 { return n.ino }
+
+// IsDir reports whether the node is a folder.
+func (n *Node) IsDir() bool { return n.typ == format.TypeDir }
+
+func typeBits(typ string) uint32 {
+	switch typ {
+	case format.TypeDir:
+		return syscall.S_IFDIR
+	case format.TypeSymlink:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+// Root is the volume's top folder.
+func (v *Volume) Root() *Node { return v.root }
+
+// Attr returns a node's attributes.
+func (v *Volume) Attr(n *Node) Attr {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.attrLocked(n)
+}
+
+func (v *Volume) attrLocked(n *Node) Attr {
+	a := Attr{Ino: n.ino, Mode: typeBits(n.typ) | n.mode, Nlink: 1, UID: n.uid, GID: n.gid,
+		Mtime: time.Unix(0, n.mtime), Ctime: time.Unix(0, n.ctime)}
+	switch n.typ {
+	case format.TypeFile:
+		a.Size, a.Nlink = n.size, n.nlink
+		if n.liveSet {
+			a.Size = n.live
+		}
+	case format.TypeSymlink:
+		a.Size = int64(len(n.target))
+	case format.TypeDir:
+		a.Size = 4096
+	}
+	return a
+}
+
+func (v *Volume) newNode(typ string, mode, uid, gid uint32) *Node {
+	now := time.Now().UnixNano()
+	n := &Node{id: format.NewID(), typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, mtime: now, ctime: now, nlink: 1}
+	v.assignIno(n)
+	if typ == format.TypeDir {
+		n.entries = map[string]*Node{}
+		n.dirty = true
+	}
+	return n
+}
+
+func (v *Volume) assignIno(n *Node) {
+	n.ino = v.nextIno
+	v.nextIno++
+}
+
+// nodeFromEntry builds a node from a folder entry; linked files come from the link table.
+func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node) (*Node, error) {
+	id, err := format.ParseID(e.ID)
+	if err != nil {
+		return nil, err
+	}
+	if e.Link {
+		n, ok := links[id]
+		if !ok {
+			return nil, fmt.Errorf("linked file %s is not in the link table", id)
+		}
+		return n, nil
+	}
+	n := &Node{id: id, typ: e.Type, mode: e.Mode & 0o7777, uid: e.UID, gid: e.GID, mtime: e.Mtime, ctime: e.Ctime,
+		xattrs: e.Xattrs, target: e.Target, size: e.Size, version: e.Version, manifest: e.Manifest, tree: e.Tree, nlink: 1}
+	switch e.Type {
+	case format.TypeFile, format.TypeSymlink:
+	case format.TypeDir:
+		if e.Tree == "" {
+			return nil, fmt.Errorf("folder %s has no tree", id)
+		}
+	default:
+		return nil, fmt.Errorf("unknown node type %q", e.Type)
+	}
+	if e.Type == format.TypeFile && e.Version > 0 && e.Manifest == "" {
+		return nil, fmt.Errorf("file %s has no manifest", id)
+	}
+	if e.Link {
+		n.nlink = e.Nlink
+	}
+	v.assignIno(n)
+	return n, nil
+}
+
+func (v *Volume) entryOf(n *Node, name string) format.Entry {
+	e := format.Entry{Name: name, ID: n.id.String(), Type: n.typ, Mode: n.mode, UID: n.uid, GID: n.gid,
+		Mtime: n.mtime, Ctime: n.ctime, Xattrs: n.xattrs}
+	switch n.typ {
+	case format.TypeFile:
+		e.Size, e.Version, e.Manifest = n.size, n.version, n.manifest
+	case format.TypeDir:
+		e.Tree = n.tree
+	case format.TypeSymlink:
+		e.Target = n.target
+	}
+	return e
+}
+
+// loaded makes sure a folder's entries are in memory. Called with v.mu held.
+func (v *Volume) loaded(n *Node) error {
+	if n.typ != format.TypeDir {
+		return syscall.ENOTDIR
+	}
+	if n.entries != nil {
+		return nil
+	}
+	h, err := format.ParseHash(n.tree)
+	if err != nil {
+		return v.integrity(fmt.Errorf("folder %s: %w", n.id, err))
+	}
+	obj, err := v.obj.get(context.Background(), format.ObjectName(h), h)
+	if err != nil {
+		return v.integrity(err)
+	}
+	pt, err := format.Open(v.metaKey, format.DirAAD(v.id, n.id), obj)
+	if err != nil {
+		return v.integrity(fmt.Errorf("folder object %s: %w", h, err))
+	}
+	var d format.Dir
+	if err := format.Decode(pt, &d); err != nil || d.Dir != n.id.String() {
+		return v.integrity(fmt.Errorf("folder object %s is malformed", h))
+	}
+	entries := make(map[string]*Node, len(d.Entries))
+	for i := range d.Entries {
+		e := &d.Entries[i]
+		if !validName(e.Name) || entries[e.Name] != nil {
+			return v.integrity(fmt.Errorf("folder object %s has a bad entry", h))
+		}
+		c, err := v.nodeFromEntry(e, v.links)
+		if err != nil {
+			return v.integrity(fmt.Errorf("folder object %s: %w", h, err))
+		}
+		c.parents = append(c.parents, n)
+		entries[e.Name] = c
+	}
+	n.entries = entries
+	return nil
+}
+
+func validName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\x00") && len(s) <= 255
+}
+
+// integrity logs an integrity failure and turns it into EIO for the caller.
+func (v *Volume) integrity(err error) error {
+	v.logf("integrity: %v", err)
+	return syscall.EIO
+}
+
+// markDirty records that folder d must be written at the next commit, and
+// so must every folder above it.
+func (v *Volume) markDirty(d *Node) {
+	for d != nil && !d.dirty {
+		d.dirty = true
+		if len(d.parents) == 0 {
+			break
+		}
+		d = d.parents[0]
+	}
+	v.dirty = true
+}
+
+// touchParents marks every folder naming n dirty (its entry changed).
+func (v *Volume) touchParents(n *Node) {
+	if n.nlink > 1 {
+		v.linksDirty = true
+		v.dirty = true
+		return
+	}
+	for _, p := range n.parents {
+		v.markDirty(p)
+	}
+	if n == v.root {
+		v.dirty = true
+	}
+}
+
+// Lookup finds name in folder dir.
+func (v *Volume) Lookup(dir *Node, name string) (*Node, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.loaded(dir); err != nil {
+		return nil, err
+	}
+	c, ok := dir.entries[name]
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return c, nil
+}
+
+// ReadDir lists a folder, sorted by name.
+func (v *Volume) ReadDir(dir *Node) ([]DirEntry, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.loaded(dir); err != nil {
+		return nil, err
+	}
+	out := make([]DirEntry, 0, len(dir.entries))
+	for name, c := range dir.entries {
+		out = append(out, DirEntry{Name: name, Ino: c.ino, Mode: typeBits(c.typ)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (v *Volume) writable() error {
+	if v.opt.ReadOnly {
+		return syscall.EROFS
+	}
+	return nil
+}
+
+// add puts a new node under dir. Called with v.mu held.
+func (v *Volume) add(dir *Node, name string, n *Node) error {
+	if err := v.writable(); err != nil {
+		return err
+	}
+	if !validName(name) {
+		return syscall.EINVAL
+	}
+	if err := v.loaded(dir); err != nil {
+		return err
+	}
+	if _, exists := dir.entries[name]; exists {
+		return syscall.EEXIST
+	}
+	dir.entries[name] = n
+	n.parents = append(n.parents, dir)
+	v.touchDir(dir)
+	return nil
+}
+
+// touchDir updates a folder's times after its entries changed.
+func (v *Volume) touchDir(dir *Node) {
+	now := time.Now().UnixNano()
+	dir.mtime, dir.ctime = now, now
+	v.markDirty(dir)
+	if len(dir.parents) > 0 {
+		v.markDirty(dir.parents[0])
+	}
+}
+
+// Create makes an empty file.
+func (v *Volume) Create(dir *Node, name string, mode, uid, gid uint32) (*Node, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := v.newNode(format.TypeFile, mode, uid, gid)
+	return n, v.add(dir, name, n)
+}
+
+// Mkdir makes an empty folder.
+func (v *Volume) Mkdir(dir *Node, name string, mode, uid, gid uint32) (*Node, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := v.newNode(format.TypeDir, mode, uid, gid)
+	return n, v.add(dir, name, n)
+}
+
+// Symlink makes a symbolic link to target.
+func (v *Volume) Symlink(dir *Node, name, target string, uid, gid uint32) (*Node, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(target) == 0 || len(target) > 4095 {
+		return nil, syscall.EINVAL
+	}
+	n := v.newNode(format.TypeSymlink, 0o777, uid, gid)
+	n.target = target
+	return n, v.add(dir, name, n)
+}
+
+// Readlink returns a symlink's target.
+func (v *Volume) Readlink(n *Node) (string, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n.typ != format.TypeSymlink {
+		return "", syscall.EINVAL
+	}
+	return n.target, nil
+}
+
+// Link gives file n another name in dir.
+func (v *Volume) Link(dir *Node, name string, n *Node) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n.typ == format.TypeDir {
+		return syscall.EPERM
+	}
+	if n.nlink == 0 {
+		return syscall.ENOENT
+	}
+	if err := v.add(dir, name, n); err != nil {
+		return err
+	}
+	if n.nlink == 1 {
+		// It becomes a linked file: the folder that held its only name now
+		// refers to the link table.
+		for _, p := range n.parents {
+			v.markDirty(p)
+		}
+		v.links[n.id] = n
+	}
+	n.nlink++
+	n.ctime = time.Now().UnixNano()
+	v.linksDirty = true
+	return nil
+}
+
+// removeName drops dir's entry name for n. Called with v.mu held.
+func (v *Volume) removeName(dir *Node, name string, n *Node) {
+	delete(dir.entries, name)
+	for i, p := range n.parents {
+		if p == dir {
+			n.parents = append(n.parents[:i], n.parents[i+1:]...)
+			break
+		}
+	}
+	v.touchDir(dir)
+	if n.typ == format.TypeDir {
+		return
+	}
+	n.nlink--
+	n.ctime = time.Now().UnixNano()
+	if n.nlink <= 1 && v.links[n.id] != nil {
+		delete(v.links, n.id)
+		v.linksDirty = true
+		for _, p := range n.parents {
+			v.markDirty(p)
+		}
+	}
+}
+
+// Unlink removes a name of a file or symlink.
+func (v *Volume) Unlink(dir *Node, name string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.writable(); err != nil {
+		return err
+	}
+	if err := v.loaded(dir); err != nil {
+		return err
+	}
+	n, ok := dir.entries[name]
+	if !ok {
+		return syscall.ENOENT
+	}
+	if n.typ == format.TypeDir {
+		return syscall.EISDIR
+	}
+	v.removeName(dir, name, n)
+	return nil
+}
+
+// Rmdir removes an empty folder.
+func (v *Volume) Rmdir(dir *Node, name string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.writable(); err != nil {
+		return err
+	}
+	if err := v.loaded(dir); err != nil {
+		return err
+	}
+	n, ok := dir.entries[name]
+	if !ok {
+		return syscall.ENOENT
+	}
+	if n.typ != format.TypeDir {
+		return syscall.ENOTDIR
+	}
+	if err := v.loaded(n); err != nil {
+		return err
+	}
+	if len(n.entries) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	v.removeName(dir, name, n)
+	return nil
+}
+
+// Rename flags, as renameat2(2) has them.
+const (
+	RenameNoReplace = 1
+	RenameExchange  = 2
+)
+
+// Rename moves a name, replacing what the new name held.
+func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, flags uint32) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.writable(); err != nil {
+		return err
+	}
+	if !validName(newName) {
+		return syscall.EINVAL
+	}
+	if err := v.loaded(dir); err != nil {
+		return err
+	}
+	if err := v.loaded(newDir); err != nil {
+		return err
+	}
+	n, ok := dir.entries[name]
+	if !ok {
+		return syscall.ENOENT
+	}
+	if n.typ == format.TypeDir && v.isAncestor(n, newDir) {
+		return syscall.EINVAL
+	}
+	old, exists := newDir.entries[newName]
+	if old == n {
+		return nil
+	}
+	switch {
+	case flags&RenameExchange != 0:
+		if !exists {
+			return syscall.ENOENT
+		}
+		if old.typ == format.TypeDir && v.isAncestor(old, dir) {
+			return syscall.EINVAL
+		}
+		dir.entries[name], newDir.entries[newName] = old, n
+		v.reparent(n, dir, newDir)
+		v.reparent(old, newDir, dir)
+		v.touchDir(dir)
+		v.touchDir(newDir)
+		return nil
+	case flags&RenameNoReplace != 0 && exists:
+		return syscall.EEXIST
+	}
+	if exists {
+		if n.typ == format.TypeDir {
+			if old.typ != format.TypeDir {
+				return syscall.ENOTDIR
+			}
+			if err := v.loaded(old); err != nil {
+				return err
+			}
+			if len(old.entries) > 0 {
+				return syscall.ENOTEMPTY
+			}
+		} else if old.typ == format.TypeDir {
+			return syscall.EISDIR
+		}
+		v.removeName(newDir, newName, old)
+	}
+	delete(dir.entries, name)
+	newDir.entries[newName] = n
+	v.reparent(n, dir, newDir)
+	n.ctime = time.Now().UnixNano()
+	v.touchDir(dir)
+	v.touchDir(newDir)
+	return nil
+}
+
+func (v *Volume) reparent(n, from, to *Node) {
+	for i, p := range n.parents {
+		if p == from {
+			n.parents[i] = to
+			return
+		}
+	}
+}
+
+// isAncestor reports whether a is d or above it.
+func (v *Volume) isAncestor(a, d *Node) bool {
+	for d != nil {
+		if d == a {
+			return true
+		}
+		if len(d.parents) == 0 {
+			return false
+		}
+		d = d.parents[0]
+	}
+	return false
+}
+
+// SetAttr changes what is set in the request; Size truncates or extends.
+type SetAttr struct {
+	Mode     *uint32
+	UID, GID *uint32
+	Size     *int64
+	Mtime    *time.Time
+}
+
+// SetAttr applies a. Truncation goes through the file's content state.
+func (v *Volume) SetAttr(n *Node, a SetAttr) (Attr, error) {
+	if err := v.writable(); err != nil {
+		return Attr{}, err
+	}
+	if a.Size != nil {
+		if n.typ != format.TypeFile {
+			return Attr{}, syscall.EISDIR
+		}
+		if err := v.truncate(n, *a.Size); err != nil {
+			return Attr{}, err
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := time.Now().UnixNano()
+	if a.Mode != nil {
+		n.mode = *a.Mode & 0o7777
+	}
+	if a.UID != nil {
+		n.uid = *a.UID
+	}
+	if a.GID != nil {
+		n.gid = *a.GID
+	}
+	if a.Mtime != nil {
+		n.mtime = a.Mtime.UnixNano()
+	}
+	n.ctime = now
+	v.touchParents(n)
+	return v.attrLocked(n), nil
+}
+
+// Extended attributes: only the user.* namespace is stored.
+func xattrAllowed(name string) bool { return strings.HasPrefix(name, "user.") && len(name) > 5 }
+
+// GetXattr returns an extended attribute.
+func (v *Volume) GetXattr(n *Node, name string) ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	val, ok := n.xattrs[name]
+	if !ok {
+		return nil, syscall.ENODATA
+	}
+	return val, nil
+}
+
+// Xattr flags, as setxattr(2) has them.
+const (
+	XattrCreate  = 1
+	XattrReplace = 2
+)
+
+// SetXattr sets an extended attribute in the user.* namespace.
+func (v *Volume) SetXattr(n *Node, name string, val []byte, flags uint32) error {
+	if err := v.writable(); err != nil {
+		return err
+	}
+	if !xattrAllowed(name) {
+		return syscall.EOPNOTSUPP
+	}
+	if len(val) > 64<<10 {
+		return syscall.E2BIG
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, exists := n.xattrs[name]
+	if flags&XattrCreate != 0 && exists {
+		return syscall.EEXIST
+	}
+	if flags&XattrReplace != 0 && !exists {
+		return syscall.ENODATA
+	}
+	if n.xattrs == nil {
+		n.xattrs = map[string][]byte{}
+	}
+	n.xattrs[name] = append([]byte(nil), val...)
+	n.ctime = time.Now().UnixNano()
+	v.touchParents(n)
+	return nil
+}
+
+// RemoveXattr deletes an extended attribute.
+func (v *Volume) RemoveXattr(n *Node, name string) error {
+	if err := v.writable(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := n.xattrs[name]; !ok {
+		return syscall.ENODATA
+	}
+	delete(n.xattrs, name)
+	n.ctime = time.Now().UnixNano()
+	v.touchParents(n)
+	return nil
+}
+
+// ListXattr lists a node's extended attribute names.
+func (v *Volume) ListXattr(n *Node) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	names := make([]string, 0, len(n.xattrs))
+	for k := range n.xattrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// errNotFound tells whether a store error is a missing object.
+func errNotFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }
