@@ -294,3 +294,20 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno { return errno(h.h.Release()) }
+
+var _ gofs.FileAllocater = (*handle)(nil)
+
+// fallocKeepSize is FALLOC_FL_KEEP_SIZE: reserve without growing.
+const fallocKeepSize = 1
+
+// Allocate grows the file (holes cost nothing on the remote); with
+// FALLOC_FL_KEEP_SIZE it has nothing to do. Other modes are not offered.
+func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	switch mode {
+	case 0:
+		return errno(h.h.Grow(int64(off + size)))
+	case fallocKeepSize:
+		return 0
+	}
+	return syscall.EOPNOTSUPP
+}

@@ -282,7 +282,9 @@ func (h *Handle) grow(size int64) error {
 		if err != nil {
 			return err
 		}
+		old := len(b)
 		b = b[:min(cs, size-last*cs)]
+		clear(b[old:]) // bytes past the old end may be left from a truncate
 		f.dirty[last] = b
 		f.chunks[last].Size = len(b)
 	}
@@ -318,7 +320,11 @@ func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
 			return done, err
 		}
 		if end := in + n; end > len(b) {
+			old := len(b)
 			b = b[:end]
+			if in > old {
+				clear(b[old:in]) // a gap past the old end reads as zeros
+			}
 		}
 		copy(b[in:], p[done:done+n])
 		f.dirty[i] = b
@@ -479,3 +485,20 @@ func (v *Volume) flushOpenFiles() error {
 
 // anchor hands a new file version to the ledger's outbox (when there is a ledger).
 func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash string) {}
+
+// Grow extends the file to at least size, with zeros.
+func (h *Handle) Grow(size int64) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if size <= h.f.size {
+		return nil
+	}
+	if err := h.begin(); err != nil {
+		return err
+	}
+	if err := h.grow(size); err != nil {
+		return err
+	}
+	h.touch(size)
+	return nil
+}

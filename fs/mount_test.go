@@ -1,0 +1,81 @@
+package fs_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs"
+	"github.com/anchorfs/anchorfs/fs/volume"
+)
+
+// selfWrap stands for the keyring in these tests: the key "wrapped" for the
+// owner is the key itself, so a volume can be reopened without an identity.
+func selfWrap(k []byte) ([]byte, error)   { return append([]byte(nil), k...), nil }
+func selfUnwrap(k []byte) ([]byte, error) { return k, nil }
+
+// mounted is a volume served at a temporary mount point.
+type mounted struct {
+	t     *testing.T
+	dir   string // mount point
+	cache string
+	store volume.ObjectStore
+	vol   *volume.Volume
+	srv   *fs.Server
+}
+
+// newVolume creates a volume on store.
+func newVolume(t *testing.T, store volume.ObjectStore) {
+	t.Helper()
+	if _, err := volume.Create(context.Background(), store, selfWrap, volume.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mount opens the volume on store with cache folder cache and mounts it.
+func mount(t *testing.T, store volume.ObjectStore, cache string) *mounted {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP: mounting needs root (or fusermount3); run as root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("SKIP: no /dev/fuse")
+	}
+	v, err := volume.Open(context.Background(), store, selfUnwrap, volume.Options{CacheDir: cache, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	srv, err := fs.Serve(v, dir, fs.MountOptions{Logf: t.Logf})
+	if err != nil {
+		v.Close(context.Background())
+		t.Fatal(err)
+	}
+	m := &mounted{t: t, dir: dir, cache: cache, store: store, vol: v, srv: srv}
+	t.Cleanup(m.unmount)
+	return m
+}
+
+// unmount detaches the mount and closes the volume, flushing it.
+func (m *mounted) unmount() {
+	if m.srv == nil {
+		return
+	}
+	if err := m.srv.Unmount(); err != nil {
+		// A test's open file keeps the mount busy for a moment.
+		time.Sleep(100 * time.Millisecond)
+		if err := m.srv.Unmount(); err != nil {
+			syscall.Unmount(m.dir, syscall.MNT_DETACH)
+		}
+	}
+	m.srv.Wait()
+	if err := m.vol.Close(context.Background()); err != nil {
+		m.t.Errorf("closing the volume: %v", err)
+	}
+	m.srv = nil
+}
+
+func (m *mounted) path(p string) string { return filepath.Join(m.dir, p) }
