@@ -135,7 +135,7 @@ func TestParallelWritersAndReader(t *testing.T) {
 	store := newTestStore(t)
 	newVolume(t, store)
 	m := mount(t, store, t.TempDir())
-	const writers, size = 4, 3<<20
+	const writers, size = 4, 3 << 20
 	contents := make([][]byte, writers)
 	var wg sync.WaitGroup
 	errs := make(chan error, writers+1)

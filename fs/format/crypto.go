@@ -166,12 +166,17 @@ func HeadAAD(volume ID) []byte { return aad(kindHead, volume, nil) }
 // Seal encrypts plaintext with AES-256-GCM under key, authenticating aad:
 // the object is nonce || ciphertext || tag.
 func Seal(key, aad, plaintext []byte) []byte {
-	g := gcm(key)
-	out := make([]byte, NonceSize, NonceSize+len(plaintext)+TagSize)
-	if _, err := rand.Read(out); err != nil {
+	nonce := make([]byte, NonceSize)
+	if _, err := rand.Read(nonce); err != nil {
 		panic(err)
 	}
-	return g.Seal(out, out[:NonceSize], plaintext, aad)
+	return sealWithNonce(key, aad, nonce, plaintext)
+}
+
+func sealWithNonce(key, aad, nonce, plaintext []byte) []byte {
+	out := make([]byte, NonceSize, NonceSize+len(plaintext)+TagSize)
+	copy(out, nonce)
+	return gcm(key).Seal(out, out[:NonceSize], plaintext, aad)
 }
 
 // Open authenticates and decrypts an object made by Seal.
