@@ -53,6 +53,7 @@ func (v *Volume) loadHead(ctx context.Context) error {
 	if best == nil {
 		return fmt.Errorf("volume %s has no readable head (%d found, %d damaged)", v.id, len(names), len(problems))
 	}
+	v.linksHash = best.Links
 	if best.Links != "" {
 		if err := v.loadLinks(ctx, best.Links); err != nil {
 			return err
@@ -120,6 +121,7 @@ func (v *Volume) commit(ctx context.Context) error {
 	if len(v.links) > 0 {
 		head.Links = v.sealLinks()
 	}
+	v.linksHash = head.Links
 	v.dirty, v.linksDirty = false, false
 	v.mu.Unlock()
 

@@ -44,6 +44,8 @@ type objects struct {
 	wg       sync.WaitGroup
 	closed   bool
 
+	tracking map[string]bool // names put while gc runs, nil otherwise
+
 	fetching map[string]*fetch
 	cache    *chunkCache
 }
@@ -89,6 +91,9 @@ func (o *objects) put(name string, obj []byte) {
 		return
 	}
 	o.pending[name] = obj
+	if o.tracking != nil {
+		o.tracking[name] = true
+	}
 	o.inflight += int64(len(obj))
 	o.gen++
 	g := o.gen
@@ -131,6 +136,24 @@ func (o *objects) uploader() {
 		o.cond.Broadcast()
 		o.mu.Unlock()
 	}
+}
+
+// track starts or stops recording the names of queued objects.
+func (o *objects) track(on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if on {
+		o.tracking = map[string]bool{}
+	} else {
+		o.tracking = nil
+	}
+}
+
+// tracked reports whether name was queued since track(true).
+func (o *objects) tracked(name string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.tracking[name]
 }
 
 // barrier returns the generation that covers every upload queued so far.

@@ -1,0 +1,103 @@
+package volume
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+)
+
+// GC deletes objects that the volume's tree no longer references: old file
+// versions, replaced folder objects, chunks of deleted files. It commits
+// first, and keeps what open files are building. Another process writing
+// the same volume at the same time may lose objects it has not committed
+// yet; run it where one writer is active.
+func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, freed int64, err error) {
+	if err := v.writable(); err != nil {
+		return 0, 0, ErrReadOnly
+	}
+	// Objects queued from here on belong to writes the walk may not see.
+	v.obj.track(true)
+	defer v.obj.track(false)
+	if err := v.Sync(ctx, nil); err != nil {
+		return 0, 0, err
+	}
+	keep := map[string]bool{}
+	var problems []string
+	err = v.walk(ctx, "/", func(vi visit) error {
+		switch vi.typ {
+		case format.TypeDir:
+			keep[vi.tree] = true
+		case format.TypeFile:
+			if vi.version == 0 {
+				return nil
+			}
+			keep[vi.manifest] = true
+			m, err := v.readManifest(ctx, vi.n.id, vi.version, vi.manifest)
+			if err != nil {
+				return fmt.Errorf("%s: %w (nothing was deleted)", vi.path, err)
+			}
+			for _, c := range m.Chunks {
+				keep[c.Hash] = true
+			}
+		}
+		return nil
+	}, func(p string, err error) { problems = append(problems, p+": "+err.Error()) })
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(problems) > 0 {
+		return 0, 0, fmt.Errorf("gc stopped, the tree is damaged (run verify): %s", strings.Join(problems, "; "))
+	}
+	v.mu.Lock()
+	if len(v.links) > 0 {
+		// The committed link table is named by the head; keep every object
+		// listed in it by finding it again below (it is small).
+		keep[v.linksHash] = true
+	}
+	var open []*fileData
+	for n := range v.open {
+		if n.data != nil {
+			open = append(open, n.data)
+		}
+	}
+	v.mu.Unlock()
+	for _, f := range open {
+		for _, c := range f.snapshotChunks() {
+			keep[c.Hash] = true
+		}
+	}
+
+	var doomed []string
+	var sizes []int64
+	err = v.store.List(ctx, format.ObjectsDir, func(name string, size int64) error {
+		base := name[strings.LastIndex(name, "/")+1:]
+		if !keep[base] && !v.obj.tracked(name) {
+			doomed = append(doomed, name)
+			sizes = append(sizes, size)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("listing objects: %w", err)
+	}
+	for i, name := range doomed {
+		if err := v.store.Delete(ctx, name); err != nil {
+			return removed, freed, fmt.Errorf("deleting %s: %w", name, err)
+		}
+		removed++
+		freed += sizes[i]
+		if progress != nil {
+			progress(Progress{Phase: "deleting", Done: int64(i + 1), Total: int64(len(doomed))})
+		}
+	}
+	return removed, freed, nil
+}
+
+// snapshotChunks copies the chunk list under the file's lock.
+func (f *fileData) snapshotChunks() []format.Chunk {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]format.Chunk(nil), f.chunks...)
+}

@@ -1,0 +1,102 @@
+package volume
+
+import (
+	"context"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+)
+
+// visit is one node met by walk, with its path in the volume.
+type visit struct {
+	path string
+	n    *Node
+	// Snapshot of the node's committed state, taken under the lock.
+	typ      string
+	version  uint64
+	manifest string
+	tree     string
+}
+
+// walk calls fn for every node below start (a path, "" or "/" for the root),
+// loading folders as it goes. A folder that cannot be loaded is reported
+// through onErr and its subtree skipped.
+func (v *Volume) walk(ctx context.Context, start string, fn func(visit) error, onErr func(path string, err error)) error {
+	n, err := v.resolve(start)
+	if err != nil {
+		return err
+	}
+	stack := []visit{v.snapshot(cleanPath(start), n)}
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if err := fn(cur); err != nil {
+			return err
+		}
+		if cur.typ != format.TypeDir {
+			continue
+		}
+		v.mu.Lock()
+		err := v.loaded(cur.n)
+		var kids []visit
+		if err == nil {
+			names := make([]string, 0, len(cur.n.entries))
+			for name := range cur.n.entries {
+				names = append(names, name)
+			}
+			sort.Sort(sort.Reverse(sort.StringSlice(names)))
+			for _, name := range names {
+				kids = append(kids, v.snapshotLocked(path.Join(cur.path, name), cur.n.entries[name]))
+			}
+		}
+		v.mu.Unlock()
+		if err != nil {
+			onErr(cur.path, err)
+			continue
+		}
+		stack = append(stack, kids...)
+	}
+	return nil
+}
+
+func cleanPath(p string) string { return path.Clean("/" + p) }
+
+func (v *Volume) snapshot(p string, n *Node) visit {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.snapshotLocked(p, n)
+}
+
+func (v *Volume) snapshotLocked(p string, n *Node) visit {
+	return visit{path: p, n: n, typ: n.typ, version: n.version, manifest: n.manifest, tree: n.tree}
+}
+
+// resolve finds the node at a slash-separated path.
+func (v *Volume) resolve(p string) (*Node, error) {
+	n := v.root
+	for _, name := range strings.Split(strings.Trim(cleanPath(p), "/"), "/") {
+		if name == "" {
+			continue
+		}
+		c, err := v.Lookup(n, name)
+		if err != nil {
+			if err == syscall.ENOENT {
+				return nil, &PathError{Path: p, Problem: "no such file or folder in the volume"}
+			}
+			return nil, err
+		}
+		n = c
+	}
+	return n, nil
+}
+
+// PathError is a path that does not name anything in the volume.
+type PathError struct{ Path, Problem string }
+
+func (e *PathError) Error() string { return e.Path + ": " + e.Problem }
