@@ -105,7 +105,7 @@ type Volume struct {
 	root       *Node
 	links      map[format.ID]*Node // files with several names, by id
 	linksDirty bool
-	linksHash  string // the committed link table
+	linksHash  string             // the committed link table
 	open       map[*Node]struct{} // files with content state
 	dirty      bool
 	headSeq    uint64
