@@ -129,6 +129,13 @@ func (v *Volume) commit(ctx context.Context) error {
 		v.redirty()
 		return err
 	}
+	if v.outbox != nil {
+		// Every version the head names is in the durable outbox first.
+		if err := v.outbox.durable(); err != nil {
+			v.redirty()
+			return err
+		}
+	}
 	obj := format.Seal(v.metaKey, format.HeadAAD(v.id), format.Encode(head))
 	hash := format.HashOf(obj)
 	if err := v.store.Put(ctx, format.HeadName(hash), obj); err != nil {

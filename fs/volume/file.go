@@ -49,7 +49,15 @@ func (v *Volume) Open(n *Node) (*Handle, error) {
 	}
 	f := v.acquire(n)
 	f.mu.Lock()
-	err := v.load(n, f)
+	var err error
+	if !f.loaded {
+		err = v.ledgerCheck(n)
+	}
+	if err == nil {
+		err = v.load(n, f)
+	} else {
+		err = v.integrity(err)
+	}
 	f.mu.Unlock()
 	if err != nil {
 		v.release(n)
@@ -164,6 +172,10 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	}
 	var fetches []want
 	f.mu.Lock()
+	if err := v.load(h.n, f); err != nil {
+		f.mu.Unlock()
+		return 0, err
+	}
 	if off >= f.size {
 		f.mu.Unlock()
 		return 0, io.EOF
@@ -235,6 +247,9 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 // begin marks the file modified and fixes the version being built. Called with f.mu held.
 func (h *Handle) begin() error {
 	if err := h.v.writable(); err != nil {
+		return err
+	}
+	if err := h.v.load(h.n, h.f); err != nil {
 		return err
 	}
 	if !h.f.modified {
@@ -483,8 +498,6 @@ func (v *Volume) flushOpenFiles() error {
 	return nil
 }
 
-// anchor hands a new file version to the ledger's outbox (when there is a ledger).
-func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash string) {}
 
 // Grow extends the file to at least size, with zeros.
 func (h *Handle) Grow(size int64) error {

@@ -2,11 +2,13 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/network"
 )
 
 // verifyWorkers is how many chunks verify fetches and checks at once.
@@ -75,6 +77,9 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 			report(vi.path, err)
 			return nil
 		}
+		if err := v.checkAnchored(ctx, vi); err != nil {
+			report(vi.path, err)
+		}
 		for i, c := range m.Chunks {
 			if c.Hash == "" {
 				continue
@@ -105,6 +110,27 @@ func (v *Volume) checkChunk(ctx context.Context, n *Node, key []byte, i int64, c
 	pt, err := format.Open(key, format.ChunkAAD(v.id, n.id, c.Version, uint64(i)), obj)
 	if err != nil || len(pt) != c.Size {
 		return fmt.Errorf("chunk %d (%s) failed authentication", i, h)
+	}
+	return nil
+}
+
+// checkAnchored compares a file's version and manifest with the ledger's.
+func (v *Volume) checkAnchored(ctx context.Context, vi visit) error {
+	if v.opt.Ledger == nil {
+		return nil
+	}
+	latest, err := v.opt.Ledger.Latest(ctx, v.id.String(), vi.n.id.String())
+	switch {
+	case errors.Is(err, network.ErrNotFound):
+		return fmt.Errorf("version %d is not anchored on the ledger (run anchorfs sync)", vi.version)
+	case err != nil:
+		return fmt.Errorf("ledger: %w", err)
+	case latest.Version > vi.version:
+		return fmt.Errorf("the remote serves version %d but the ledger has version %d (rolled back?)", vi.version, latest.Version)
+	case latest.Version < vi.version:
+		return fmt.Errorf("version %d is not anchored yet (the ledger has %d; run anchorfs sync)", vi.version, latest.Version)
+	case latest.ManifestHash != vi.manifest:
+		return fmt.Errorf("manifest %s differs from the anchored %s", vi.manifest, latest.ManifestHash)
 	}
 	return nil
 }

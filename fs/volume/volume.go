@@ -112,6 +112,8 @@ type Volume struct {
 	headHash   string
 	nextIno    uint64
 
+	outbox *outbox // versions waiting for the ledger; nil without one
+
 	commitMu sync.Mutex // one commit at a time
 	stop     chan struct{}
 	bg       sync.WaitGroup
@@ -243,6 +245,17 @@ func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([
 		return nil, err
 	}
 	if !opt.ReadOnly {
+		if opt.Ledger != nil {
+			ob, err := openOutbox(opt.CacheDir)
+			if err != nil {
+				v.obj.close()
+				v.unlockCache()
+				return nil, err
+			}
+			v.outbox = ob
+			v.bg.Add(1)
+			go v.anchorer()
+		}
 		v.bg.Add(1)
 		go v.committer()
 	}
@@ -281,7 +294,11 @@ func (v *Volume) ChunkSize() int { return v.chunkSize }
 // Stats reports pending work.
 func (v *Volume) Stats() Stats {
 	n, b := v.obj.stats()
-	return Stats{PendingUploads: n, PendingBytes: b}
+	st := Stats{PendingUploads: n, PendingBytes: b}
+	if v.outbox != nil {
+		st.PendingAnchors = v.outbox.len()
+	}
+	return st
 }
 
 // Sync returns once everything written so far is on the remote.
@@ -313,8 +330,18 @@ func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 			}
 		}()
 	}
-	return v.commit(ctx)
+	if err := v.commit(ctx); err != nil {
+		return err
+	}
+	if v.outbox != nil {
+		return v.outbox.wait(ctx, progress)
+	}
+	return nil
 }
+
+// closeAnchorWait is how long Close gives the ledger to take what is still
+// in the outbox; the rest stays in the outbox for the next mount or sync.
+const closeAnchorWait = 10 * time.Second
 
 // Close flushes everything and releases the volume.
 func (v *Volume) Close(ctx context.Context) error {
@@ -325,8 +352,6 @@ func (v *Volume) Close(ctx context.Context) error {
 	}
 	v.closed = true
 	v.mu.Unlock()
-	close(v.stop)
-	v.bg.Wait()
 	var err error
 	if !v.opt.ReadOnly {
 		if ferr := v.flushOpenFiles(); ferr != nil {
@@ -335,6 +360,18 @@ func (v *Volume) Close(ctx context.Context) error {
 		if cerr := v.commit(ctx); cerr != nil && err == nil {
 			err = cerr
 		}
+		if v.outbox != nil {
+			wctx, cancel := context.WithTimeout(ctx, closeAnchorWait)
+			if werr := v.outbox.wait(wctx, nil); werr != nil {
+				v.logf("%d versions stay in the outbox for the next mount or sync: %v", v.outbox.len(), werr)
+			}
+			cancel()
+		}
+	}
+	close(v.stop)
+	v.bg.Wait()
+	if v.outbox != nil {
+		v.outbox.close()
 	}
 	v.obj.close()
 	v.unlockCache()

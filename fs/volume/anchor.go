@@ -1,0 +1,497 @@
+package volume
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/network"
+)
+
+const (
+	// anchorBatch is the most file versions one ledger transaction carries:
+	// large enough that a write-heavy workload costs few transactions.
+	anchorBatch = 2000
+	// anchorRetry is the first wait after the ledger failed; it doubles up to anchorRetryMax.
+	anchorRetry    = 500 * time.Millisecond
+	anchorRetryMax = 30 * time.Second
+)
+
+// outbox holds file versions waiting to be anchored. Entries are appended to
+// a log in the cache folder as versions are made and the log is fsynced
+// before every head is written, so a version the remote knows of is never
+// forgotten by the outbox; entries are marked done once committed.
+type outbox struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	file    *os.File
+	w       *bufio.Writer
+	pending []outboxEntry
+	kick    chan struct{}
+	lastErr error
+}
+
+type outboxEntry struct {
+	Op     string         `json:"op"` // "add" or "done"
+	Anchor network.Anchor `json:"anchor"`
+	gen    uint64         // upload generation of the manifest
+}
+
+func openOutbox(dir string) (*outbox, error) {
+	path := filepath.Join(dir, "outbox")
+	ob := &outbox{kick: make(chan struct{}, 1)}
+	ob.cond = sync.NewCond(&ob.mu)
+	if b, err := os.ReadFile(path); err == nil {
+		done := map[string]bool{}
+		var adds []outboxEntry
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var e outboxEntry
+			if json.Unmarshal(sc.Bytes(), &e) != nil {
+				continue // a torn last line from a crash
+			}
+			if e.Op == "done" {
+				done[anchorKey(e.Anchor)] = true
+			} else {
+				adds = append(adds, e)
+			}
+		}
+		for _, e := range adds {
+			if !done[anchorKey(e.Anchor)] {
+				ob.pending = append(ob.pending, e)
+			}
+		}
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	// Rewrite the log with what is still pending.
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	for _, e := range ob.pending {
+		writeEntry(w, e)
+	}
+	if err := w.Flush(); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	ob.file, ob.w = f, w
+	return ob, nil
+}
+
+func anchorKey(a network.Anchor) string { return fmt.Sprintf("%s/%d", a.File, a.Version) }
+
+func writeEntry(w *bufio.Writer, e outboxEntry) {
+	b, _ := json.Marshal(e)
+	w.Write(b)
+	w.WriteByte('\n')
+}
+
+func (ob *outbox) add(a network.Anchor, gen uint64) {
+	ob.mu.Lock()
+	e := outboxEntry{Op: "add", Anchor: a, gen: gen}
+	ob.pending = append(ob.pending, e)
+	writeEntry(ob.w, e)
+	ob.mu.Unlock()
+	select {
+	case ob.kick <- struct{}{}:
+	default:
+	}
+}
+
+// durable flushes the log to disk.
+func (ob *outbox) durable() error {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if err := ob.w.Flush(); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return ob.file.Sync()
+}
+
+// batch returns up to max pending entries, at most one per file (a file's
+// next version names this one, so it waits for the next batch).
+func (ob *outbox) batch(max int) []outboxEntry {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	seen := map[string]bool{}
+	var out []outboxEntry
+	for _, e := range ob.pending {
+		if seen[e.Anchor.File] {
+			continue
+		}
+		seen[e.Anchor.File] = true
+		out = append(out, e)
+		if len(out) == max {
+			break
+		}
+	}
+	return out
+}
+
+// done removes anchored entries.
+func (ob *outbox) done(keys map[string]bool) {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	kept := ob.pending[:0]
+	for _, e := range ob.pending {
+		if keys[anchorKey(e.Anchor)] {
+			writeEntry(ob.w, outboxEntry{Op: "done", Anchor: network.Anchor{File: e.Anchor.File, Version: e.Anchor.Version}})
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	ob.pending = kept
+	ob.cond.Broadcast()
+}
+
+func (ob *outbox) len() int {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	return len(ob.pending)
+}
+
+// wait returns once the outbox is empty.
+func (ob *outbox) wait(ctx context.Context, progress func(Progress)) error {
+	stop := context.AfterFunc(ctx, func() {
+		ob.mu.Lock()
+		ob.cond.Broadcast()
+		ob.mu.Unlock()
+	})
+	defer stop()
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	total := len(ob.pending)
+	for len(ob.pending) > 0 {
+		if progress != nil {
+			total = max(total, len(ob.pending))
+			progress(Progress{Phase: "anchoring", Done: int64(total - len(ob.pending)), Total: int64(total)})
+		}
+		if err := ctx.Err(); err != nil {
+			if ob.lastErr != nil {
+				return fmt.Errorf("%w (ledger: %v)", err, ob.lastErr)
+			}
+			return err
+		}
+		ob.cond.Wait()
+	}
+	return nil
+}
+
+func (ob *outbox) close() {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	ob.w.Flush()
+	ob.file.Sync()
+	ob.file.Close()
+}
+
+// anchor queues a new file version for the ledger.
+func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash string) {
+	if v.outbox == nil {
+		return
+	}
+	v.outbox.add(network.Anchor{
+		Volume: v.id.String(), File: n.id.String(), Version: m.Version, PrevVersion: m.Version - 1,
+		MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size,
+	}, v.obj.barrier())
+}
+
+// anchorer submits outbox batches to the ledger until the volume closes.
+func (v *Volume) anchorer() {
+	defer v.bg.Done()
+	wait := anchorRetry
+	for {
+		batch := v.outbox.batch(anchorBatch)
+		if len(batch) == 0 {
+			select {
+			case <-v.stop:
+				return
+			case <-v.outbox.kick:
+				continue
+			}
+		}
+		err := v.submit(batch)
+		v.outbox.mu.Lock()
+		v.outbox.lastErr = err
+		v.outbox.mu.Unlock()
+		if err == nil {
+			wait = anchorRetry
+			continue
+		}
+		v.logf("anchoring %d versions: %v (retrying in %v)", len(batch), err, wait)
+		select {
+		case <-v.stop:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, anchorRetryMax)
+	}
+}
+
+// submit anchors one batch once its manifests are on the remote and handles
+// each outcome: committed, already there, or stale (a conflict).
+func (v *Volume) submit(batch []outboxEntry) error {
+	ctx := context.Background()
+	var gen uint64
+	anchors := make([]network.Anchor, len(batch))
+	for i, e := range batch {
+		gen = max(gen, e.gen)
+		anchors[i] = e.Anchor
+	}
+	if err := v.obj.wait(ctx, gen); err != nil {
+		return err
+	}
+	results, err := v.opt.Ledger.AnchorBatch(ctx, anchors)
+	if err != nil {
+		return err
+	}
+	if len(results) != len(anchors) {
+		return fmt.Errorf("ledger answered %d results for %d anchors", len(results), len(anchors))
+	}
+	done := map[string]bool{}
+	for i, r := range results {
+		a := anchors[i]
+		switch {
+		case r.Err == nil:
+			done[anchorKey(a)] = true
+		case errors.Is(r.Err, network.ErrStale) && r.Current != nil &&
+			r.Current.Version == a.Version && r.Current.ManifestHash == a.ManifestHash:
+			done[anchorKey(a)] = true // committed by an earlier try
+		case errors.Is(r.Err, network.ErrStale):
+			v.conflict(a, r.Current)
+			done[anchorKey(a)] = true
+		default:
+			// Denied or malformed: it will not pass by retrying. Keep a record
+			// and drop it so the rest of the outbox moves on.
+			v.logf("the ledger refused version %d of file %s: %v", a.Version, a.File, r.Err)
+			done[anchorKey(a)] = true
+		}
+	}
+	v.outbox.done(done)
+	return nil
+}
+
+// ledgerCheck compares a file's version with the ledger before its content
+// is read: a newer anchored version is adopted (another writer, or a remote
+// rolled back), a different manifest for the same version is an integrity
+// failure.
+func (v *Volume) ledgerCheck(n *Node) error {
+	if v.opt.Ledger == nil {
+		return nil
+	}
+	v.mu.Lock()
+	version, manifest := n.version, n.manifest
+	v.mu.Unlock()
+	ctx := context.Background()
+	latest, err := v.opt.Ledger.Latest(ctx, v.id.String(), n.id.String())
+	switch {
+	case errors.Is(err, network.ErrNotFound):
+		return nil // not anchored yet: the version is in an outbox
+	case err != nil:
+		// A ledger that is down delays checks as it delays anchors.
+		v.logf("ledger check of file %s skipped: %v", n.id, err)
+		return nil
+	case latest.Version == version:
+		if latest.ManifestHash != manifest {
+			v.recordIntegrity(n, fmt.Sprintf("manifest %s is not the anchored %s for version %d", manifest, latest.ManifestHash, version))
+			return fmt.Errorf("file %s: manifest does not match the ledger", n.id)
+		}
+		return nil
+	case latest.Version < version:
+		return nil // ours is newer and waiting in an outbox
+	}
+	m, err := v.readManifest(ctx, n.id, latest.Version, latest.ManifestHash)
+	if err != nil {
+		v.recordIntegrity(n, fmt.Sprintf("the remote lacks anchored version %d: %v", latest.Version, err))
+		return fmt.Errorf("file %s: the remote does not have the anchored version %d (rolled back?): %w", n.id, latest.Version, err)
+	}
+	v.mu.Lock()
+	if n.version == version {
+		n.version, n.manifest, n.size = m.Version, latest.ManifestHash, m.Size
+		v.touchParents(n)
+	}
+	v.mu.Unlock()
+	v.logf("file %s: took version %d from the ledger (had %d)", n.id, latest.Version, version)
+	return nil
+}
+
+// recordIntegrity puts an integrity event on the ledger, in the background.
+func (v *Volume) recordIntegrity(n *Node, problem string) {
+	v.logf("integrity: file %s: %s", n.id, problem)
+	if v.opt.Ledger == nil {
+		return
+	}
+	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: "integrity", Volume: v.id.String(),
+		File: n.id.String(), Detail: map[string]string{"problem": problem}}
+	go func() {
+		if err := v.opt.Ledger.Record(context.Background(), []network.Event{ev}); err != nil {
+			v.logf("recording an integrity event: %v", err)
+		}
+	}()
+}
+
+// conflict handles a version the ledger rejected because another writer
+// anchored first: our content is kept as a conflict copy beside the file,
+// and the file takes the ledger's version.
+func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
+	id, err := format.ParseID(ours.File)
+	if err != nil {
+		return
+	}
+	v.mu.Lock()
+	n := v.findLoaded(id)
+	v.mu.Unlock()
+	if n == nil {
+		v.logf("conflict on file %s: it is no longer in the tree; version %d stays only on the remote", ours.File, ours.Version)
+		return
+	}
+	if err := v.conflictCopy(n, ours); err != nil {
+		v.logf("conflict on file %s: keeping a copy failed: %v", ours.File, err)
+	}
+	if theirs != nil {
+		m, err := v.readManifest(context.Background(), id, theirs.Version, theirs.ManifestHash)
+		if err != nil {
+			v.logf("conflict on file %s: the winning version %d is not readable: %v", ours.File, theirs.Version, err)
+			return
+		}
+		v.mu.Lock()
+		n.version, n.manifest, n.size = m.Version, theirs.ManifestHash, m.Size
+		n.liveSet = false
+		f := n.data
+		v.touchParents(n)
+		v.mu.Unlock()
+		if f != nil {
+			// An open file rereads the winning version, unless it is
+			// already building a newer one of its own.
+			f.mu.Lock()
+			if !f.modified {
+				f.loaded = false
+			}
+			f.mu.Unlock()
+		}
+	}
+}
+
+// findLoaded finds a loaded node by id. Called with v.mu held.
+func (v *Volume) findLoaded(id format.ID) *Node {
+	if n := v.links[id]; n != nil {
+		return n
+	}
+	var found *Node
+	var visit func(d *Node)
+	visit = func(d *Node) {
+		for _, c := range d.entries {
+			if found != nil {
+				return
+			}
+			if c.id == id {
+				found = c
+				return
+			}
+			if c.entries != nil {
+				visit(c)
+			}
+		}
+	}
+	visit(v.root)
+	return found
+}
+
+// conflictCopy writes the content of version ours of n as a new file named
+// "name (conflict HOST DATE).ext" in n's folder.
+func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
+	ctx := context.Background()
+	m, err := v.readManifest(ctx, n.id, ours.Version, ours.ManifestHash)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	if len(n.parents) == 0 {
+		v.mu.Unlock()
+		return errors.New("the file has no name any more")
+	}
+	dir := n.parents[0]
+	var name string
+	for k, c := range dir.entries {
+		if c == n {
+			name = k
+			break
+		}
+	}
+	uid, gid, mode := n.uid, n.gid, n.mode
+	v.mu.Unlock()
+	copyName := conflictName(name, v.opt.Host, time.Now())
+	c, err := v.Create(dir, copyName, mode, uid, gid)
+	if err != nil {
+		return err
+	}
+	h, err := v.Open(c)
+	if err != nil {
+		return err
+	}
+	key := format.FileKey(v.rootKey, v.id, n.id)
+	var off int64
+	for i, ch := range m.Chunks {
+		if ch.Hash != "" {
+			pt, err := v.plain(ctx, n, key, int64(i), ch)
+			if err != nil {
+				h.Release()
+				return err
+			}
+			if _, err := h.WriteAt(pt, off); err != nil {
+				h.Release()
+				return err
+			}
+		}
+		off += int64(ch.Size)
+	}
+	if err := h.Truncate(m.Size); err != nil {
+		h.Release()
+		return err
+	}
+	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
+	return h.Release()
+}
+
+// conflictName is "name (conflict HOST DATE).ext".
+func conflictName(name, host string, t time.Time) string {
+	ext := filepath.Ext(name)
+	if ext == name {
+		ext = ""
+	}
+	if host == "" {
+		host = "unknown"
+	}
+	return fmt.Sprintf("%s (conflict %s %s)%s", name[:len(name)-len(ext)], host, t.UTC().Format("2006-01-02 150405"), ext)
+}
+
+// sortedPending is for tests and info: the outbox in order.
+func (ob *outbox) sortedPending() []network.Anchor {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	out := make([]network.Anchor, len(ob.pending))
+	for i, e := range ob.pending {
+		out[i] = e.Anchor
+	}
+	sort.Slice(out, func(i, j int) bool { return anchorKey(out[i]) < anchorKey(out[j]) })
+	return out
+}
