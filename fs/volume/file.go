@@ -498,7 +498,6 @@ func (v *Volume) flushOpenFiles() error {
 	return nil
 }
 
-
 // Grow extends the file to at least size, with zeros.
 func (h *Handle) Grow(size int64) error {
 	h.f.mu.Lock()
