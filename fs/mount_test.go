@@ -38,13 +38,19 @@ func newVolume(t *testing.T, store volume.ObjectStore) {
 // mount opens the volume on store with cache folder cache and mounts it.
 func mount(t *testing.T, store volume.ObjectStore, cache string) *mounted {
 	t.Helper()
+	return mountWith(t, store, cache, selfUnwrap)
+}
+
+// mountWith is mount with the key unwrapped by unwrap.
+func mountWith(t *testing.T, store volume.ObjectStore, cache string, unwrap func([]byte) ([]byte, error)) *mounted {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP: mounting needs root (or fusermount3); run as root")
 	}
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("SKIP: no /dev/fuse")
 	}
-	v, err := volume.Open(context.Background(), store, selfUnwrap, volume.Options{CacheDir: cache, Logf: t.Logf})
+	v, err := volume.Open(context.Background(), store, unwrap, volume.Options{CacheDir: cache, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
