@@ -314,6 +314,9 @@ func (h *Handle) grow(size int64) error {
 // WriteAt writes p at off, extending the file as needed.
 func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
 	v, f := h.v, h.f
+	if v.obj.full() {
+		return 0, syscall.ENOSPC
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := h.begin(); err != nil {

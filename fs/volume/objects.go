@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
@@ -115,11 +117,21 @@ func (o *objects) uploader() {
 				break
 			}
 			// The store already retried transient errors; keep the object
-			// queued and try again later rather than lose an acknowledged write.
+			// queued and try again later rather than lose an acknowledged
+			// write, until the volume closes (no head names it then).
 			o.mu.Lock()
 			o.failures++
 			o.lastErr = err
+			o.cond.Broadcast()
+			closed := o.closed
 			o.mu.Unlock()
+			if closed {
+				o.logf("upload of %s abandoned at close: %v", u.name, err)
+				o.mu.Lock()
+				o.failures--
+				o.mu.Unlock()
+				break
+			}
 			o.logf("upload of %s failed, retrying in %v: %v", u.name, backoff, err)
 			time.Sleep(backoff)
 			backoff = min(backoff*2, time.Minute)
@@ -187,8 +199,25 @@ func (o *objects) wait(ctx context.Context, g uint64) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if o.failures > 0 {
+			// The objects stay queued and are retried; the caller learns now.
+			return fmt.Errorf("uploading to the remote: %w", o.lastErr)
+		}
 		o.cond.Wait()
 	}
+}
+
+// full reports whether uploads are failing because the remote has no room;
+// writers get ENOSPC until they succeed again.
+func (o *objects) full() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failures > 0 && isNoSpace(o.lastErr)
+}
+
+func isNoSpace(err error) bool {
+	return err != nil && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		strings.Contains(err.Error(), "no space left on device"))
 }
 
 // stats reports uploads not yet on the store.
