@@ -71,7 +71,7 @@ md5sum rnd sparse a.txt a2.txt rnd2 other/d1/moved/b.txt other/d1/moved/rnd.copy
 readlink link other/dlink
 cat link other/dlink
 stat -c '%n %s %a %h %F' a.txt hard rnd sparse link other/d1/moved/b.txt
-stat -c '%n %a %F %Y' other hard
+stat -c '%n %a %F' other; stat -c '%n %Y' hard
 find . | sort
 `
 

@@ -46,6 +46,12 @@ func mount(t *testing.T, store volume.ObjectStore, cache string) *mounted {
 // mountWith is mount with the key unwrapped by unwrap.
 func mountWith(t *testing.T, store volume.ObjectStore, cache string, unwrap func([]byte) ([]byte, error)) *mounted {
 	t.Helper()
+	return mountOpts(t, store, cache, unwrap, fs.MountOptions{Logf: t.Logf})
+}
+
+// mountOpts is mountWith with mount options.
+func mountOpts(t *testing.T, store volume.ObjectStore, cache string, unwrap func([]byte) ([]byte, error), opt fs.MountOptions) *mounted {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP: mounting needs root (or fusermount3); run as root")
 	}
@@ -57,7 +63,7 @@ func mountWith(t *testing.T, store volume.ObjectStore, cache string, unwrap func
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	srv, err := fs.Serve(v, dir, fs.MountOptions{Logf: t.Logf})
+	srv, err := fs.Serve(v, dir, opt)
 	if err != nil {
 		v.Close(context.Background())
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,6 +18,10 @@ type node struct {
 	gofs.Inode
 	v *volume.Volume
 	n *volume.Node
+
+	// cachedVersion is the content version the kernel's page cache holds
+	// (+1, so zero means none): an open of the same version keeps the cache.
+	cachedVersion atomic.Uint64
 }
 
 var (
@@ -171,7 +176,12 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 			return nil, 0, errno(err)
 		}
 	}
-	return &handle{h: h}, fuse.FOPEN_KEEP_CACHE, 0
+	var flagsOut uint32
+	version := n.v.Version(n.n) + 1
+	if n.cachedVersion.Swap(version) == version {
+		flagsOut = fuse.FOPEN_KEEP_CACHE
+	}
+	return &handle{h: h}, flagsOut, 0
 }
 
 func (d *node) Unlink(ctx context.Context, name string) syscall.Errno {

@@ -76,6 +76,14 @@ func typeBits(typ string) uint32 {
 	return syscall.S_IFREG
 }
 
+// Version is a file's content version as of its last close; a newer one
+// means the kernel's cached pages of the file are stale.
+func (v *Volume) Version(n *Node) uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return n.version
+}
+
 // Root is the volume's top folder.
 func (v *Volume) Root() *Node { return v.root }
 
