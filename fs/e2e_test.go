@@ -18,8 +18,10 @@ import (
 // sh runs a shell script in dir and returns its output; failure fails the test.
 func sh(t *testing.T, dir, script string) string {
 	t.Helper()
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = dir
+	// The shell changes into dir itself: a child that starts inside this
+	// process's own mount (cmd.Dir) can deadlock against the runtime while
+	// the mount is served by the process that forked it.
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", `cd "$1" && eval "$2"`, "sh", dir, script)
 	cmd.Env = append(os.Environ(), "SEED="+seedFile(t))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
