@@ -21,7 +21,10 @@ func (d dirStore) Get(ctx context.Context, name string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(string(d), name))
 }
 func (d dirStore) Delete(ctx context.Context, name string) error {
-	return os.Remove(filepath.Join(string(d), name))
+	if err := os.Remove(filepath.Join(string(d), name)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
 func (d dirStore) List(ctx context.Context, prefix string, fn func(string, int64) error) error {
 	root := filepath.Join(string(d), prefix)

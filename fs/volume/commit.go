@@ -66,6 +66,7 @@ func (v *Volume) loadHead(ctx context.Context) error {
 	root.ino = 1
 	v.nextIno--
 	v.root = root
+	v.baseTree = best.Root.Tree
 	v.headSeq = best.Seq
 	v.headHash = strings.TrimPrefix(bestName, format.HeadsDir+"/")
 	return nil
@@ -107,16 +108,35 @@ func (v *Volume) commit(ctx context.Context) error {
 	v.commitMu.Lock()
 	defer v.commitMu.Unlock()
 
+	foreign, err := v.foreignHeads(ctx)
+	if err != nil {
+		return fmt.Errorf("listing heads: %w", err)
+	}
 	v.mu.Lock()
+	var mergers []*merger
+	seq := v.headSeq
+	for _, f := range foreign {
+		m, err := v.mergeHead(ctx, &f.head)
+		if err != nil {
+			v.mu.Unlock()
+			return fmt.Errorf("merging the head %s of another writer: %w", f.name, err)
+		}
+		mergers = append(mergers, m)
+		seq = max(seq, f.head.Seq)
+		v.dirty = true
+	}
 	if !v.dirty {
 		v.mu.Unlock()
 		return v.obj.wait(ctx, v.obj.barrier())
 	}
 	v.sealDir(v.root)
-	head := format.Head{Format: format.Version, Volume: v.id.String(), Seq: v.headSeq + 1,
+	head := format.Head{Format: format.Version, Volume: v.id.String(), Seq: seq + 1,
 		Time: time.Now().UnixNano(), Root: v.entryOf(v.root, "")}
 	if v.headHash != "" {
 		head.Parents = []string{v.headHash}
+	}
+	for _, f := range foreign {
+		head.Parents = append(head.Parents, strings.TrimPrefix(f.name, format.HeadsDir+"/"))
 	}
 	if len(v.links) > 0 {
 		head.Links = v.sealLinks()
@@ -142,9 +162,17 @@ func (v *Volume) commit(ctx context.Context) error {
 		v.redirty()
 		return fmt.Errorf("writing head: %w", err)
 	}
+	for _, f := range foreign {
+		if err := v.store.Delete(ctx, f.name); err != nil {
+			v.logf("removing a merged head: %v", err)
+		}
+	}
+	for _, m := range mergers {
+		m.writeCopies()
+	}
 	prev := v.headHash
 	v.mu.Lock()
-	v.headSeq, v.headHash = head.Seq, hash.String()
+	v.headSeq, v.headHash, v.baseTree = head.Seq, hash.String(), head.Root.Tree
 	v.mu.Unlock()
 	if prev != "" {
 		if err := v.store.Delete(ctx, format.HeadsDir+"/"+prev); err != nil {

@@ -472,7 +472,9 @@ func (h *Handle) Release() error {
 	return err
 }
 
-// truncate is SetAttr's size change for a file that may not be open.
+// truncate is SetAttr's size change for a file that may not be open. When
+// the file is open elsewhere (open(O_TRUNC) then write), the change joins
+// the version those handles make at close instead of making one of its own.
 func (v *Volume) truncate(n *Node, size int64) error {
 	h, err := v.Open(n)
 	if err != nil {
@@ -481,6 +483,13 @@ func (v *Volume) truncate(n *Node, size int64) error {
 	if err := h.Truncate(size); err != nil {
 		h.Release()
 		return err
+	}
+	v.mu.Lock()
+	shared := n.opens > 1
+	v.mu.Unlock()
+	if shared {
+		v.release(n)
+		return nil
 	}
 	return h.Release()
 }

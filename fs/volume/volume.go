@@ -110,6 +110,7 @@ type Volume struct {
 	dirty      bool
 	headSeq    uint64
 	headHash   string
+	baseTree   string // root tree of the last head written or merged: the base of merges
 	nextIno    uint64
 
 	outbox *outbox // versions waiting for the ledger; nil without one

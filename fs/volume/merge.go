@@ -1,0 +1,316 @@
+package volume
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/network"
+)
+
+// Several writers (two homes with the same keys, or two mounts) may commit
+// heads to one volume. Before a writer commits, it merges every head it did
+// not write into its own tree, three ways: the base is the tree of the last
+// head this writer wrote or merged. A change only one side made is taken; a
+// name both sides changed keeps both (theirs under a conflict name), except
+// that a file both sides wrote keeps the higher version, and the ledger
+// turns an equal version written twice into a conflict copy when it is
+// anchored. The new head names every head it merged as a parent, and those
+// heads are removed.
+
+// foreignHead is a head another writer committed.
+type foreignHead struct {
+	name string
+	head format.Head
+}
+
+// foreignHeads lists the heads on the store other than this writer's own.
+func (v *Volume) foreignHeads(ctx context.Context) ([]foreignHead, error) {
+	var out []foreignHead
+	err := v.store.List(ctx, format.HeadsDir, func(name string, size int64) error {
+		hash := strings.TrimPrefix(name, format.HeadsDir+"/")
+		if hash == v.headHash {
+			return nil
+		}
+		h, err := v.readHead(ctx, name)
+		if err != nil {
+			v.logf("integrity: %v", err)
+			return nil // a damaged head is reported, not merged
+		}
+		out = append(out, foreignHead{name: name, head: *h})
+		return nil
+	})
+	return out, err
+}
+
+// readHead fetches and opens one head.
+func (v *Volume) readHead(ctx context.Context, name string) (*format.Head, error) {
+	h, err := format.ParseHash(strings.TrimPrefix(name, format.HeadsDir+"/"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a head name", name)
+	}
+	obj, err := v.obj.get(ctx, name, h)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := format.Open(v.metaKey, format.HeadAAD(v.id), obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var head format.Head
+	if err := format.Decode(pt, &head); err != nil || head.Volume != v.id.String() {
+		return nil, fmt.Errorf("%s: malformed head", name)
+	}
+	return &head, nil
+}
+
+// merger carries one head's merge.
+type merger struct {
+	v      *Volume
+	links  map[format.ID]*Node // their link table, loaded when needed
+	head   *format.Head
+	copies []pendingCopy // conflict copies to write once the lock is released
+}
+
+type pendingCopy struct {
+	dir      *Node
+	name     string
+	id       format.ID
+	version  uint64
+	manifest string
+	mode     uint32
+	uid, gid uint32
+}
+
+// mergeHead merges another writer's head into the tree. Called with v.mu held.
+func (v *Volume) mergeHead(ctx context.Context, h *format.Head) (*merger, error) {
+	m := &merger{v: v, head: h}
+	if h.Root.ID != v.root.id.String() {
+		return nil, fmt.Errorf("head of another volume tree")
+	}
+	return m, m.dir(ctx, v.root, v.baseTree, h.Root.Tree)
+}
+
+// entries opens folder id's object with hash tree, by name ("" tree: empty).
+func (m *merger) entries(ctx context.Context, id, tree string) (map[string]format.Entry, error) {
+	out := map[string]format.Entry{}
+	if tree == "" {
+		return out, nil
+	}
+	dirID, err := format.ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := format.ParseHash(tree)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := m.v.obj.get(ctx, format.ObjectName(h), h)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := format.Open(m.v.metaKey, format.DirAAD(m.v.id, dirID), obj)
+	if err != nil {
+		return nil, fmt.Errorf("folder object %s: %w", h, err)
+	}
+	var d format.Dir
+	if err := format.Decode(pt, &d); err != nil {
+		return nil, err
+	}
+	for _, e := range d.Entries {
+		out[e.Name] = e
+	}
+	return out, nil
+}
+
+// dir merges their version (tree) of folder ours, against base.
+func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error {
+	if base == theirs {
+		return nil
+	}
+	v := m.v
+	if err := v.loaded(ours); err != nil {
+		return err
+	}
+	b, err := m.entries(ctx, ours.id.String(), base)
+	if err != nil {
+		return fmt.Errorf("base of folder %s: %w", ours.id, err)
+	}
+	t, err := m.entries(ctx, ours.id.String(), theirs)
+	if err != nil {
+		return fmt.Errorf("their folder %s: %w", ours.id, err)
+	}
+	names := slices.Sorted(maps.Keys(t))
+	for name := range b {
+		if _, ok := t[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		be, inBase := b[name]
+		te, inTheirs := t[name]
+		if inBase && inTheirs && sameEntry(be, te) {
+			continue // they did not touch it
+		}
+		o := ours.entries[name]
+		switch {
+		case !inTheirs: // they removed it
+			if o != nil && v.unchangedSince(o, name, be) {
+				v.removeName(ours, name, o)
+			}
+		case o == nil: // we have nothing there (never had it, or removed it while they changed it)
+			if err := m.add(ours, name, te); err != nil {
+				return err
+			}
+		case o.id.String() == te.ID:
+			var bp *format.Entry
+			if inBase && be.ID == te.ID {
+				bp = &be
+			}
+			if err := m.reconcile(ctx, ours, name, o, bp, te); err != nil {
+				return err
+			}
+		case inBase && o.id.String() == be.ID && v.unchangedSince(o, name, be):
+			v.removeName(ours, name, o) // they replaced what we left alone
+			if err := m.add(ours, name, te); err != nil {
+				return err
+			}
+		default: // both put something different under the name: keep both
+			if err := m.add(ours, conflictName(name, "merge", time.Now()), te); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// add puts their entry under name in folder d.
+func (m *merger) add(d *Node, name string, e format.Entry) error {
+	v := m.v
+	if e.Link && m.links == nil {
+		if err := m.loadLinks(); err != nil {
+			return err
+		}
+	}
+	links := m.links
+	if id, err := format.ParseID(e.ID); err == nil && v.links[id] != nil {
+		links = v.links
+	}
+	n, err := v.nodeFromEntry(&e, links)
+	if err != nil {
+		return err
+	}
+	if _, taken := d.entries[name]; taken {
+		name = conflictName(name, "merge", time.Now())
+	}
+	d.entries[name] = n
+	n.parents = append(n.parents, d)
+	v.markDirty(d)
+	return nil
+}
+
+func (m *merger) loadLinks() error {
+	m.links = map[format.ID]*Node{}
+	if m.head.Links == "" {
+		return nil
+	}
+	saved := m.v.links
+	m.v.links = m.links
+	err := m.v.loadLinks(context.Background(), m.head.Links)
+	m.v.links = saved
+	return err
+}
+
+// reconcile merges their entry for a node both sides have.
+func (m *merger) reconcile(ctx context.Context, d *Node, name string, o *Node, base *format.Entry, t format.Entry) error {
+	v := m.v
+	metaOurs := base == nil || !sameMeta(v.entryOf(o, name), *base)
+	switch o.typ {
+	case format.TypeDir:
+		bt := ""
+		if base != nil {
+			bt = base.Tree
+		}
+		if err := m.dir(ctx, o, bt, t.Tree); err != nil {
+			return err
+		}
+	case format.TypeFile:
+		oursChanged := base == nil || o.version != base.Version || o.manifest != base.Manifest
+		theirsChanged := base == nil || t.Version != base.Version || t.Manifest != base.Manifest
+		switch {
+		case !theirsChanged || (t.Version == o.version && t.Manifest == o.manifest):
+		case !oursChanged:
+			o.version, o.manifest, o.size = t.Version, t.Manifest, t.Size
+			v.touchParents(o)
+		default:
+			// Both wrote the file. With a ledger, anchoring finds the loser
+			// and keeps it as a conflict copy. Without one, the higher
+			// version keeps the name and the other becomes the copy.
+			if v.opt.Ledger != nil {
+				break
+			}
+			loser := pendingCopy{dir: d, name: name, id: o.id, version: t.Version, manifest: t.Manifest,
+				mode: t.Mode, uid: t.UID, gid: t.GID}
+			if t.Version > o.version {
+				loser.version, loser.manifest = o.version, o.manifest
+				o.version, o.manifest, o.size = t.Version, t.Manifest, t.Size
+				v.touchParents(o)
+			}
+			m.copies = append(m.copies, loser)
+		}
+	}
+	if !metaOurs {
+		o.mode, o.uid, o.gid, o.mtime, o.ctime, o.xattrs = t.Mode&0o7777, t.UID, t.GID, t.Mtime, t.Ctime, t.Xattrs
+		if o.typ == format.TypeSymlink {
+			o.target = t.Target
+		}
+		v.touchParents(o)
+	}
+	return nil
+}
+
+// writeCopies writes the conflict copies a merge asked for. Called without v.mu.
+func (m *merger) writeCopies() {
+	for _, c := range m.copies {
+		m.v.mu.Lock()
+		n := c.dir.entries[c.name]
+		m.v.mu.Unlock()
+		if n == nil || n.id != c.id {
+			continue
+		}
+		theirs := network.Anchor{File: c.id.String(), Version: c.version, ManifestHash: c.manifest}
+		if err := m.v.conflictCopy(n, theirs); err != nil {
+			m.v.logf("merge: keeping a conflict copy of %s failed: %v", c.name, err)
+		}
+	}
+}
+
+// sameEntry reports whether two entries describe the same state.
+func sameEntry(a, b format.Entry) bool {
+	return a.ID == b.ID && a.Type == b.Type && a.Version == b.Version && a.Manifest == b.Manifest &&
+		a.Tree == b.Tree && a.Link == b.Link && sameMeta(a, b)
+}
+
+// sameMeta compares the metadata a user sets.
+func sameMeta(a, b format.Entry) bool {
+	return a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.Mtime == b.Mtime &&
+		a.Target == b.Target && maps.EqualFunc(a.Xattrs, b.Xattrs, func(x, y []byte) bool { return string(x) == string(y) })
+}
+
+// unchangedSince reports whether our node still is what the base entry says.
+func (v *Volume) unchangedSince(o *Node, name string, base format.Entry) bool {
+	if o.id.String() != base.ID {
+		return false
+	}
+	if o.typ == format.TypeDir {
+		return !o.dirty && o.tree == base.Tree && sameMeta(v.entryOf(o, name), base)
+	}
+	if o.nlink > 1 || base.Link {
+		return o.nlink > 1 && base.Link
+	}
+	return sameEntry(v.entryOf(o, name), base)
+}

@@ -1,0 +1,77 @@
+package fs_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestTwoWritersMerge mounts one volume twice (two homes with the same key)
+// and changes it from both: after both commit, a fresh mount sees every
+// change, deletions included, and a name both created keeps both files.
+func TestTwoWritersMerge(t *testing.T) {
+	store := newTestStore(t)
+	newVolume(t, store)
+	ctx := context.Background()
+	setup := mount(t, store, t.TempDir())
+	for _, f := range []string{"x", "y", "f"} {
+		os.WriteFile(setup.path(f), []byte("base "+f), 0o644)
+	}
+	setup.unmount()
+
+	a := mount(t, store, t.TempDir())
+	b := mount(t, store, t.TempDir())
+	os.WriteFile(a.path("a.txt"), []byte("from a"), 0o644)
+	os.WriteFile(b.path("b.txt"), []byte("from b"), 0o644)
+	os.Remove(a.path("x"))
+	os.WriteFile(b.path("y"), []byte("changed by b"), 0o644)
+	os.WriteFile(a.path("same"), []byte("a's same"), 0o644)
+	os.WriteFile(b.path("same"), []byte("b's same"), 0o644)
+	os.WriteFile(a.path("f"), []byte("a's f"), 0o644)
+	os.WriteFile(b.path("f"), []byte("b's f"), 0o644)
+	for _, m := range []*mounted{a, b, a} {
+		if err := m.vol.Sync(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.unmount()
+	b.unmount()
+
+	c := mount(t, store, t.TempDir())
+	read := func(p string) string {
+		b, err := os.ReadFile(c.path(p))
+		if err != nil {
+			return "<" + err.Error() + ">"
+		}
+		return string(b)
+	}
+	if got := read("a.txt"); got != "from a" {
+		t.Errorf("a.txt: %s", got)
+	}
+	if got := read("b.txt"); got != "from b" {
+		t.Errorf("b.txt: %s", got)
+	}
+	if _, err := os.Stat(c.path("x")); !os.IsNotExist(err) {
+		t.Errorf("x, removed by a, is back: %v", err)
+	}
+	if got := read("y"); got != "changed by b" {
+		t.Errorf("y: %s", got)
+	}
+	names, _ := os.ReadDir(c.dir)
+	var sames, fs []string
+	for _, e := range names {
+		switch {
+		case strings.HasPrefix(e.Name(), "same"):
+			sames = append(sames, read(e.Name()))
+		case strings.HasPrefix(e.Name(), "f"):
+			fs = append(fs, read(e.Name()))
+		}
+	}
+	if len(sames) != 2 || !strings.Contains(strings.Join(sames, "|"), "a's same") || !strings.Contains(strings.Join(sames, "|"), "b's same") {
+		t.Errorf("both writers created 'same': %q", sames)
+	}
+	if len(fs) != 2 || !strings.Contains(strings.Join(fs, "|"), "a's f") || !strings.Contains(strings.Join(fs, "|"), "b's f") {
+		t.Errorf("both writers wrote f: %q", fs)
+	}
+}
