@@ -2,8 +2,26 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rclone/rclone/fs"
+	"github.com/rclone/rclone/fs/config"
+	"github.com/rclone/rclone/fs/config/configfile"
+	"github.com/rclone/rclone/fs/fserrors"
+	rlog "github.com/rclone/rclone/fs/log"
+	"github.com/rclone/rclone/fs/object"
+	"github.com/rclone/rclone/fs/walk"
 )
 
 // Options tune how a Store reaches its backend.
@@ -14,12 +32,61 @@ type Options struct {
 	// Retries is how many times a transient failure is retried with
 	// exponential backoff; 0 means the default (5).
 	Retries int
+	// Logf receives the backend's own warnings and errors; nil discards them.
+	Logf func(format string, args ...any)
 }
+
+const (
+	// defaultRetries gives a flaky network about half a minute in all.
+	defaultRetries = 5
+	// firstBackoff and maxBackoff bound the wait between retries.
+	firstBackoff = 100 * time.Millisecond
+	maxBackoff   = 8 * time.Second
+)
 
 // Store is one rclone remote holding objects under slash-separated names
 // such as "objects/ab/ab12...". It is safe for concurrent use.
 type Store struct {
-	spec string
+	spec    string
+	f       fs.Fs
+	retries int
+}
+
+var (
+	setupOnce sync.Once
+	logMu     sync.Mutex
+	logf      func(string, ...any)
+)
+
+// setup installs rclone's config file handling and takes over its log, so
+// that nothing it says reaches the terminal.
+func setup(opt Options) error {
+	if opt.ConfigPath != "" {
+		if err := config.SetConfigPath(opt.ConfigPath); err != nil {
+			return fmt.Errorf("rclone config %s: %w", opt.ConfigPath, err)
+		}
+	}
+	setupOnce.Do(func() {
+		configfile.Install()
+		// The Store retries whole operations itself; rclone's own low-level
+		// retries would multiply the wait on a remote that is down.
+		fs.GetConfig(context.Background()).LowLevelRetries = 1
+		rlog.Handler.SetLevel(slog.LevelWarn)
+		rlog.Handler.SetOutput(func(level slog.Level, text string) {
+			logMu.Lock()
+			fn := logf
+			logMu.Unlock()
+			if fn != nil {
+				fn("remote: %s", strings.TrimSpace(text))
+			}
+		})
+	})
+	if opt.Logf != nil {
+		logMu.Lock()
+		logf = opt.Logf
+		logMu.Unlock()
+	}
+	return nil
 }
 
 // Open reaches the remote named by spec, in rclone syntax: a local path
@@ -27,34 +94,172 @@ type Store struct {
 // (":sftp,host=h,user=u:dir"). It fails with a clear error when the remote
 // cannot be reached.
 func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
-	return nil, errors.New("remote: not implemented")
+	if strings.TrimSpace(spec) == "" {
+		return nil, errors.New("no remote given")
+	}
+	if err := setup(opt); err != nil {
+		return nil, err
+	}
+	shown := Redact(spec)
+	f, err := fs.NewFs(ctx, spec)
+	if err != nil && !errors.Is(err, fs.ErrorIsFile) {
+		return nil, fmt.Errorf("remote %s: %w", shown, explain(err))
+	}
+	if errors.Is(err, fs.ErrorIsFile) {
+		return nil, fmt.Errorf("remote %s is a file, not a folder", shown)
+	}
+	s := &Store{spec: shown, f: f, retries: opt.Retries}
+	if s.retries == 0 {
+		s.retries = defaultRetries
+	}
+	// Reachability: create the root if needed, then list it.
+	if err := s.retry(ctx, func() error { return f.Mkdir(ctx, "") }); err != nil {
+		return nil, fmt.Errorf("remote %s is unreachable: %w", shown, explain(err))
+	}
+	if err := s.retry(ctx, func() error { _, err := f.List(ctx, ""); return err }); err != nil {
+		return nil, fmt.Errorf("remote %s is unreachable: %w", shown, explain(err))
+	}
+	return s, nil
+}
+
+// explain turns rclone's terse errors into ones a user can act on.
+func explain(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "didn't find section in config file"):
+		return fmt.Errorf("%w (no such remote in the rclone config; see `rclone config`)", err)
+	case strings.Contains(msg, "connection refused"):
+		return fmt.Errorf("%w (is the server running?)", err)
+	}
+	return err
+}
+
+// retry runs op until it succeeds, fails for good, or retries run out.
+func (s *Store) retry(ctx context.Context, op func() error) error {
+	wait := firstBackoff
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || attempt >= s.retries || !transient(err) {
+			return err
+		}
+		jitter := time.Duration(rand.Int64N(int64(wait) / 2))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait + jitter):
+		}
+		wait = min(wait*2, maxBackoff)
+	}
+}
+
+// transient reports whether trying again may help.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorDirNotFound) {
+		return false
+	}
+	if fserrors.IsNoRetryError(err) || fserrors.IsFatalError(err) {
+		return false
+	}
+	return fserrors.ShouldRetry(err) || fserrors.IsRetryError(err) || strings.Contains(err.Error(), "connection refused") ||
+		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "EOF")
 }
 
 // Put stores data under name. Objects are immutable: putting a name that
-// exists with the same size is a no-op.
+// exists with the same size is a no-op. A reader may see a partly written
+// object on backends that write in place (the local one); objects are named
+// by their hash, so readers reject it, and the next Put (sizes differ)
+// replaces it.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
-	return errors.New("remote: not implemented")
+	return s.retry(ctx, func() error {
+		if o, err := s.f.NewObject(ctx, name); err == nil && o.Size() == int64(len(data)) {
+			return nil
+		}
+		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
+		_, err := s.f.Put(ctx, bytes.NewReader(data), info)
+		return err
+	})
 }
 
 // Get returns the object's bytes; a missing object gives an error wrapping
 // io/fs.ErrNotExist.
 func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
-	return nil, errors.New("remote: not implemented")
+	var data []byte
+	err := s.retry(ctx, func() error {
+		o, err := s.f.NewObject(ctx, name)
+		if err != nil {
+			return err
+		}
+		r, err := o.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		data, err = io.ReadAll(r)
+		return err
+	})
+	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorDirNotFound) {
+		return nil, fmt.Errorf("%s: %w", name, iofs.ErrNotExist)
+	}
+	return data, err
 }
 
 // Delete removes the object; a missing object is not an error.
 func (s *Store) Delete(ctx context.Context, name string) error {
-	return errors.New("remote: not implemented")
+	err := s.retry(ctx, func() error {
+		o, err := s.f.NewObject(ctx, name)
+		if err != nil {
+			return err
+		}
+		return o.Remove(ctx)
+	})
+	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorDirNotFound) {
+		return nil
+	}
+	return err
 }
 
 // List calls fn for every object below prefix (a folder name, "" for all),
-// recursively, with names relative to the store's root.
+// recursively, with names relative to the store's root. A missing prefix
+// lists nothing.
 func (s *Store) List(ctx context.Context, prefix string, fn func(name string, size int64) error) error {
-	return errors.New("remote: not implemented")
+	var stop error
+	err := s.retry(ctx, func() error {
+		return walk.ListR(ctx, s.f, prefix, true, -1, walk.ListObjects, func(entries fs.DirEntries) error {
+			for _, e := range entries {
+				if o, ok := e.(fs.Object); ok {
+					if err := fn(o.Remote(), o.Size()); err != nil {
+						stop = err
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	})
+	if stop != nil {
+		return stop
+	}
+	if errors.Is(err, fs.ErrorDirNotFound) {
+		return nil
+	}
+	return err
 }
 
 // String is the spec with any secrets redacted.
 func (s *Store) String() string { return s.spec }
 
 // Close releases the backend's resources.
-func (s *Store) Close() error { return nil }
+func (s *Store) Close() error {
+	if sh, ok := s.f.(fs.Shutdowner); ok {
+		return sh.Shutdown(context.Background())
+	}
+	return nil
+}
+
+var secretParam = regexp.MustCompile(`(?i)((?:pass|password|key|secret|secret_access_key|token|client_secret|account_key|sas_url)=)("[^"]*"|'[^']*'|[^,:]*)`)
+
+// Redact hides passwords, keys and tokens in a connection string.
+func Redact(spec string) string {
+	return secretParam.ReplaceAllString(spec, "${1}***")
+}

@@ -1,0 +1,181 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anchorfs/anchorfs/remote"
+	"github.com/anchorfs/anchorfs/remote/remotetest"
+)
+
+// stores opens one store of each kind the tests cover.
+func stores(t *testing.T) map[string]*remote.Store {
+	ctx := context.Background()
+	out := map[string]*remote.Store{}
+	specs := map[string]string{
+		"local":  t.TempDir(),
+		"webdav": remotetest.ServeWebDAV(t, t.TempDir()).Spec,
+		"sftp":   remotetest.ServeSFTP(t, t.TempDir()).Spec,
+	}
+	for kind, spec := range specs {
+		s, err := remote.Open(ctx, spec, remote.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		out[kind] = s
+	}
+	return out
+}
+
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	for kind, s := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			data := bytes.Repeat([]byte("x"), 100000)
+			names := []string{"objects/ab/ab01", "objects/cd/cd02", "heads/h1", "config"}
+			for _, n := range names {
+				if err := s.Put(ctx, n, data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Immutable objects: a second Put is a no-op success.
+			if err := s.Put(ctx, names[0], data); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Get(ctx, names[1])
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("get: %d bytes, %v", len(got), err)
+			}
+			var listed []string
+			if err := s.List(ctx, "objects", func(name string, size int64) error {
+				if size != int64(len(data)) {
+					t.Errorf("%s: size %d", name, size)
+				}
+				listed = append(listed, name)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(listed)
+			if fmt.Sprint(listed) != "[objects/ab/ab01 objects/cd/cd02]" {
+				t.Fatalf("list: %v", listed)
+			}
+			if err := s.List(ctx, "nothing-here", func(string, int64) error { return errors.New("called") }); err != nil {
+				t.Fatalf("list of a missing folder: %v", err)
+			}
+			if err := s.Delete(ctx, names[0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, names[0]); err != nil {
+				t.Fatalf("deleting a missing object: %v", err)
+			}
+			if _, err := s.Get(ctx, names[0]); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("get of a deleted object: %v", err)
+			}
+		})
+	}
+}
+
+func TestConcurrentPuts(t *testing.T) {
+	ctx := context.Background()
+	s, err := remote.Open(ctx, t.TempDir(), remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.Put(ctx, fmt.Sprintf("objects/%02x/o%d", i%4, i), []byte(fmt.Sprint(i)))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	s.List(ctx, "", func(string, int64) error { n++; return nil })
+	if n != 64 {
+		t.Fatalf("%d objects listed, want 64", n)
+	}
+}
+
+func TestConfiguredRemote(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(t.TempDir(), "rclone.conf")
+	os.WriteFile(conf, []byte("[vault]\ntype = local\n"), 0o600)
+	ctx := context.Background()
+	s, err := remote.Open(ctx, "vault:"+dir, remote.Options{ConfigPath: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "config", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "config")); string(b) != "hi" {
+		t.Fatalf("configured remote wrote elsewhere: %q", b)
+	}
+	if _, err := remote.Open(ctx, "nosuch:x", remote.Options{ConfigPath: conf}); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Fatalf("unknown remote name: %v", err)
+	}
+}
+
+func TestUnreachableRemoteIsAClearError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := remote.Open(ctx, ":webdav,url='http://127.0.0.1:1':", remote.Options{Retries: 1})
+	if err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("unreachable remote: %v", err)
+	}
+}
+
+// TestPutRetriesAcrossARestart stops the server while a Put is retrying; the
+// Put succeeds once the server is back.
+func TestPutRetriesAcrossARestart(t *testing.T) {
+	ctx := context.Background()
+	srv := remotetest.ServeWebDAV(t, t.TempDir())
+	s, err := remote.Open(ctx, srv.Spec, remote.Options{Retries: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	done := make(chan error)
+	go func() { done <- s.Put(ctx, "objects/aa/after-restart", []byte("survived")) }()
+	time.Sleep(500 * time.Millisecond)
+	srv.Start()
+	if err := <-done; err != nil {
+		t.Fatalf("put across a restart: %v", err)
+	}
+	if b, err := s.Get(ctx, "objects/aa/after-restart"); err != nil || string(b) != "survived" {
+		t.Fatalf("after restart: %q %v", b, err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		":sftp,host=h,user=u,pass=s3cr3t:dir":              ":sftp,host=h,user=u,pass=***:dir",
+		":s3,access_key_id=A,secret_access_key=XYZ:bucket": ":s3,access_key_id=A,secret_access_key=***:bucket",
+		":webdav,url='http://h:1',password='p:w':x":        ":webdav,url='http://h:1',password=***:x",
+		"/srv/vault": "/srv/vault",
+	} {
+		if got := remote.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
