@@ -14,6 +14,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs"
 	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/remote"
 )
 
 // childMount is set in the environment of a test binary re-executed to
@@ -34,7 +35,11 @@ func TestMain(m *testing.M) {
 
 // serveChild mounts a volume and serves it until the process is killed.
 func serveChild(args []string) {
-	store := dirStore(args[0])
+	store, err := remote.Open(context.Background(), args[0], remote.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	v, err := volume.Open(context.Background(), store, selfUnwrap, volume.Options{CacheDir: args[1]})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,7 +65,7 @@ func TestKill9DuringWriteBurst(t *testing.T) {
 	newVolume(t, store)
 	dir := t.TempDir()
 	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), childMount+"="+string(store.(dirStore))+" "+t.TempDir()+" "+dir)
+	child.Env = append(os.Environ(), childMount+"="+store.root+" "+t.TempDir()+" "+dir)
 	out, _ := child.StdoutPipe()
 	child.Stderr = os.Stderr
 	if err := child.Start(); err != nil {

@@ -207,7 +207,7 @@ head -c 2000000 /dev/zero | tr '\0' 'Z' > big && printf '%[1]s' >> big
 		t.Fatal(err)
 	}
 	m.unmount()
-	for _, dir := range []string{string(store.(dirStore)), cache} {
+	for _, dir := range []string{store.root, cache} {
 		out, _ := exec.Command("grep", "-rl", marker, dir).CombinedOutput()
 		if strings.TrimSpace(string(out)) != "" {
 			t.Fatalf("plaintext found outside the process:\n%s", out)

@@ -89,7 +89,7 @@ func writeExample(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "identity.txt"), []byte(id.String()+"\n"), 0o644)
-	store := dirStore(filepath.Join(dir, "remote"))
+	store := openLocal(t, filepath.Join(dir, "remote"))
 	wrap := func(k []byte) ([]byte, error) {
 		var b bytes.Buffer
 		w, err := age.Encrypt(&b, id.Recipient())
@@ -111,10 +111,10 @@ func writeExample(t *testing.T, dir string) {
 }
 
 // copyStore copies a checked-in remote to a temporary folder, so tests never change it.
-func copyStore(t *testing.T, src string) dirStore {
+func copyStore(t *testing.T, src string) localStore {
 	dst := t.TempDir()
 	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v", out, err)
 	}
-	return dirStore(dst)
+	return openLocal(t, dst)
 }

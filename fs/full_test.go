@@ -19,7 +19,7 @@ func TestFullRemoteDiskGivesENOSPC(t *testing.T) {
 		t.Skipf("SKIP: cannot mount tmpfs: %s %v", out, err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	store := dirStore(dir)
+	store := openLocal(t, dir)
 	newVolume(t, store)
 	m := mount(t, store, t.TempDir())
 	if err := os.WriteFile(m.path("kept"), []byte("synced before the disk filled"), 0o644); err != nil {

@@ -27,7 +27,7 @@ func objectFiles(t *testing.T, root string) []string {
 
 func TestTamperedChunkGivesEIOAndAFinding(t *testing.T) {
 	store := newTestStore(t)
-	root := string(store.(dirStore))
+	root := store.root
 	newVolume(t, store)
 	m := mount(t, store, t.TempDir())
 	before := map[string]bool{}
@@ -82,7 +82,7 @@ func TestTamperedChunkGivesEIOAndAFinding(t *testing.T) {
 
 func TestGCRemovesOnlyUnreferencedObjects(t *testing.T) {
 	store := newTestStore(t)
-	root := string(store.(dirStore))
+	root := store.root
 	newVolume(t, store)
 	m := mount(t, store, t.TempDir())
 	big := make([]byte, 3<<20)

@@ -201,6 +201,9 @@ func (o *objects) wait(ctx context.Context, g uint64) error {
 		}
 		if o.failures > 0 {
 			// The objects stay queued and are retried; the caller learns now.
+			if isNoSpace(o.lastErr) {
+				return fmt.Errorf("uploading to the remote: %w", errors.Join(syscall.ENOSPC, o.lastErr))
+			}
 			return fmt.Errorf("uploading to the remote: %w", o.lastErr)
 		}
 		o.cond.Wait()
@@ -217,7 +220,8 @@ func (o *objects) full() bool {
 
 func isNoSpace(err error) bool {
 	return err != nil && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
-		strings.Contains(err.Error(), "no space left on device"))
+		strings.Contains(err.Error(), "no space left on device") ||
+		strings.Contains(err.Error(), "too big for remaining disk space"))
 }
 
 // stats reports uploads not yet on the store.
