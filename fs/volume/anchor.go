@@ -495,3 +495,32 @@ func (ob *outbox) sortedPending() []network.Anchor {
 	sort.Slice(out, func(i, j int) bool { return anchorKey(out[i]) < anchorKey(out[j]) })
 	return out
 }
+
+// OutboxPending counts the versions an outbox in cacheDir still holds, for
+// reports while no mount has the volume open.
+func OutboxPending(cacheDir string) int {
+	b, err := os.ReadFile(filepath.Join(cacheDir, "outbox"))
+	if err != nil {
+		return 0
+	}
+	done := map[string]bool{}
+	var adds []string
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var e outboxEntry
+		if json.Unmarshal(line, &e) != nil {
+			continue
+		}
+		if e.Op == "done" {
+			done[anchorKey(e.Anchor)] = true
+		} else {
+			adds = append(adds, anchorKey(e.Anchor))
+		}
+	}
+	n := 0
+	for _, k := range adds {
+		if !done[k] {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/remote"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func newSyncCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "sync",
+		Short: "Wait until everything written is on the remote and anchored",
+		Long: `sync returns once every file version written so far is on the remote and committed on
+the ledger. It asks the running mount of this home; with no mount running it opens the
+volume itself and finishes what an earlier mount left (pending anchors). Progress shows on
+a terminal.`,
+		Example: `  cp -r ~/photos ~/Vault/ && anchorfs sync`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadSettings(cmd)
+			if err != nil {
+				return err
+			}
+			if _, err := s.config(); err != nil {
+				return err
+			}
+			bar := newProgressBar()
+			defer bar.done()
+			if c := dialMount(s); c != nil {
+				_, err := c.call("/sync", func(l streamLine) {
+					if l.Progress != nil {
+						bar.update(*l.Progress)
+					}
+				})
+				return err
+			}
+			ctx := context.Background()
+			o, err := s.openVolume(ctx, false, stderrLogf(false))
+			if err != nil {
+				return err
+			}
+			if err := o.vol.Sync(ctx, bar.update); err != nil {
+				o.close(ctx)
+				return err
+			}
+			return o.close(ctx)
+		},
+	}
+}
+
+func newInfoCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "info",
+		Short: "Show the volume, its remotes, ledger, identity and pending work",
+		Example: `  anchorfs info
+  anchorfs info --json | jq .pending`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadSettings(cmd)
+			if err != nil {
+				return err
+			}
+			cfg, err := s.config()
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Volume     string       `json:"volume"`
+				Remotes    []string     `json:"remotes"`
+				Ledger     string       `json:"ledger"`
+				Identity   string       `json:"identity"`
+				Mountpoint string       `json:"mountpoint"`
+				Pending    volume.Stats `json:"pending"`
+			}{Volume: cfg.Volume, Ledger: cfg.Ledger, Remotes: []string{}}
+			for _, r := range cfg.Remotes {
+				out.Remotes = append(out.Remotes, remote.Redact(r))
+			}
+			if b, err := os.ReadFile(s.keyringDir() + "/identity.pub"); err == nil {
+				out.Identity = string(trimNewline(b))
+			}
+			if c := dialMount(s); c != nil {
+				if r, err := c.info(); err == nil {
+					out.Mountpoint, out.Pending = r.Mountpoint, r.Pending
+				}
+			} else {
+				out.Pending.PendingAnchors = volume.OutboxPending(s.cacheDir(cfg.Volume))
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "volume:     %s\n", out.Volume)
+			for _, r := range out.Remotes {
+				fmt.Fprintf(w, "remote:     %s\n", r)
+			}
+			fmt.Fprintf(w, "ledger:     %s\n", out.Ledger)
+			fmt.Fprintf(w, "identity:   %s\n", out.Identity)
+			mp := out.Mountpoint
+			if mp == "" {
+				mp = "(not mounted)"
+			}
+			fmt.Fprintf(w, "mountpoint: %s\n", mp)
+			fmt.Fprintf(w, "pending:    %d uploads (%d bytes), %d anchors\n", out.Pending.PendingUploads, out.Pending.PendingBytes, out.Pending.PendingAnchors)
+			return nil
+		},
+	}
+	c.Flags().Bool("json", false, "print JSON")
+	return c
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func newIdentityCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "identity",
+		Short: "Print your public identity (creating it on first use)",
+		Long: `identity prints this home's public identity: the one line to give to someone who wants
+to share a folder with you. In a home without an identity it creates one first (asking for
+a passphrase on a terminal, or taking --passphrase-file / ANCHORFS_PASSPHRASE). The
+identity is always the last line of the output.`,
+		Example: `  anchorfs identity
+  ANCHORFS_HOME=/tmp/bob anchorfs identity | tail -1`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadSettings(cmd)
+			if err != nil {
+				return err
+			}
+			id, created, err := s.ensureIdentity(os.Stderr)
+			if err != nil {
+				return err
+			}
+			if created {
+				fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.keyringDir())
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ledger id: %s\n", id.Public().LedgerID())
+			fmt.Fprintln(cmd.OutOrStdout(), id.Public().String())
+			return nil
+		},
+	}
+}
+
+func newVerifyCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "verify [PATH]",
+		Short: "Check every object below PATH against its hashes and the ledger",
+		Long: `verify fetches every folder object, manifest and chunk below PATH (the whole volume by
+default) from the remote, checks its hash and authentication, and compares each file's
+version with the one anchored on the ledger. It prints one line per problem, naming the
+path, and exits 1 if it found any. A running mount of this home does the work itself.`,
+		Example: `  anchorfs verify
+  anchorfs verify /projects/acme --json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadSettings(cmd)
+			if err != nil {
+				return err
+			}
+			if _, err := s.config(); err != nil {
+				return err
+			}
+			path := "/"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			bar := newProgressBar()
+			var findings []volume.Finding
+			if c := dialMount(s); c != nil {
+				_, err = c.call("/verify?path="+url.QueryEscape(path), func(l streamLine) {
+					if l.Progress != nil {
+						bar.update(*l.Progress)
+					}
+					if l.Finding != nil {
+						findings = append(findings, *l.Finding)
+					}
+				})
+			} else {
+				ctx := context.Background()
+				var o *opened
+				if o, err = s.openVolume(ctx, true, stderrLogf(false)); err != nil {
+					bar.done()
+					return err
+				}
+				findings, err = o.vol.Verify(ctx, path, bar.update)
+				o.close(ctx)
+			}
+			bar.done()
+			if err != nil {
+				return err
+			}
+			asJSON, _ := cmd.Flags().GetBool("json")
+			w := cmd.OutOrStdout()
+			if asJSON {
+				if findings == nil {
+					findings = []volume.Finding{}
+				}
+				json.NewEncoder(w).Encode(map[string]any{"path": path, "findings": findings})
+			} else {
+				for _, f := range findings {
+					fmt.Fprintf(w, "%s: %s\n", f.Path, f.Problem)
+				}
+			}
+			if len(findings) > 0 {
+				if !asJSON {
+					fmt.Fprintf(os.Stderr, "anchorfs: verify found %d problems\n", len(findings))
+				}
+				return findingsError{len(findings)}
+			}
+			if !asJSON {
+				fmt.Fprintf(w, "%s: everything verified\n", path)
+			}
+			return nil
+		},
+	}
+	c.Flags().Bool("json", false, "print JSON")
+	return c
+}
+
+func newGCCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "gc",
+		Short: "Delete objects on the remote that the volume no longer uses",
+		Long: `gc removes old file versions, replaced folder objects and the chunks of deleted files
+from the remote. Run it where no other home is writing the same volume at the time.`,
+		Example: `  anchorfs gc`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadSettings(cmd)
+			if err != nil {
+				return err
+			}
+			if _, err := s.config(); err != nil {
+				return err
+			}
+			bar := newProgressBar()
+			var removed int
+			var freed int64
+			if c := dialMount(s); c != nil {
+				var last streamLine
+				last, err = c.call("/gc", func(l streamLine) {
+					if l.Progress != nil {
+						bar.update(*l.Progress)
+					}
+				})
+				removed, freed = last.Removed, last.Freed
+			} else {
+				ctx := context.Background()
+				var o *opened
+				if o, err = s.openVolume(ctx, false, stderrLogf(false)); err != nil {
+					return err
+				}
+				removed, freed, err = o.vol.GC(ctx, bar.update)
+				if cerr := o.close(ctx); err == nil {
+					err = cerr
+				}
+			}
+			bar.done()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d objects (%d bytes)\n", removed, freed)
+			return nil
+		},
+	}
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version of anchorfs and of its on-remote format",
+		Example: `  anchorfs version`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := version
+			if v == "" {
+				v = "devel"
+				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+					v = bi.Main.Version
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "anchorfs %s (format %d, %s, %s/%s)\n", v, format.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+}

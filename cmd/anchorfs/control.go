@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs/volume"
+)
+
+// The running mount answers on HOME/mount.sock (HTTP over a unix socket,
+// mode 0600): sync, info, gc and verify from other anchorfs processes are
+// done by the process that holds the volume.
+
+type infoReply struct {
+	Mountpoint string       `json:"mountpoint"`
+	Pending    volume.Stats `json:"pending"`
+}
+
+// streamLine is one line of a streamed reply: progress, a finding, or the end.
+type streamLine struct {
+	Progress *volume.Progress `json:"progress,omitempty"`
+	Finding  *volume.Finding  `json:"finding,omitempty"`
+	Done     bool             `json:"done,omitempty"`
+	Error    string           `json:"error,omitempty"`
+	Removed  int              `json:"removed,omitempty"`
+	Freed    int64            `json:"freed,omitempty"`
+}
+
+type control struct {
+	srv  *http.Server
+	path string
+}
+
+func startControl(s *settings, o *opened, mountpoint string, logf func(string, ...any)) (*control, error) {
+	path := s.socketPath()
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another anchorfs mount of %s is running (%s)", s.home, path)
+	}
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	os.Chmod(path, 0o600)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(infoReply{Mountpoint: mountpoint, Pending: o.vol.Stats()})
+	})
+	stream := func(w http.ResponseWriter, work func(emit func(streamLine)) streamLine) {
+		enc := json.NewEncoder(w)
+		fl, _ := w.(http.Flusher)
+		emit := func(l streamLine) {
+			enc.Encode(l)
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		last := work(emit)
+		last.Done = true
+		emit(last)
+	}
+	progress := func(emit func(streamLine)) func(volume.Progress) {
+		var lastSent time.Time
+		return func(p volume.Progress) {
+			if time.Since(lastSent) > 100*time.Millisecond {
+				lastSent = time.Now()
+				emit(streamLine{Progress: &p})
+			}
+		}
+	}
+	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
+		stream(w, func(emit func(streamLine)) streamLine {
+			if err := o.vol.Sync(r.Context(), progress(emit)); err != nil {
+				return streamLine{Error: err.Error()}
+			}
+			return streamLine{}
+		})
+	})
+	mux.HandleFunc("POST /gc", func(w http.ResponseWriter, r *http.Request) {
+		stream(w, func(emit func(streamLine)) streamLine {
+			removed, freed, err := o.vol.GC(r.Context(), progress(emit))
+			l := streamLine{Removed: removed, Freed: freed}
+			if err != nil {
+				l.Error = err.Error()
+			}
+			return l
+		})
+	})
+	mux.HandleFunc("POST /verify", func(w http.ResponseWriter, r *http.Request) {
+		stream(w, func(emit func(streamLine)) streamLine {
+			findings, err := o.vol.Verify(r.Context(), r.URL.Query().Get("path"), progress(emit))
+			for i := range findings {
+				emit(streamLine{Finding: &findings[i]})
+			}
+			if err != nil {
+				return streamLine{Error: err.Error()}
+			}
+			return streamLine{}
+		})
+	})
+	c := &control{srv: &http.Server{Handler: mux}, path: path}
+	go func() {
+		if err := c.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logf("control socket: %v", err)
+		}
+	}()
+	return c, nil
+}
+
+func (c *control) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c.srv.Shutdown(ctx)
+	os.Remove(c.path)
+}
+
+// controlClient talks to a running mount, if there is one.
+type controlClient struct{ http *http.Client }
+
+// dialMount returns a client for the running mount of this home, or nil.
+func dialMount(s *settings) *controlClient {
+	path := s.socketPath()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil
+	}
+	c.Close()
+	return &controlClient{http: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}}
+}
+
+func (c *controlClient) info() (infoReply, error) {
+	var r infoReply
+	resp, err := c.http.Get("http://mount/info")
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	return r, json.NewDecoder(resp.Body).Decode(&r)
+}
+
+// call runs a streamed request, handing each line to fn, and returns the last.
+func (c *controlClient) call(path string, fn func(streamLine)) (streamLine, error) {
+	resp, err := c.http.Post("http://mount"+path, "application/json", nil)
+	if err != nil {
+		return streamLine{}, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l streamLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return l, err
+		}
+		if l.Done {
+			if l.Error != "" {
+				return l, errors.New(l.Error)
+			}
+			return l, nil
+		}
+		fn(l)
+	}
+	return streamLine{}, errors.New("the mount closed the connection before finishing")
+}

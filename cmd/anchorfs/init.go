@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anchorfs/anchorfs/fs/volume"
+)
+
+var shardsSyntax = regexp.MustCompile(`^[1-9][0-9]*\+[0-9]+$`)
+
+func newInitCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "init --remote SPEC",
+		Short: "Create an identity (if none) and a volume on a remote",
+		Long: `init creates this home's identity when it has none, then a new, empty volume on the
+remote. SPEC is rclone syntax: a local path, name:path from rclone.conf, or a connection
+string such as :sftp,host=h,user=u:dir. If the remote already holds a volume this identity
+can open (a second home with the same keyring), init attaches this home to it.
+
+The ledger is embedded (HOME/ledger) unless --ledger says otherwise: embedded:DIR for a
+ledger several homes on this machine share, or fabric:PROFILE.yaml for a Fabric network.
+config.yaml is written last: a failed init leaves the home as it was.`,
+		Example: `  anchorfs init --remote /srv/vault
+  anchorfs init --remote s3:bucket/vault --ledger embedded:/srv/ledger
+  ANCHORFS_PASSPHRASE= anchorfs init --remote :sftp,host=nas,user=me:vault`,
+		RunE: runInit,
+	}
+	c.Flags().StringArray("remote", nil, "remote to store ciphertext on (rclone syntax); repeat for several")
+	c.Flags().String("shards", "", "erasure coding across several remotes, K+M")
+	c.Flags().String("ledger", "embedded", "embedded, embedded:DIR or fabric:PROFILE.yaml")
+	c.Flags().String("rclone-config", "", "rclone.conf for named remotes (default: rclone's own lookup)")
+	return c
+}
+
+func runInit(cmd *cobra.Command, args []string) error {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return err
+	}
+	if existing := s.v.GetString("volume"); existing != "" {
+		return fmt.Errorf("%s already has volume %s; use another --home for another volume", s.home, existing)
+	}
+	remotes, _ := cmd.Flags().GetStringArray("remote")
+	if len(remotes) == 0 {
+		return usageError{errors.New("init needs --remote SPEC")}
+	}
+	shards, _ := cmd.Flags().GetString("shards")
+	if shards != "" && !shardsSyntax.MatchString(shards) {
+		return usageError{fmt.Errorf("--shards %q: expected K+M, such as 2+1", shards)}
+	}
+	if len(remotes) > 1 || shards != "" {
+		return errSeveralRemotes
+	}
+	ledger := s.v.GetString("ledger")
+	if err := checkLedgerSpec(ledger); err != nil {
+		return usageError{err}
+	}
+	for i, r := range remotes {
+		if remotes[i], err = absoluteRemote(r); err != nil {
+			return err
+		}
+	}
+	cfg := Config{Remotes: remotes, RcloneConfig: s.v.GetString("rclone-config"), Ledger: ledger}
+	ctx := context.Background()
+	logf := stderrLogf(false)
+
+	id, created, err := s.ensureIdentity(os.Stderr)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.keyringDir())
+	}
+	store, err := openStore(ctx, cfg, logf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	vc, err := volume.ReadConfig(ctx, store)
+	switch {
+	case err == nil:
+		// A second home of the same owner: attach if this identity opens it.
+		v, err := volume.Open(ctx, store, id.UnwrapKey, volume.Options{ReadOnly: true})
+		if err != nil {
+			return fmt.Errorf("the remote already holds volume %s, which this identity cannot open (%v); to use folders shared with you, use `anchorfs join`", vc.Volume, err)
+		}
+		v.Close(ctx)
+		fmt.Fprintf(cmd.OutOrStdout(), "attached to existing volume %s\n", vc.Volume)
+	case errors.Is(err, volume.ErrNoVolume):
+		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating the volume: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "created volume %s on %s\n", vc.Volume, store)
+	default:
+		return err
+	}
+	cfg.Volume = vc.Volume
+	if l, err := s.openLedger(ctx, ledger, id); err != nil {
+		return fmt.Errorf("opening the ledger: %w", err)
+	} else if l != nil {
+		l.Close()
+	}
+	if err := s.saveConfig(cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home)
+	return nil
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anchorfs/anchorfs/fs"
+)
+
+// backgroundChild marks the re-executed mount process of --background; fd 3
+// carries the passphrase in, fd 4 the "mounted" or error line out.
+const backgroundChild = "ANCHORFS_BACKGROUND_CHILD"
+
+func newMountCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "mount MOUNTPOINT",
+		Short: "Mount the volume; stays in the foreground until unmounted",
+		Long: `mount serves the volume at MOUNTPOINT. It stays in the foreground until the mount goes
+away (Ctrl-C, SIGTERM, fusermount3 -u or umount), then flushes everything to the remote
+and exits. With --background it returns once the mount is live and logs to HOME/mount.log.
+
+--allow-other lets other local users in, under the kernel's ordinary permission checks.`,
+		Example: `  anchorfs mount ~/Vault
+  anchorfs mount ~/Vault --background && ls ~/Vault
+  fusermount3 -u ~/Vault`,
+		Args: cobra.ExactArgs(1),
+		RunE: runMount,
+	}
+	c.Flags().Bool("background", false, "return once the mount is live; log to HOME/mount.log")
+	c.Flags().Bool("allow-other", false, "let other local users in (with the kernel's permission checks)")
+	c.Flags().Bool("debug", false, "log every FUSE request")
+	return c
+}
+
+// checkMountPoint gives a clear error for a mount point that cannot be used.
+func checkMountPoint(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, syscall.ENOTCONN) {
+			return fmt.Errorf("mount point %s is a dead mount (its process is gone): umount -l %s", dir, dir)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mount point %s does not exist: create it first (mkdir -p %s)", dir, dir)
+		}
+		return fmt.Errorf("mount point %s: %v", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("mount point %s is not a folder", dir)
+	}
+	parent, err := os.Stat(filepath.Dir(dir))
+	if err == nil && dir != "/" && sameDevice(st, parent) == false {
+		return fmt.Errorf("mount point %s is busy: something is already mounted there", dir)
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil && !isDarwin() {
+		return errors.New("no /dev/fuse: load the fuse kernel module (modprobe fuse)")
+	}
+	return nil
+}
+
+func runMount(cmd *cobra.Command, args []string) error {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(args[0])
+	if err != nil {
+		return err
+	}
+	if _, err := s.config(); err != nil {
+		return err
+	}
+	if err := checkMountPoint(dir); err != nil {
+		return err
+	}
+	if os.Getenv(backgroundChild) == "" && s.v.GetBool("background") {
+		return mountInBackground(s, dir)
+	}
+	ready := func(string) {}
+	var logOut io.Writer = os.Stderr
+	if os.Getenv(backgroundChild) != "" {
+		status := os.NewFile(4, "status")
+		ready = func(line string) { fmt.Fprintln(status, line); status.Close() }
+		pass, _ := io.ReadAll(os.NewFile(3, "passphrase"))
+		os.Setenv("ANCHORFS_PASSPHRASE", string(pass))
+		defer os.Unsetenv("ANCHORFS_PASSPHRASE")
+	}
+	err = serve(s, dir, logOut, ready)
+	if err != nil {
+		ready("error: " + err.Error())
+	}
+	return err
+}
+
+// serve mounts and blocks until the mount goes away.
+func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error {
+	ctx := context.Background()
+	logf := writerLogf(logOut)
+	o, err := s.openVolume(ctx, false, logf)
+	if err != nil {
+		return err
+	}
+	srv, err := fs.Serve(o.vol, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), Debug: s.v.GetBool("debug"), Logf: logf})
+	if err != nil {
+		o.close(ctx)
+		return err
+	}
+	ctl, err := startControl(s, o, dir, logf)
+	if err != nil {
+		srv.Unmount()
+		srv.Wait()
+		o.close(ctx)
+		return err
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for range sigs {
+			logf("unmounting %s", dir)
+			for i := 0; i < 50; i++ {
+				if err := srv.Unmount(); err == nil {
+					return
+				} else if i == 0 {
+					logf("unmount: %v (retrying while files are open)", err)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}()
+	logf("volume %s mounted at %s", o.cfg.Volume, dir)
+	ready("mounted")
+	srv.Wait()
+	signal.Stop(sigs)
+	ctl.stop()
+	logf("flushing volume %s", o.cfg.Volume)
+	if err := o.close(ctx); err != nil {
+		return fmt.Errorf("flushing at unmount: %w", err)
+	}
+	logf("unmounted cleanly")
+	return nil
+}
+
+// mountInBackground re-executes the mount detached and waits for it to be live.
+func mountInBackground(s *settings, dir string) error {
+	var pass []byte
+	if protected, err := isProtected(s); err != nil {
+		return err
+	} else if protected {
+		p, given, err := s.givenPassphrase()
+		if err != nil {
+			return err
+		}
+		if !given {
+			if p, err = prompt("Passphrase for " + s.keyringDir() + ": "); err != nil {
+				return err
+			}
+		}
+		pass = p
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a != "--background" && a != "--background=true" {
+			args = append(args, a)
+		}
+	}
+	logPath := filepath.Join(s.home, "mount.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	passR, passW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(exe, args...)
+	child.Env = append(os.Environ(), backgroundChild+"=1", "ANCHORFS_HOME="+s.home)
+	child.Stdout, child.Stderr = logFile, logFile
+	child.ExtraFiles = []*os.File{passR, statusW}
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		return err
+	}
+	passR.Close()
+	statusW.Close()
+	passW.Write(pass)
+	passW.Close()
+	line, _ := bufio.NewReader(statusR).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line == "mounted" {
+		fmt.Printf("mounted at %s (pid %d, log %s)\n", dir, child.Process.Pid, logPath)
+		child.Process.Release()
+		return nil
+	}
+	child.Wait()
+	if msg, ok := strings.CutPrefix(line, "error: "); ok {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("the background mount exited; see %s", logPath)
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/term"
+
+	"github.com/anchorfs/anchorfs/keyring"
+)
+
+// settings are one command's resolved settings: flags, then ANCHORFS_*
+// environment variables, then HOME/config.yaml.
+type settings struct {
+	v    *viper.Viper
+	home string
+}
+
+// Config is HOME/config.yaml.
+type Config struct {
+	Volume       string   `yaml:"volume" mapstructure:"volume"`
+	Remotes      []string `yaml:"remotes" mapstructure:"remotes"`
+	RcloneConfig string   `yaml:"rclone_config" mapstructure:"rclone_config"`
+	Ledger       string   `yaml:"ledger" mapstructure:"ledger"`
+}
+
+func loadSettings(cmd *cobra.Command) (*settings, error) {
+	v := viper.New()
+	v.SetEnvPrefix("ANCHORFS")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if err := v.BindPFlags(cmd.Flags()); err != nil {
+		return nil, err
+	}
+	home := v.GetString("home")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("no --home given and no home folder: %w", err)
+		}
+		home = filepath.Join(h, ".anchorfs")
+	}
+	home, err := filepath.Abs(home)
+	if err != nil {
+		return nil, err
+	}
+	s := &settings{v: v, home: home}
+	path := s.configPath()
+	if _, err := os.Stat(path); err == nil {
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s is corrupt: %v", path, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *settings) configPath() string { return filepath.Join(s.home, "config.yaml") }
+func (s *settings) keyringDir() string { return filepath.Join(s.home, "keyring") }
+func (s *settings) socketPath() string { return filepath.Join(s.home, "mount.sock") }
+func (s *settings) cacheDir(vol string) string {
+	return filepath.Join(s.home, "cache", vol)
+}
+
+// config returns the volume settings; a home without a volume is an error
+// that says what to do.
+func (s *settings) config() (Config, error) {
+	var c Config
+	if err := s.v.Unmarshal(&c); err != nil {
+		return c, fmt.Errorf("config file %s is corrupt: %v", s.configPath(), err)
+	}
+	if c.Volume == "" {
+		return c, fmt.Errorf("no volume in %s: run `anchorfs init --remote SPEC` first", s.home)
+	}
+	if len(c.Remotes) == 0 {
+		return c, fmt.Errorf("config file %s names no remote", s.configPath())
+	}
+	if c.Ledger == "" {
+		c.Ledger = "embedded"
+	}
+	return c, nil
+}
+
+// saveConfig writes config.yaml atomically, readable by its owner only.
+func (s *settings) saveConfig(c Config) error {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.home, 0o700); err != nil {
+		return err
+	}
+	tmp := s.configPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.configPath())
+}
+
+var errNoPassphrase = errors.New("the keyring is protected by a passphrase: give --passphrase-file FILE or set ANCHORFS_PASSPHRASE (no terminal to ask on)")
+
+// givenPassphrase returns a passphrase from --passphrase-file or
+// ANCHORFS_PASSPHRASE (set but empty means the empty passphrase).
+func (s *settings) givenPassphrase() ([]byte, bool, error) {
+	if file := s.v.GetString("passphrase-file"); file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, false, fmt.Errorf("passphrase file: %w", err)
+		}
+		defer f.Close()
+		line, err := bufio.NewReader(f).ReadString('\n')
+		if err != nil && line == "" {
+			return []byte{}, true, nil
+		}
+		return []byte(strings.TrimRight(line, "\r\n")), true, nil
+	}
+	if p, ok := os.LookupEnv("ANCHORFS_PASSPHRASE"); ok {
+		return []byte(p), true, nil
+	}
+	return nil, false, nil
+}
+
+// prompt asks on the terminal without echo.
+func prompt(question string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		if tty != nil {
+			tty.Close()
+		}
+		return nil, errNoPassphrase
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, question)
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	return p, err
+}
+
+// loadIdentity opens this home's identity, asking for the passphrase when it is protected.
+func (s *settings) loadIdentity() (*keyring.Identity, error) {
+	dir := s.keyringDir()
+	if !keyring.Exists(dir) {
+		return nil, fmt.Errorf("no identity in %s: run `anchorfs init` or `anchorfs identity`", s.home)
+	}
+	protected, err := keyring.IsProtected(dir)
+	if err != nil {
+		return nil, err
+	}
+	var pass []byte
+	if protected {
+		p, given, err := s.givenPassphrase()
+		if err != nil {
+			return nil, err
+		}
+		if !given {
+			if p, err = prompt("Passphrase for " + dir + ": "); err != nil {
+				return nil, err
+			}
+		}
+		pass = p
+	}
+	return keyring.Load(dir, pass)
+}
+
+// ensureIdentity loads the identity, creating it on first use.
+func (s *settings) ensureIdentity(stderr *os.File) (*keyring.Identity, bool, error) {
+	dir := s.keyringDir()
+	if keyring.Exists(dir) {
+		id, err := s.loadIdentity()
+		return id, false, err
+	}
+	pass, given, err := s.givenPassphrase()
+	if err != nil {
+		return nil, false, err
+	}
+	if !given {
+		p, err := prompt("New passphrase for " + dir + " (empty: protected by file mode only): ")
+		switch {
+		case errors.Is(err, errNoPassphrase):
+			fmt.Fprintln(stderr, "anchorfs: no terminal and no passphrase given: the new keyring is protected by file mode only")
+			p = nil
+		case err != nil:
+			return nil, false, err
+		default:
+			again, err := prompt("Repeat the passphrase: ")
+			if err != nil {
+				return nil, false, err
+			}
+			if string(again) != string(p) {
+				return nil, false, errors.New("the passphrases differ; nothing was created")
+			}
+		}
+		pass = p
+	}
+	id, err := keyring.Create(dir, pass)
+	return id, true, err
+}
