@@ -1,0 +1,44 @@
+# The README's commands. `make run` and `make test` set everything up on a fresh Debian machine with Go.
+GO       ?= go
+BIN      := bin/anchorfs
+DEMO_HOME   ?= $(or $(ANCHORFS_HOME),$(HOME)/.anchorfs)
+DEMO_REMOTE ?= $(HOME)/.anchorfs-demo-remote
+MNT      ?= $(CURDIR)/mnt
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
+.PHONY: build run test test-race lint bench fuse3 clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/anchorfs
+
+# fusermount3 lets non-root users mount; as root anchorfs mounts without it.
+fuse3:
+	@command -v fusermount3 >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3; \
+	  else echo "fusermount3 is missing: sudo apt-get install fuse3" >&2; exit 1; fi; }
+
+# Init a demo volume (local-folder remote, embedded ledger) on first use, then mount it at ./mnt.
+run: fuse3 build
+	@mkdir -p $(MNT)
+	@if [ ! -f "$(DEMO_HOME)/config.yaml" ]; then \
+	  ANCHORFS_PASSPHRASE= $(BIN) --home "$(DEMO_HOME)" init --remote "$(DEMO_REMOTE)"; fi
+	@echo "anchorfs: mounting the demo volume at $(MNT); Ctrl-C or 'fusermount3 -u $(MNT)' unmounts"
+	$(BIN) --home "$(DEMO_HOME)" mount "$(MNT)"
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Unit, format and end-to-end tests (real FUSE mounts, real rclone remotes,
+# the real chaincode), the race detector on the shared-state packages, and
+# the macOS build.
+test: lint
+	GOOS=darwin $(GO) build ./...
+	$(GO) test -timeout 20m ./...
+	$(GO) test -race -short -timeout 20m ./fs/... ./network/...
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf bin
