@@ -1,0 +1,122 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// AuditContract records what happened to files (reads, integrity failures,
+// denials) and answers compliance queries; the other contracts record their
+// own events through it.
+type AuditContract struct {
+	contractapi.Contract
+}
+
+// recordable are the actions a client may record itself; anchors, grants
+// and payments are recorded by the contracts that perform them.
+var recordable = map[string]bool{"read": true, "download": true, "integrity": true, "denied": true, "join": true}
+
+// maxEvents bounds one Record call.
+const maxEvents = 5000
+
+// Record stores events the caller reports. The actor and time are the
+// transaction's, whatever the events claim.
+func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, eventsJSON string) error {
+	var events []Event
+	if err := json.Unmarshal([]byte(eventsJSON), &events); err != nil {
+		return fmt.Errorf("events are not a JSON list: %w", err)
+	}
+	if len(events) == 0 || len(events) > maxEvents {
+		return fmt.Errorf("record 1 to %d events, not %d", maxEvents, len(events))
+	}
+	for i, e := range events {
+		if err := checkID("volume", e.Volume); err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		if e.File != "" {
+			if err := checkID("file", e.File); err != nil {
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+		}
+		if !recordable[e.Action] {
+			return fmt.Errorf("event %d: action %q cannot be recorded by a client", i, e.Action)
+		}
+		if len(e.Detail) > 16 {
+			return fmt.Errorf("event %d: too many details", i)
+		}
+	}
+	actor, err := Actor(ctx)
+	if err != nil {
+		return err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return err
+	}
+	for i, e := range events {
+		e.Actor, e.Time = actor, now
+		if err := putEvent(ctx, i, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Query selects events of a volume; empty fields match everything; times
+// are RFC 3339 ("" for no bound).
+type Query struct {
+	Volume string `json:"volume"`
+	File   string `json:"file,omitempty" metadata:",optional"`
+	Actor  string `json:"actor,omitempty" metadata:",optional"`
+	Action string `json:"action,omitempty" metadata:",optional"`
+	Since  string `json:"since,omitempty" metadata:",optional"`
+	Until  string `json:"until,omitempty" metadata:",optional"`
+}
+
+// Events returns the events that match the query, oldest first.
+func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]Event, error) {
+	var q Query
+	if err := json.Unmarshal([]byte(queryJSON), &q); err != nil {
+		return nil, fmt.Errorf("query is not JSON: %w", err)
+	}
+	if err := checkID("volume", q.Volume); err != nil {
+		return nil, err
+	}
+	var since, until time.Time
+	var err error
+	if q.Since != "" {
+		if since, err = time.Parse(time.RFC3339Nano, q.Since); err != nil {
+			return nil, fmt.Errorf("since: %w", err)
+		}
+	}
+	if q.Until != "" {
+		if until, err = time.Parse(time.RFC3339Nano, q.Until); err != nil {
+			return nil, fmt.Errorf("until: %w", err)
+		}
+	}
+	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyEvent, []string{q.Volume})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := []Event{}
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		var e Event
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return nil, fmt.Errorf("stored event is corrupt: %w", err)
+		}
+		if (q.File != "" && e.File != q.File) || (q.Actor != "" && e.Actor != q.Actor) || (q.Action != "" && e.Action != q.Action) ||
+			(!since.IsZero() && e.Time.Before(since)) || (!until.IsZero() && e.Time.After(until)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

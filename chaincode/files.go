@@ -1,0 +1,247 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// FilesContract anchors file versions: who replaced which version with which ciphertext.
+type FilesContract struct {
+	contractapi.Contract
+}
+
+// FileVersion is one anchored version of a file.
+type FileVersion struct {
+	Volume       string    `json:"volume"`
+	File         string    `json:"file"`
+	Version      uint64    `json:"version"`
+	PrevVersion  uint64    `json:"prevVersion"`
+	MerkleRoot   string    `json:"merkleRoot"`
+	ManifestHash string    `json:"manifestHash"`
+	Size         int64     `json:"size"`
+	Actor        string    `json:"actor,omitempty" metadata:",optional"`
+	TxID         string    `json:"txId,omitempty" metadata:",optional"`
+	Time         time.Time `json:"time,omitempty" metadata:",optional"`
+}
+
+// Outcome is what became of one anchor of a batch.
+type Outcome struct {
+	// Status is "anchored", "exists" (this very version was anchored
+	// before: a retry) or "stale" (the previous version named is not the
+	// latest; Current is the latest).
+	Status  string       `json:"status"`
+	Current *FileVersion `json:"current,omitempty" metadata:",optional"`
+}
+
+// Outcome statuses.
+const (
+	StatusAnchored = "anchored"
+	StatusExists   = "exists"
+	StatusStale    = "stale"
+)
+
+// maxBatch bounds one transaction: large enough that a write-heavy workload
+// costs few transactions, small enough for Fabric's default message size.
+const maxBatch = 5000
+
+func (v *FileVersion) validate() error {
+	if err := checkID("volume", v.Volume); err != nil {
+		return err
+	}
+	if err := checkID("file", v.File); err != nil {
+		return err
+	}
+	if v.Version == 0 || v.Version != v.PrevVersion+1 {
+		return fmt.Errorf("file %s: version %d must follow previous version %d", v.File, v.Version, v.PrevVersion)
+	}
+	if err := checkHash("merkle root", v.MerkleRoot); err != nil {
+		return err
+	}
+	if err := checkHash("manifest hash", v.ManifestHash); err != nil {
+		return err
+	}
+	if v.Size < 0 {
+		return fmt.Errorf("file %s: negative size", v.File)
+	}
+	return nil
+}
+
+func fileKey(ctx contractapi.TransactionContextInterface, volume, file string) (string, error) {
+	return ctx.GetStub().CreateCompositeKey(keyFile, []string{volume, file})
+}
+
+// AnchorBatch anchors many file versions in one transaction. A malformed
+// anchor fails the whole call and writes nothing; a stale one is reported
+// in its Outcome and does not stop the others.
+func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface, anchorsJSON string) ([]Outcome, error) {
+	var anchors []FileVersion
+	if err := json.Unmarshal([]byte(anchorsJSON), &anchors); err != nil {
+		return nil, fmt.Errorf("anchors are not a JSON list of file versions: %w", err)
+	}
+	if len(anchors) == 0 || len(anchors) > maxBatch {
+		return nil, fmt.Errorf("a batch holds 1 to %d anchors, not %d", maxBatch, len(anchors))
+	}
+	seen := map[string]bool{}
+	for i := range anchors {
+		if err := anchors[i].validate(); err != nil {
+			return nil, fmt.Errorf("anchor %d: %w", i, err)
+		}
+		k := anchors[i].Volume + "/" + anchors[i].File
+		if seen[k] {
+			return nil, fmt.Errorf("anchor %d: file %s appears twice in one batch", i, anchors[i].File)
+		}
+		seen[k] = true
+	}
+	actor, err := Actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stub := ctx.GetStub()
+	out := make([]Outcome, len(anchors))
+	var anchored []FileVersion
+	for i, a := range anchors {
+		key, err := fileKey(ctx, a.Volume, a.File)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := c.get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case cur != nil && cur.Version == a.Version && cur.ManifestHash == a.ManifestHash:
+			out[i] = Outcome{Status: StatusExists, Current: cur}
+			continue
+		case (cur == nil && a.PrevVersion != 0) || (cur != nil && cur.Version != a.PrevVersion):
+			out[i] = Outcome{Status: StatusStale, Current: cur}
+			continue
+		}
+		a.Actor, a.TxID, a.Time = actor, stub.GetTxID(), now
+		b, _ := json.Marshal(a)
+		if err := stub.PutState(key, b); err != nil {
+			return nil, err
+		}
+		if err := putEvent(ctx, i, Event{Time: now, Actor: actor, Action: "anchor", Volume: a.Volume, File: a.File,
+			Detail: map[string]string{"version": strconv.FormatUint(a.Version, 10), "manifestHash": a.ManifestHash}}); err != nil {
+			return nil, err
+		}
+		out[i] = Outcome{Status: StatusAnchored}
+		anchored = append(anchored, a)
+	}
+	if len(anchored) > 0 {
+		// One event per transaction is all Fabric keeps: it lists the versions.
+		b, _ := json.Marshal(anchored)
+		if err := stub.SetEvent("anchored", b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Anchor anchors one file version; a stale one is an error.
+func (c *FilesContract) Anchor(ctx contractapi.TransactionContextInterface, volume, file string, version, prevVersion uint64, merkleRoot, manifestHash string, size int64) error {
+	b, _ := json.Marshal([]FileVersion{{Volume: volume, File: file, Version: version, PrevVersion: prevVersion,
+		MerkleRoot: merkleRoot, ManifestHash: manifestHash, Size: size}})
+	out, err := c.AnchorBatch(ctx, string(b))
+	if err != nil {
+		return err
+	}
+	if out[0].Status == StatusStale {
+		latest := uint64(0)
+		if out[0].Current != nil {
+			latest = out[0].Current.Version
+		}
+		return fmt.Errorf("stale version: file %s is at version %d, not %d", file, latest, prevVersion)
+	}
+	return nil
+}
+
+func (c *FilesContract) get(ctx contractapi.TransactionContextInterface, key string) (*FileVersion, error) {
+	b, err := ctx.GetStub().GetState(key)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var v FileVersion
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("stored anchor %q is corrupt: %w", key, err)
+	}
+	return &v, nil
+}
+
+// ErrNotAnchored is returned for a file the ledger has no version of.
+var ErrNotAnchored = errors.New("file not anchored")
+
+// Latest returns the newest anchored version of a file.
+func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volume, file string) (*FileVersion, error) {
+	if err := checkID("volume", volume); err != nil {
+		return nil, err
+	}
+	if err := checkID("file", file); err != nil {
+		return nil, err
+	}
+	key, err := fileKey(ctx, volume, file)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotAnchored, file)
+	}
+	return v, nil
+}
+
+// History returns every anchored version of a file, oldest first.
+func (c *FilesContract) History(ctx contractapi.TransactionContextInterface, volume, file string) ([]FileVersion, error) {
+	if err := checkID("volume", volume); err != nil {
+		return nil, err
+	}
+	if err := checkID("file", file); err != nil {
+		return nil, err
+	}
+	key, err := fileKey(ctx, volume, file)
+	if err != nil {
+		return nil, err
+	}
+	it, err := ctx.GetStub().GetHistoryForKey(key)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := []FileVersion{}
+	for it.HasNext() {
+		m, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if m.IsDelete {
+			continue
+		}
+		var v FileVersion
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			return nil, fmt.Errorf("stored anchor is corrupt: %w", err)
+		}
+		out = append(out, v)
+	}
+	// Fabric returns history newest first; anchors are ordered by version.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	if len(out) > 1 && out[0].Version > out[1].Version {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, nil
+}

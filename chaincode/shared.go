@@ -1,0 +1,93 @@
+package chaincode
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// Object types of the composite keys in world state.
+const (
+	keyFile  = "file"  // file~volume~file: the latest anchored version
+	keyEvent = "event" // event~volume~time~txid~n: one audit event
+)
+
+var (
+	idPattern   = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+func checkID(what, s string) error {
+	if !idPattern.MatchString(s) {
+		return fmt.Errorf("%s %q is not a 32-digit lowercase hex id", what, s)
+	}
+	return nil
+}
+
+func checkHash(what, s string) error {
+	if !hashPattern.MatchString(s) {
+		return fmt.Errorf("%s %q is not a 64-digit lowercase hex SHA-256", what, s)
+	}
+	return nil
+}
+
+// Actor names the caller: MSP id and the first 16 bytes of SHA-256 over
+// its certificate's SubjectPublicKeyInfo, in hex (keyring.ActorID computes
+// the same for a user).
+func Actor(ctx contractapi.TransactionContextInterface) (string, error) {
+	stub := ctx.GetStub()
+	msp, err := cid.GetMSPID(stub)
+	if err != nil {
+		return "", fmt.Errorf("caller identity: %w", err)
+	}
+	cert, err := cid.GetX509Certificate(stub)
+	if err != nil || cert == nil {
+		return "", fmt.Errorf("caller certificate: %v", err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return msp + "/" + hex.EncodeToString(sum[:16]), nil
+}
+
+// txTime is the transaction's timestamp, the same on every endorser.
+func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
+	ts, err := ctx.GetStub().GetTxTimestamp()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ts.AsTime().UTC(), nil
+}
+
+// Event is one audit record.
+type Event struct {
+	Time   time.Time         `json:"time"`
+	Actor  string            `json:"actor"`
+	Action string            `json:"action"`
+	Volume string            `json:"volume"`
+	File   string            `json:"file,omitempty" metadata:",optional"`
+	Detail map[string]string `json:"detail,omitempty" metadata:",optional"`
+	TxID   string            `json:"txId,omitempty" metadata:",optional"`
+}
+
+// putEvent stores an audit event under event~volume~time~txid~n.
+func putEvent(ctx contractapi.TransactionContextInterface, n int, e Event) error {
+	stub := ctx.GetStub()
+	e.TxID = stub.GetTxID()
+	key, err := stub.CreateCompositeKey(keyEvent, []string{e.Volume, e.Time.Format(timeKey), e.TxID, fmt.Sprintf("%06d", n)})
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return stub.PutState(key, b)
+}
+
+// timeKey sorts lexically in time order.
+const timeKey = "2006-01-02T15:04:05.000000000Z"

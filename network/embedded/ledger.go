@@ -1,0 +1,493 @@
+// Package embedded is a single-node ledger on local disk that runs the project's chaincode in-process.
+package embedded
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/anchorfs/anchorfs/chaincode"
+	"github.com/anchorfs/anchorfs/network"
+)
+
+// Signer is the caller: a certificate for its key and signatures by it.
+// The keyring's Identity is one.
+type Signer interface {
+	Certificate() []byte
+	Sign(msg []byte) []byte
+}
+
+// MSPID is the membership service provider id the embedded ledger gives every caller.
+const MSPID = "embedded"
+
+// Channel is the one channel of an embedded ledger.
+const Channel = "anchorfs"
+
+const (
+	// mvccRetries is how often a transaction that lost an MVCC race is
+	// simulated again before the conflict is reported.
+	mvccRetries = 8
+	// maxBlockTxs bounds how many queued transactions one block takes.
+	maxBlockTxs = 64
+	// anchorsPerTx is how many file versions one transaction carries.
+	anchorsPerTx = 2000
+)
+
+// Ledger is an open embedded ledger.
+type Ledger struct {
+	dir     string
+	db      *sql.DB
+	cc      *contractapi.ContractChaincode
+	signer  Signer
+	creator []byte
+	nodeKey ed25519.PrivateKey
+
+	queue chan *submission
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+var _ network.Ledger = (*Ledger)(nil)
+
+type submission struct {
+	tx   *txRecord
+	done chan error // nil: committed; the record's Code says whether valid
+}
+
+// Open opens (creating if needed) the ledger in dir for the caller signer.
+func Open(dir string, signer Signer) (*Ledger, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ledger folder: %w", err)
+	}
+	key, err := nodeKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openDB(filepath.Join(dir, "ledger.db"))
+	if err != nil {
+		return nil, err
+	}
+	cc, err := chaincode.New()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	l := &Ledger{dir: dir, db: db, cc: cc, signer: signer, nodeKey: key, queue: make(chan *submission, 1024), stop: make(chan struct{})}
+	if signer != nil {
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: signer.Certificate()})
+		l.creator, _ = proto.Marshal(&msp.SerializedIdentity{Mspid: MSPID, IdBytes: certPEM})
+	}
+	if err := l.genesis(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.committer()
+	return l, nil
+}
+
+// nodeKey loads or creates the key that signs this ledger's blocks.
+func nodeKey(dir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dir, "node.key")
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		_, key, _ := ed25519.GenerateKey(rand.Reader)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			_, err = f.Write(key.Seed())
+			if err == nil {
+				err = f.Sync()
+			}
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("node key: %w", err)
+			}
+			return key, nil
+		}
+		if !os.IsExist(err) {
+			return nil, fmt.Errorf("node key: %w", err)
+		}
+		// Another process made it first.
+		time.Sleep(50 * time.Millisecond)
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node key: %w", err)
+	}
+	if len(b) != ed25519.SeedSize {
+		return nil, fmt.Errorf("node key %s is damaged", path)
+	}
+	return ed25519.NewKeyFromSeed(b), nil
+}
+
+// genesis writes block 0, naming the node key, if the ledger is new.
+func (l *Ledger) genesis() error {
+	ctx := context.Background()
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM blocks`).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	b := blockData{Number: 0, Time: time.Now().UnixNano(), NodeKey: l.nodeKey.Public().(ed25519.PublicKey), Txs: []*txRecord{}}
+	data, hash := b.encode()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO blocks (number, hash, data, signature) VALUES (0, ?, ?, ?)`,
+		hash, data, signBlock(l.nodeKey, hash)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close stops the committer and closes the database.
+func (l *Ledger) Close() error {
+	select {
+	case <-l.stop:
+		return nil
+	default:
+	}
+	close(l.stop)
+	l.wg.Wait()
+	return l.db.Close()
+}
+
+// Dir is the ledger's folder.
+func (l *Ledger) Dir() string { return l.dir }
+
+// simulate runs the chaincode function on committed state and returns the
+// transaction it would make and the function's result.
+func (l *Ledger) simulate(args ...string) (*txRecord, []byte, error) {
+	if l.signer == nil {
+		return nil, nil, errors.New("the ledger was opened without an identity")
+	}
+	nonce := make([]byte, 24)
+	rand.Read(nonce)
+	sum := sha256.Sum256(append(nonce, l.creator...))
+	txid := hex.EncodeToString(sum[:])
+	now := time.Now()
+	bargs := make([][]byte, len(args))
+	for i, a := range args {
+		bargs[i] = []byte(a)
+	}
+	st := newStub(dbState{l.db}, txid, Channel, bargs, l.creator, timestamppb.New(now))
+	resp := l.cc.Invoke(st)
+	if resp.Status >= 400 {
+		return nil, nil, errors.New(resp.Message)
+	}
+	rec := &txRecord{TxID: txid, Creator: l.creator, Args: bargs, Time: now.UnixNano(), Reads: st.readSet(), Writes: st.writeSet()}
+	if st.event != nil {
+		rec.Event = &event{Name: st.event.EventName, Payload: st.event.Payload}
+	}
+	rec.Signature = l.signer.Sign(rec.digest())
+	return rec, resp.Payload, nil
+}
+
+// evaluate runs a query function without committing anything.
+func (l *Ledger) evaluate(args ...string) ([]byte, error) {
+	_, payload, err := l.simulate(args...)
+	return payload, err
+}
+
+// submit simulates and commits, simulating again when another transaction
+// changed what this one read.
+func (l *Ledger) submit(ctx context.Context, args ...string) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		rec, payload, err := l.simulate(args...)
+		if err != nil {
+			return nil, err
+		}
+		if len(rec.Writes) == 0 && rec.Event == nil {
+			return payload, nil // nothing to commit
+		}
+		s := &submission{tx: rec, done: make(chan error, 1)}
+		select {
+		case l.queue <- s:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-l.stop:
+			return nil, fmt.Errorf("%w: the ledger is closed", network.ErrUnavailable)
+		}
+		if err := <-s.done; err != nil {
+			return nil, err
+		}
+		if rec.Code == codeValid {
+			return payload, nil
+		}
+		if attempt == mvccRetries {
+			return nil, fmt.Errorf("transaction %s: %s after %d tries", rec.TxID, rec.Code, attempt+1)
+		}
+	}
+}
+
+// committer cuts blocks from queued transactions, one database transaction
+// per block.
+func (l *Ledger) committer() {
+	defer l.wg.Done()
+	for {
+		var batch []*submission
+		select {
+		case <-l.stop:
+			return
+		case s := <-l.queue:
+			batch = append(batch, s)
+		}
+	more:
+		for len(batch) < maxBlockTxs {
+			select {
+			case s := <-l.queue:
+				batch = append(batch, s)
+			default:
+				break more
+			}
+		}
+		txs := make([]*txRecord, len(batch))
+		for i, s := range batch {
+			txs[i] = s.tx
+		}
+		err := l.commit(txs)
+		for _, s := range batch {
+			s.done <- err
+		}
+	}
+}
+
+// commit validates the transactions' read sets against the state (MVCC),
+// applies the valid ones' writes and appends the block, all in one SQLite
+// transaction: either the whole block is on disk or none of it is.
+func (l *Ledger) commit(txs []*txRecord) error {
+	ctx := context.Background()
+	tx, err := l.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see _txlock)
+	if err != nil {
+		return fmt.Errorf("%w: %v", network.ErrUnavailable, err)
+	}
+	defer tx.Rollback()
+	last, prev, err := headOf(ctx, tx)
+	if err != nil {
+		return err
+	}
+	number := last + 1
+	getVer, err := tx.PrepareContext(ctx, `SELECT block, tx FROM state WHERE key = ?`)
+	if err != nil {
+		return err
+	}
+	defer getVer.Close()
+	upsert, err := tx.PrepareContext(ctx, `INSERT INTO state (key, value, block, tx) VALUES (?, ?, ?, ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value, block = excluded.block, tx = excluded.tx`)
+	if err != nil {
+		return err
+	}
+	defer upsert.Close()
+	del, err := tx.PrepareContext(ctx, `DELETE FROM state WHERE key = ?`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	hist, err := tx.PrepareContext(ctx, `INSERT INTO history (key, block, tx, txid, value, deleted, ts) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer hist.Close()
+	for i, t := range txs {
+		t.Code = codeValid
+		for _, r := range t.Reads {
+			var cur version
+			err := getVer.QueryRowContext(ctx, r.Key).Scan(&cur.Block, &cur.Tx)
+			switch {
+			case err == sql.ErrNoRows:
+				if r.Version != nil {
+					t.Code = codeMVCCConflict
+				}
+			case err != nil:
+				return err
+			case r.Version == nil || *r.Version != cur:
+				t.Code = codeMVCCConflict
+			}
+			if t.Code != codeValid {
+				break
+			}
+		}
+		if t.Code != codeValid {
+			continue
+		}
+		for _, w := range t.Writes {
+			if w.Delete {
+				_, err = del.ExecContext(ctx, w.Key)
+			} else {
+				_, err = upsert.ExecContext(ctx, w.Key, w.Value, number, i)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := hist.ExecContext(ctx, w.Key, number, i, t.TxID, w.Value, w.Delete, t.Time); err != nil {
+				return err
+			}
+		}
+	}
+	b := blockData{Number: number, PrevHash: prev, Time: time.Now().UnixNano(), Txs: txs}
+	data, hash := b.encode()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO blocks (number, hash, data, signature) VALUES (?, ?, ?, ?)`,
+		number, hash, data, signBlock(l.nodeKey, hash)); err != nil {
+		return err
+	}
+	for i, t := range txs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO txs (txid, block, tx, code) VALUES (?, ?, ?, ?)`, t.TxID, number, i, t.Code); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// AnchorBatch anchors file versions, many per transaction.
+func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor) ([]network.AnchorResult, error) {
+	out := make([]network.AnchorResult, 0, len(anchors))
+	for start := 0; start < len(anchors); start += anchorsPerTx {
+		part := anchors[start:min(start+anchorsPerTx, len(anchors))]
+		b, _ := json.Marshal(part)
+		payload, err := l.submit(ctx, "Files:AnchorBatch", string(b))
+		if err != nil {
+			return nil, err
+		}
+		var outcomes []chaincode.Outcome
+		if err := json.Unmarshal(payload, &outcomes); err != nil || len(outcomes) != len(part) {
+			return nil, fmt.Errorf("the chaincode answered %q", payload)
+		}
+		for _, o := range outcomes {
+			r := network.AnchorResult{}
+			if o.Current != nil {
+				c := anchorOf(*o.Current)
+				r.Current = &c
+			}
+			if o.Status == chaincode.StatusStale {
+				r.Err = network.ErrStale
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func anchorOf(v chaincode.FileVersion) network.Anchor {
+	return network.Anchor{Volume: v.Volume, File: v.File, Version: v.Version, PrevVersion: v.PrevVersion,
+		MerkleRoot: v.MerkleRoot, ManifestHash: v.ManifestHash, Size: v.Size, Actor: v.Actor, TxID: v.TxID, Time: v.Time}
+}
+
+// Latest returns the newest anchored version of a file.
+func (l *Ledger) Latest(ctx context.Context, volume, file string) (network.Anchor, error) {
+	payload, err := l.evaluate("Files:Latest", volume, file)
+	if err != nil {
+		if strings.Contains(err.Error(), chaincode.ErrNotAnchored.Error()) {
+			return network.Anchor{}, fmt.Errorf("%w: file %s", network.ErrNotFound, file)
+		}
+		return network.Anchor{}, err
+	}
+	var v chaincode.FileVersion
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return network.Anchor{}, err
+	}
+	return anchorOf(v), nil
+}
+
+// History returns every anchored version of a file, oldest first.
+func (l *Ledger) History(ctx context.Context, volume, file string) ([]network.Anchor, error) {
+	payload, err := l.evaluate("Files:History", volume, file)
+	if err != nil {
+		return nil, err
+	}
+	var vs []chaincode.FileVersion
+	if err := json.Unmarshal(payload, &vs); err != nil {
+		return nil, err
+	}
+	out := make([]network.Anchor, len(vs))
+	for i, v := range vs {
+		out[i] = anchorOf(v)
+	}
+	return out, nil
+}
+
+// Record commits audit events.
+func (l *Ledger) Record(ctx context.Context, events []network.Event) error {
+	b, _ := json.Marshal(events)
+	_, err := l.submit(ctx, "Audit:Record", string(b))
+	return err
+}
+
+// Audit returns the events that match q.
+func (l *Ledger) Audit(ctx context.Context, q network.AuditQuery) ([]network.Event, error) {
+	cq := chaincode.Query{Volume: q.Volume, File: q.File, Actor: q.Actor, Action: q.Action}
+	if !q.Since.IsZero() {
+		cq.Since = q.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if !q.Until.IsZero() {
+		cq.Until = q.Until.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(cq)
+	payload, err := l.evaluate("Audit:Events", string(b))
+	if err != nil {
+		return nil, err
+	}
+	var evs []network.Event
+	if err := json.Unmarshal(payload, &evs); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// Info describes the ledger.
+func (l *Ledger) Info(ctx context.Context) (network.Info, error) {
+	var n uint64
+	var hash []byte
+	if err := l.db.QueryRowContext(ctx, `SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1`).Scan(&n, &hash); err != nil {
+		return network.Info{}, err
+	}
+	return network.Info{Kind: "embedded", Where: l.dir, Height: n + 1, Head: hex.EncodeToString(hash)}, nil
+}
+
+// Blocks calls fn for each block from number from on.
+func (l *Ledger) Blocks(ctx context.Context, from uint64, fn func(network.Block) error) error {
+	rows, err := l.db.QueryContext(ctx, `SELECT hash, data FROM blocks WHERE number >= ? ORDER BY number`, from)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hash, data []byte
+		if err := rows.Scan(&hash, &data); err != nil {
+			return err
+		}
+		var b blockData
+		if err := json.Unmarshal(data, &b); err != nil {
+			return fmt.Errorf("block is corrupt: %w", err)
+		}
+		nb := network.Block{Number: b.Number, Hash: hex.EncodeToString(hash), PrevHash: hex.EncodeToString(b.PrevHash),
+			Time: timeFromNanos(b.Time), TxIDs: []string{}}
+		for _, t := range b.Txs {
+			nb.TxIDs = append(nb.TxIDs, t.TxID)
+		}
+		if err := fn(nb); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,125 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	_ "modernc.org/sqlite" // the SQLite driver, pure Go
+)
+
+// schema is the ledger database: world state with each key's version, the
+// history of every key, the blocks and an index of transactions.
+const schema = `
+CREATE TABLE IF NOT EXISTS state (
+	key   BLOB PRIMARY KEY,
+	value BLOB NOT NULL,
+	block INTEGER NOT NULL,
+	tx    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+	key     BLOB NOT NULL,
+	block   INTEGER NOT NULL,
+	tx      INTEGER NOT NULL,
+	txid    TEXT NOT NULL,
+	value   BLOB,
+	deleted INTEGER NOT NULL,
+	ts      INTEGER NOT NULL,
+	PRIMARY KEY (key, block, tx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (
+	number    INTEGER PRIMARY KEY,
+	hash      BLOB NOT NULL,
+	data      BLOB NOT NULL,
+	signature BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS txs (
+	txid  TEXT PRIMARY KEY,
+	block INTEGER NOT NULL,
+	tx    INTEGER NOT NULL,
+	code  TEXT NOT NULL
+);
+`
+
+// openDB opens the ledger database: WAL so that readers never wait on the
+// writer, a busy timeout so that several processes take turns committing,
+// and full sync so that a committed block survives a power cut.
+func openDB(path string) (*sql.DB, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dbState reads committed state for simulations.
+type dbState struct{ db *sql.DB }
+
+func (s dbState) get(key []byte) ([]byte, *version, error) {
+	var v version
+	var value []byte
+	err := s.db.QueryRow(`SELECT value, block, tx FROM state WHERE key = ?`, key).Scan(&value, &v.Block, &v.Tx)
+	if err == sql.ErrNoRows {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return value, &v, nil
+}
+
+func (s dbState) scan(start, end []byte) ([]kv, error) {
+	q := `SELECT key, value, block, tx FROM state WHERE key >= ? ORDER BY key`
+	args := []any{start}
+	if end != nil {
+		q = `SELECT key, value, block, tx FROM state WHERE key >= ? AND key < ? ORDER BY key`
+		args = append(args, end)
+	}
+	rows, err := s.db.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []kv
+	for rows.Next() {
+		var e kv
+		if err := rows.Scan(&e.key, &e.value, &e.ver.Block, &e.ver.Tx); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s dbState) history(key []byte) ([]*queryresult.KeyModification, error) {
+	rows, err := s.db.Query(`SELECT txid, value, deleted, ts FROM history WHERE key = ? ORDER BY block, tx`, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*queryresult.KeyModification
+	for rows.Next() {
+		var m queryresult.KeyModification
+		var ts int64
+		if err := rows.Scan(&m.TxId, &m.Value, &m.IsDelete, &ts); err != nil {
+			return nil, err
+		}
+		m.Timestamp = timestamppb.New(timeFromNanos(ts))
+		out = append(out, &m)
+	}
+	return out, rows.Err()
+}
+
+// headOf returns the newest block's number and hash within a transaction.
+func headOf(ctx context.Context, tx *sql.Tx) (number uint64, hash []byte, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1`).Scan(&number, &hash)
+	return number, hash, err
+}
