@@ -7,6 +7,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
+	"github.com/anchorfs/anchorfs/network/embedded"
 )
 
 // openLedger opens the ledger named by spec for identity id.
@@ -17,5 +18,9 @@ func (s *settings) openLedger(ctx context.Context, spec string, id *keyring.Iden
 	if strings.HasPrefix(spec, "fabric:") {
 		return nil, fmt.Errorf("the Fabric ledger is not available in this build")
 	}
-	return nil, nil
+	l, err := embedded.Open(s.ledgerDir(spec), id)
+	if err != nil {
+		return nil, fmt.Errorf("embedded ledger %s: %w", s.ledgerDir(spec), err)
+	}
+	return l, nil
 }

@@ -100,3 +100,25 @@ func (v *Volume) resolve(p string) (*Node, error) {
 type PathError struct{ Path, Problem string }
 
 func (e *PathError) Error() string { return e.Path + ": " + e.Problem }
+
+// FileID returns the id of the file or folder at path.
+func (v *Volume) FileID(path string) (string, error) {
+	n, err := v.resolve(path)
+	if err != nil {
+		return "", err
+	}
+	return n.id.String(), nil
+}
+
+// Paths maps the id of every file and folder to its path (one of them, for
+// a file with several names).
+func (v *Volume) Paths(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	err := v.walk(ctx, "/", func(vi visit) error {
+		if _, ok := out[vi.n.id.String()]; !ok {
+			out[vi.n.id.String()] = vi.path
+		}
+		return nil
+	}, func(string, error) {})
+	return out, err
+}
