@@ -52,13 +52,20 @@ func mountWith(t *testing.T, store volume.ObjectStore, cache string, unwrap func
 // mountOpts is mountWith with mount options.
 func mountOpts(t *testing.T, store volume.ObjectStore, cache string, unwrap func([]byte) ([]byte, error), opt fs.MountOptions) *mounted {
 	t.Helper()
+	return mountFull(t, store, volume.Options{CacheDir: cache, Logf: t.Logf}, unwrap, opt)
+}
+
+// mountFull opens the volume with vopt and mounts it with opt.
+func mountFull(t *testing.T, store volume.ObjectStore, vopt volume.Options, unwrap func([]byte) ([]byte, error), opt fs.MountOptions) *mounted {
+	t.Helper()
+	cache := vopt.CacheDir
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP: mounting needs root (or fusermount3); run as root")
 	}
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("SKIP: no /dev/fuse")
 	}
-	v, err := volume.Open(context.Background(), store, unwrap, volume.Options{CacheDir: cache, Logf: t.Logf})
+	v, err := volume.Open(context.Background(), store, unwrap, vopt)
 	if err != nil {
 		t.Fatal(err)
 	}

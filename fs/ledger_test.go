@@ -1,0 +1,172 @@
+package fs_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/anchorfs/anchorfs/fs"
+	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network"
+	"github.com/anchorfs/anchorfs/network/embedded"
+)
+
+// home is one user's identity and a ledger handle on a ledger folder.
+type home struct {
+	id     *keyring.Identity
+	ledger *embedded.Ledger
+}
+
+func newHome(t *testing.T, id *keyring.Identity, ledgerDir string) home {
+	if id == nil {
+		var err error
+		if id, err = keyring.Create(t.TempDir(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := embedded.Open(ledgerDir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return home{id: id, ledger: l}
+}
+
+func (h home) mount(t *testing.T, store volume.ObjectStore) *mounted {
+	return mountFull(t, store, volume.Options{CacheDir: t.TempDir(), Ledger: h.ledger, Actor: h.id.Public().LedgerID(), Host: "h" + h.id.Public().LedgerID()[9:13], Logf: t.Logf},
+		selfUnwrap, fs.MountOptions{Logf: t.Logf})
+}
+
+func TestVersionsAreAnchored(t *testing.T) {
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	h := newHome(t, nil, t.TempDir())
+	m := h.mount(t, store)
+	os.WriteFile(m.path("f"), []byte("one"), 0o644)
+	os.WriteFile(m.path("f"), []byte("two"), 0o644)
+	if err := m.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := m.vol.FileID("/f")
+	latest, err := h.ledger.Latest(ctx, m.vol.ID(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, _ := h.ledger.History(ctx, m.vol.ID(), id)
+	if len(hist) != int(latest.Version) || latest.Actor != h.id.Public().LedgerID() {
+		t.Fatalf("latest %+v, %d versions in history", latest, len(hist))
+	}
+	evs, _ := h.ledger.Audit(ctx, network.AuditQuery{Volume: m.vol.ID(), File: id, Action: "anchor"})
+	if len(evs) != len(hist) {
+		t.Fatalf("%d anchor events for %d versions", len(evs), len(hist))
+	}
+	if f, err := m.vol.Verify(ctx, "/", nil); err != nil || len(f) != 0 {
+		t.Fatalf("verify: %+v %v", f, err)
+	}
+	if st := m.vol.Stats(); st.PendingAnchors != 0 {
+		t.Fatalf("after sync %d anchors pending", st.PendingAnchors)
+	}
+}
+
+// TestRollbackIsDetected restores an older copy of the whole remote: the
+// ledger knows the newer version, so reading the file fails with EIO and
+// verify names it, rather than serving the old bytes.
+func TestRollbackIsDetected(t *testing.T) {
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	h := newHome(t, nil, t.TempDir())
+	m := h.mount(t, store)
+	os.WriteFile(m.path("ledgered"), []byte("version one"), 0o644)
+	os.WriteFile(m.path("other"), []byte("untouched"), 0o644)
+	if err := m.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	old := t.TempDir()
+	exec.Command("cp", "-a", store.root+"/.", old).Run()
+	os.WriteFile(m.path("ledgered"), []byte("version two"), 0o644)
+	m.unmount()
+
+	exec.Command("rm", "-rf", store.root).Run()
+	exec.Command("cp", "-a", old, store.root).Run()
+	m2 := h.mount(t, store)
+	got, err := os.ReadFile(m2.path("ledgered"))
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("a rolled back file read %q, %v; want EIO", got, err)
+	}
+	if got, err := os.ReadFile(m2.path("other")); err != nil || string(got) != "untouched" {
+		t.Fatalf("an untouched file: %q %v", got, err)
+	}
+	findings, _ := m2.vol.Verify(ctx, "/", nil)
+	if len(findings) != 1 || findings[0].Path != "/ledgered" || !strings.Contains(findings[0].Problem, "rolled back") {
+		t.Fatalf("verify after a rollback: %+v", findings)
+	}
+	id, _ := m2.vol.FileID("/ledgered")
+	evs, _ := h.ledger.Audit(ctx, network.AuditQuery{Volume: m2.vol.ID(), File: id, Action: "integrity"})
+	if len(evs) == 0 {
+		t.Fatal("no integrity event on the ledger")
+	}
+}
+
+// TestConcurrentWritesMakeAConflictCopy: two homes with the same keys write
+// the same file; the ledger takes the first, the second becomes a conflict
+// copy, and nothing is lost.
+func TestConcurrentWritesMakeAConflictCopy(t *testing.T) {
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	ledgerDir := t.TempDir()
+	a := newHome(t, nil, ledgerDir)
+	b := newHome(t, a.id, ledgerDir)
+	setup := a.mount(t, store)
+	os.WriteFile(setup.path("shared.txt"), []byte("base"), 0o644)
+	setup.unmount()
+
+	ma, mb := a.mount(t, store), b.mount(t, store)
+	// b has the file open while a writes and anchors a new version.
+	fb, err := os.OpenFile(mb.path("shared.txt"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(ma.path("shared.txt"), []byte("written by a"), 0o644)
+	if err := ma.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	fb.WriteAt([]byte("written by b"), 0)
+	fb.Close()
+	for _, m := range []*mounted{mb, ma, mb} {
+		if err := m.vol.Sync(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ma.unmount()
+	mb.unmount()
+	c := a.mount(t, store)
+	entries, _ := os.ReadDir(c.dir)
+	contents := map[string]string{}
+	for _, e := range entries {
+		b, _ := os.ReadFile(c.path(e.Name()))
+		contents[e.Name()] = string(b)
+	}
+	if contents["shared.txt"] != "written by a" {
+		t.Fatalf("the first anchored version lost its name: %q", contents)
+	}
+	var copies []string
+	for name, content := range contents {
+		if strings.HasPrefix(name, "shared (conflict ") && strings.HasSuffix(name, ").txt") && content == "written by b" {
+			copies = append(copies, name)
+		}
+	}
+	if len(copies) != 1 || len(contents) != 2 {
+		t.Fatalf("want shared.txt and one conflict copy with b's content: %q", contents)
+	}
+	if f, err := c.vol.Verify(ctx, "/", nil); err != nil || len(f) != 0 {
+		t.Fatalf("verify: %+v %v", f, err)
+	}
+}
