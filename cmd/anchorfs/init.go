@@ -33,7 +33,7 @@ config.yaml is written last: a failed init leaves the home as it was.`,
 	}
 	c.Flags().StringArray("remote", nil, "remote to store ciphertext on (rclone syntax); repeat for several")
 	c.Flags().String("shards", "", "erasure coding across several remotes, K+M")
-	c.Flags().String("ledger", "embedded", "embedded, embedded:DIR or fabric:PROFILE.yaml")
+	c.Flags().String("ledger", "embedded", "embedded, embedded:DIR, fabric:PROFILE.yaml, or none (no anchoring)")
 	c.Flags().String("rclone-config", "", "rclone.conf for named remotes (default: rclone's own lookup)")
 	return c
 }

@@ -138,6 +138,9 @@ func openHomeLedger(cmd *cobra.Command) (network.Ledger, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if l == nil {
+		return nil, nil, errors.New("this volume runs without a ledger (ledger: none)")
+	}
 	return l, func() { l.Close() }, nil
 }
 
@@ -208,6 +211,9 @@ func runAudit(cmd *cobra.Command, args []string) error {
 		if q.File, err = o.vol.FileID(p); err != nil {
 			return err
 		}
+	}
+	if o.ledger == nil {
+		return errors.New("this volume runs without a ledger (ledger: none): there is nothing to audit")
 	}
 	events, err := o.ledger.Audit(ctx, q)
 	if err != nil {

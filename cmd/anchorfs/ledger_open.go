@@ -15,6 +15,9 @@ func (s *settings) openLedger(ctx context.Context, spec string, id *keyring.Iden
 	if err := checkLedgerSpec(spec); err != nil {
 		return nil, err
 	}
+	if spec == "none" {
+		return nil, nil // encryption only: no anchoring, no ledger checks
+	}
 	if strings.HasPrefix(spec, "fabric:") {
 		return nil, fmt.Errorf("the Fabric ledger is not available in this build")
 	}

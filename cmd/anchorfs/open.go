@@ -44,12 +44,12 @@ func (s *settings) ledgerDir(spec string) string {
 // checkLedgerSpec validates a --ledger value.
 func checkLedgerSpec(spec string) error {
 	switch {
-	case spec == "embedded", strings.HasPrefix(spec, "embedded:"):
+	case spec == "none", spec == "embedded", strings.HasPrefix(spec, "embedded:"):
 		return nil
 	case strings.HasPrefix(spec, "fabric:"):
 		return nil
 	}
-	return fmt.Errorf("--ledger %q: use embedded, embedded:DIR or fabric:PROFILE.yaml", spec)
+	return fmt.Errorf("--ledger %q: use embedded, embedded:DIR, fabric:PROFILE.yaml or none", spec)
 }
 
 // opened is everything a command needs to work on the volume.

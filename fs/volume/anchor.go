@@ -299,8 +299,13 @@ func (v *Volume) ledgerCheck(n *Node) error {
 		return nil
 	}
 	v.mu.Lock()
-	version, manifest := n.version, n.manifest
+	version, manifest, checked := n.version, n.manifest, n.checked
 	v.mu.Unlock()
+	if version == 0 || checked == version {
+		// A file never written has nothing anchored (its id is new); a
+		// version checked once in this mount stays checked.
+		return nil
+	}
 	ctx := context.Background()
 	latest, err := v.opt.Ledger.Latest(ctx, v.id.String(), n.id.String())
 	switch {
@@ -315,6 +320,9 @@ func (v *Volume) ledgerCheck(n *Node) error {
 			v.recordIntegrity(n, fmt.Sprintf("manifest %s is not the anchored %s for version %d", manifest, latest.ManifestHash, version))
 			return fmt.Errorf("file %s: manifest does not match the ledger", n.id)
 		}
+		v.mu.Lock()
+		n.checked = version
+		v.mu.Unlock()
 		return nil
 	case latest.Version < version:
 		return nil // ours is newer and waiting in an outbox

@@ -140,7 +140,9 @@ func (v *Volume) chunkLen(size, i int64) int {
 	return v.chunkSize
 }
 
-// plain returns chunk c (index i) of file n decrypted, from the cache or the store.
+// plain returns chunk c (index i) of file n decrypted, from the cache or
+// the store; concurrent callers for one chunk (a reader and its read-ahead)
+// share one fetch and one decryption.
 func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk) ([]byte, error) {
 	h, err := format.ParseHash(c.Hash)
 	if err != nil {
@@ -149,14 +151,23 @@ func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c form
 	if b, ok := v.obj.cache.get(h); ok {
 		return b, nil
 	}
+	fl, leader := v.obj.cache.join(h)
+	if !leader {
+		<-fl.done
+		return fl.data, fl.err
+	}
+	defer v.obj.cache.finish(h, fl)
 	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
 	if err != nil {
+		fl.err = err
 		return nil, err
 	}
 	pt, err := format.Open(key, format.ChunkAAD(v.id, n.id, c.Version, uint64(i)), obj)
 	if err != nil || len(pt) != c.Size {
-		return nil, &IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("chunk %d of file %s failed authentication", i, n.id)}
+		fl.err = &IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("chunk %d of file %s failed authentication", i, n.id)}
+		return nil, fl.err
 	}
+	fl.data = pt
 	v.obj.cache.add(h, pt)
 	return pt, nil
 }

@@ -289,11 +289,32 @@ func (e *IntegrityError) Error() string { return fmt.Sprintf("%s: %s", e.Object,
 
 // chunkCache keeps decrypted chunks by object hash, least recently used out first.
 type chunkCache struct {
-	mu    sync.Mutex
-	max   int64
-	size  int64
-	order *list.List
-	items map[format.Hash]*list.Element
+	mu      sync.Mutex
+	max     int64
+	size    int64
+	order   *list.List
+	items   map[format.Hash]*list.Element
+	loading map[format.Hash]*fetch // chunks being fetched and decrypted
+}
+
+// join returns the load of h under way, or starts one (leader true): the
+// leader fills in data or err and calls finish.
+func (c *chunkCache) join(h format.Hash) (f *fetch, leader bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.loading[h]; ok {
+		return f, false
+	}
+	f = &fetch{done: make(chan struct{})}
+	c.loading[h] = f
+	return f, true
+}
+
+func (c *chunkCache) finish(h format.Hash, f *fetch) {
+	c.mu.Lock()
+	delete(c.loading, h)
+	c.mu.Unlock()
+	close(f.done)
 }
 
 type cached struct {
@@ -302,7 +323,7 @@ type cached struct {
 }
 
 func newChunkCache(max int64) *chunkCache {
-	return &chunkCache{max: max, order: list.New(), items: map[format.Hash]*list.Element{}}
+	return &chunkCache{max: max, order: list.New(), items: map[format.Hash]*list.Element{}, loading: map[format.Hash]*fetch{}}
 }
 
 func (c *chunkCache) get(h format.Hash) ([]byte, bool) {

@@ -31,6 +31,7 @@ type Node struct {
 	live     int64 // size with changes not yet made a version, when liveSet
 	liveSet  bool
 	version  uint64
+	checked  uint64    // the version last found to match the ledger
 	manifest string    // hash of this version's manifest, "" for version 0
 	nlink    uint32    // names the file has
 	parents  []*Node   // folders holding a name for this node (a folder has one)
