@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	iofs "io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -195,7 +194,11 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 			return err
 		}
 		defer r.Close()
-		data, err = io.ReadAll(r)
+		// Sized up front: objects are up to a few MiB, and growing a
+		// buffer from nothing copies each one several times.
+		buf := bytes.NewBuffer(make([]byte, 0, max(o.Size(), 0)+bytes.MinRead))
+		_, err = buf.ReadFrom(r)
+		data = buf.Bytes()
 		return err
 	})
 	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorDirNotFound) {

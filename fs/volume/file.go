@@ -13,8 +13,8 @@ import (
 
 const (
 	// readAhead is how many chunks past a sequential reader are fetched in
-	// the background: 4 MiB keeps a remote busy while the reader decrypts.
-	readAhead = 4
+	// the background: 8 MiB keeps a remote busy while the reader decrypts.
+	readAhead = 8
 	// maxDirtyChunks bounds a file's unsealed chunks in memory; past it the
 	// oldest are sealed early (a random writer over a large file).
 	maxDirtyChunks = 64
