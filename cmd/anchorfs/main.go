@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,7 @@ func run(args []string) int {
 	switch {
 	case errors.As(err, &fe):
 		return 1
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"):
 		fmt.Fprintf(os.Stderr, "anchorfs: %v\n", err)
 		fmt.Fprintln(os.Stderr, "Run 'anchorfs --help' for usage.")
 		return 2
@@ -56,8 +57,9 @@ Settings come from flags, then ANCHORFS_* environment variables, then HOME/confi
 		Example: `  anchorfs init --remote /srv/vault
   anchorfs mount ~/Vault
   anchorfs sync`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.PersistentFlags().String("home", "", "folder holding config.yaml, keyring/, cache/ and ledger/ (env ANCHORFS_HOME, default ~/.anchorfs)")
 	root.PersistentFlags().String("passphrase-file", "", "read the keyring passphrase from the first line of this file (env ANCHORFS_PASSPHRASE_FILE; or set ANCHORFS_PASSPHRASE)")

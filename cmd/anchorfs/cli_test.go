@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var binary string
+
+// TestMain builds the anchorfs binary once; the tests run it like a user.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "anchorfs-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "anchorfs")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	out, err string
+	code     int
+}
+
+// anchorfs runs the binary with a clean environment plus env.
+func anchorfs(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// newHome inits a home with a local-folder remote and returns its env.
+func newHome(t *testing.T, pass string) []string {
+	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE=" + pass}
+	r := anchorfs(t, env, "init", "--remote", filepath.Join(t.TempDir(), "remote"))
+	if r.code != 0 {
+		t.Fatalf("init: %d %s %s", r.code, r.out, r.err)
+	}
+	return env
+}
+
+func TestInitInfoIdentity(t *testing.T) {
+	env := newHome(t, "")
+	r := anchorfs(t, env, "info", "--json")
+	var info struct {
+		Volume   string   `json:"volume"`
+		Remotes  []string `json:"remotes"`
+		Ledger   string   `json:"ledger"`
+		Identity string   `json:"identity"`
+		Pending  struct {
+			Uploads, Anchors int
+		} `json:"pending"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &info); err != nil || r.code != 0 {
+		t.Fatalf("info --json: %v %q %s", err, r.out, r.err)
+	}
+	if len(info.Volume) != 32 || len(info.Remotes) != 1 || info.Ledger != "embedded" || !strings.HasPrefix(info.Identity, "anchorfs1.") {
+		t.Fatalf("info: %+v", info)
+	}
+	id := anchorfs(t, env, "identity")
+	lines := strings.Split(strings.TrimSpace(id.out), "\n")
+	if id.code != 0 || lines[len(lines)-1] != info.Identity {
+		t.Fatalf("identity's last line %q, info says %q", lines[len(lines)-1], info.Identity)
+	}
+	// A second init in the same home refuses and changes nothing.
+	again := anchorfs(t, env, "init", "--remote", t.TempDir())
+	if again.code != 1 || !strings.Contains(again.err, "already has volume") {
+		t.Fatalf("second init: %+v", again)
+	}
+	if r2 := anchorfs(t, env, "info", "--json"); r2.out != r.out {
+		t.Fatal("a refused init changed the home")
+	}
+}
+
+func TestIdentityInAnEmptyHome(t *testing.T) {
+	env := []string{"ANCHORFS_HOME=" + t.TempDir()}
+	r := anchorfs(t, env, "identity")
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if r.code != 0 || !strings.HasPrefix(lines[len(lines)-1], "anchorfs1.") {
+		t.Fatalf("identity in an empty home: %+v", r)
+	}
+	if again := anchorfs(t, env, "identity"); !strings.HasSuffix(strings.TrimSpace(again.out), lines[len(lines)-1]) {
+		t.Fatal("a second call made another identity")
+	}
+}
+
+func TestWrongPassphrase(t *testing.T) {
+	env := newHome(t, "right one")
+	env[1] = "ANCHORFS_PASSPHRASE=wrong"
+	r := anchorfs(t, env, "verify")
+	if r.code != 1 || !strings.Contains(r.err, "wrong passphrase") {
+		t.Fatalf("wrong passphrase: %+v", r)
+	}
+	// No terminal and no passphrase: a clear error, not a hang.
+	r = anchorfs(t, env[:1], "verify")
+	if r.code != 1 || !strings.Contains(r.err, "passphrase") {
+		t.Fatalf("no passphrase: %+v", r)
+	}
+	pf := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pf, []byte("right one\n"), 0o600)
+	if r := anchorfs(t, env[:1], "--passphrase-file", pf, "verify"); r.code != 0 {
+		t.Fatalf("passphrase file: %+v", r)
+	}
+}
+
+func TestCorruptConfig(t *testing.T) {
+	env := newHome(t, "")
+	home := strings.TrimPrefix(env[0], "ANCHORFS_HOME=")
+	os.WriteFile(filepath.Join(home, "config.yaml"), []byte("volume: [unclosed\n"), 0o600)
+	r := anchorfs(t, env, "info")
+	if r.code != 1 || !strings.Contains(r.err, "config.yaml") || !strings.Contains(r.err, "corrupt") {
+		t.Fatalf("corrupt config: %+v", r)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	env := newHome(t, "")
+	home := strings.TrimPrefix(env[0], "ANCHORFS_HOME=")
+	other := newHome(t, "")
+	otherHome := strings.TrimPrefix(other[0], "ANCHORFS_HOME=")
+	volume := func(r result) string {
+		var v struct{ Volume string }
+		json.Unmarshal([]byte(r.out), &v)
+		return v.Volume
+	}
+	fromEnv := volume(anchorfs(t, env, "info", "--json"))
+	fromFlag := volume(anchorfs(t, env, "--home", otherHome, "info", "--json"))
+	if fromEnv == "" || fromFlag == "" || fromEnv == fromFlag {
+		t.Fatalf("--home did not override ANCHORFS_HOME: %q %q", fromEnv, fromFlag)
+	}
+	// The environment overrides config.yaml.
+	r := anchorfs(t, append(env, "ANCHORFS_LEDGER=embedded:/elsewhere"), "info", "--json")
+	if !strings.Contains(r.out, `"ledger": "embedded:/elsewhere"`) {
+		t.Fatalf("ANCHORFS_LEDGER did not override config.yaml: %s", r.out)
+	}
+	_ = home
+}
+
+func TestMountErrors(t *testing.T) {
+	env := newHome(t, "")
+	r := anchorfs(t, env, "mount", filepath.Join(t.TempDir(), "missing"))
+	if r.code != 1 || !strings.Contains(r.err, "does not exist") {
+		t.Fatalf("missing mount point: %+v", r)
+	}
+	f := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(f, nil, 0o644)
+	if r := anchorfs(t, env, "mount", f); r.code != 1 || !strings.Contains(r.err, "not a folder") {
+		t.Fatalf("mount point is a file: %+v", r)
+	}
+	if r := anchorfs(t, env, "mount"); r.code != 2 {
+		t.Fatalf("mount without a mount point: %+v", r)
+	}
+	if r := anchorfs(t, env, "mount", "/proc"); r.code != 1 || !strings.Contains(r.err, "busy") {
+		t.Fatalf("mount on a mount point: %+v", r)
+	}
+	empty := []string{"ANCHORFS_HOME=" + t.TempDir()}
+	if r := anchorfs(t, empty, "mount", t.TempDir()); r.code != 1 || !strings.Contains(r.err, "anchorfs init") {
+		t.Fatalf("mount without a volume: %+v", r)
+	}
+}
+
+func TestUnreachableRemote(t *testing.T) {
+	env := []string{"ANCHORFS_HOME=" + t.TempDir(), "ANCHORFS_PASSPHRASE="}
+	r := anchorfs(t, env, "init", "--remote", ":webdav,url='http://127.0.0.1:1':")
+	if r.code != 1 || !strings.Contains(r.err, "unreachable") {
+		t.Fatalf("unreachable remote: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(strings.TrimPrefix(env[0], "ANCHORFS_HOME="), "config.yaml")); err == nil {
+		t.Fatal("a failed init wrote config.yaml")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"nosuchcommand"}, {"info", "--nosuchflag"}, {"init", "--remote", "x", "--shards", "bad"}, {"verify", "a", "b"}} {
+		if r := anchorfs(t, nil, args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, r.code, r.err)
+		}
+	}
+}
+
+// TestHelpHasExamples: every command documents itself with an example.
+func TestHelpHasExamples(t *testing.T) {
+	cmds := [][]string{{}}
+	for _, c := range newRootCmd().Commands() {
+		cmds = append(cmds, []string{c.Name()})
+		for _, sub := range c.Commands() {
+			cmds = append(cmds, []string{c.Name(), sub.Name()})
+		}
+	}
+	for _, c := range cmds {
+		r := anchorfs(t, nil, append(c, "--help")...)
+		if r.code != 0 || !strings.Contains(r.out, "Examples:") {
+			t.Errorf("anchorfs %v --help has no example:\n%s", c, r.out)
+		}
+	}
+}
