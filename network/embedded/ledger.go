@@ -491,3 +491,12 @@ func (l *Ledger) Blocks(ctx context.Context, from uint64, fn func(network.Block)
 	}
 	return rows.Err()
 }
+
+// Submit runs a chaincode function ("Contract:Function") as a transaction
+// and commits it; for tools and tests that call the chaincode directly.
+func (l *Ledger) Submit(ctx context.Context, args ...string) ([]byte, error) {
+	return l.submit(ctx, args...)
+}
+
+// Evaluate runs a chaincode function without committing anything.
+func (l *Ledger) Evaluate(args ...string) ([]byte, error) { return l.evaluate(args...) }

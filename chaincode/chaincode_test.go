@@ -1,0 +1,248 @@
+package chaincode_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anchorfs/anchorfs/chaincode"
+	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network/embedded"
+)
+
+// The contracts run for real: through the embedded ledger's implementation
+// of the shim, with a keyring identity as the caller.
+
+func hexOf(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type fixture struct {
+	t     *testing.T
+	l     *embedded.Ledger
+	actor string
+	vol   string
+}
+
+func newFixture(t *testing.T) *fixture {
+	id, err := keyring.Create(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := embedded.Open(t.TempDir(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return &fixture{t: t, l: l, actor: id.Public().LedgerID(), vol: hexOf(16)}
+}
+
+func (f *fixture) submit(args ...string) ([]byte, error) {
+	return f.l.Submit(context.Background(), args...)
+}
+
+func (f *fixture) version(file string, v uint64) chaincode.FileVersion {
+	return chaincode.FileVersion{Volume: f.vol, File: file, Version: v, PrevVersion: v - 1,
+		MerkleRoot: hexOf(32), ManifestHash: hexOf(32), Size: 42}
+}
+
+func (f *fixture) batch(vs ...chaincode.FileVersion) ([]chaincode.Outcome, error) {
+	b, _ := json.Marshal(vs)
+	out, err := f.submit("Files:AnchorBatch", string(b))
+	if err != nil {
+		return nil, err
+	}
+	var oc []chaincode.Outcome
+	if err := json.Unmarshal(out, &oc); err != nil {
+		f.t.Fatalf("outcomes %q: %v", out, err)
+	}
+	return oc, nil
+}
+
+func TestAnchorBatchOutcomes(t *testing.T) {
+	f := newFixture(t)
+	a, b := hexOf(16), hexOf(16)
+	a1 := f.version(a, 1)
+	oc, err := f.batch(a1, f.version(b, 1))
+	if err != nil || oc[0].Status != chaincode.StatusAnchored || oc[1].Status != chaincode.StatusAnchored {
+		t.Fatalf("first anchors: %+v %v", oc, err)
+	}
+	oc, err = f.batch(a1, f.version(b, 1), f.version(hexOf(16), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oc[0].Status != chaincode.StatusExists || oc[1].Status != chaincode.StatusStale || oc[1].Current.Version != 1 || oc[2].Status != chaincode.StatusStale || oc[2].Current != nil {
+		t.Fatalf("retry, conflict, unknown previous: %+v", oc)
+	}
+}
+
+func TestAnchorBatchRejectsBadInput(t *testing.T) {
+	f := newFixture(t)
+	good := f.version(hexOf(16), 1)
+	many := make([]chaincode.FileVersion, 5001)
+	for i := range many {
+		many[i] = f.version(hexOf(16), 1)
+	}
+	cases := map[string]any{
+		"not json":       "{",
+		"empty":          []chaincode.FileVersion{},
+		"too many":       many,
+		"duplicate file": []chaincode.FileVersion{good, good},
+	}
+	for name, mutate := range map[string]func(*chaincode.FileVersion){
+		"bad volume":         func(v *chaincode.FileVersion) { v.Volume = "../x" },
+		"short file id":      func(v *chaincode.FileVersion) { v.File = "abc" },
+		"upper-case hash":    func(v *chaincode.FileVersion) { v.ManifestHash = strings.ToUpper(v.ManifestHash) },
+		"no merkle root":     func(v *chaincode.FileVersion) { v.MerkleRoot = "" },
+		"version zero":       func(v *chaincode.FileVersion) { v.Version, v.PrevVersion = 0, 0 },
+		"version gap":        func(v *chaincode.FileVersion) { v.Version = 5 },
+		"negative size":      func(v *chaincode.FileVersion) { v.Size = -5 },
+		"previous = version": func(v *chaincode.FileVersion) { v.PrevVersion = v.Version },
+		"non-hex manifest":   func(v *chaincode.FileVersion) { v.ManifestHash = strings.Repeat("g", 64) },
+	} {
+		v := f.version(hexOf(16), 1)
+		mutate(&v)
+		cases[name] = []chaincode.FileVersion{good, v}
+	}
+	for name, c := range cases {
+		arg, ok := c.(string)
+		if !ok {
+			b, _ := json.Marshal(c)
+			arg = string(b)
+		}
+		if _, err := f.submit("Files:AnchorBatch", arg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := f.l.Evaluate("Files:Latest", good.Volume, good.File); err == nil {
+		t.Fatal("a rejected batch wrote its good anchor")
+	}
+}
+
+func TestAnchorLatestHistory(t *testing.T) {
+	f := newFixture(t)
+	file := hexOf(16)
+	for v := uint64(1); v <= 3; v++ {
+		x := f.version(file, v)
+		if _, err := f.submit("Files:Anchor", x.Volume, x.File, fmt.Sprint(x.Version), fmt.Sprint(x.PrevVersion), x.MerkleRoot, x.ManifestHash, fmt.Sprint(x.Size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := f.version(file, 3)
+	if _, err := f.submit("Files:Anchor", stale.Volume, stale.File, "3", "2", stale.MerkleRoot, stale.ManifestHash, "1"); err == nil || !strings.Contains(err.Error(), "stale") {
+		t.Fatalf("a stale single anchor: %v", err)
+	}
+	out, err := f.l.Evaluate("Files:Latest", f.vol, file)
+	var latest chaincode.FileVersion
+	json.Unmarshal(out, &latest)
+	if err != nil || latest.Version != 3 || latest.Actor != f.actor || latest.TxID == "" || latest.Time.IsZero() {
+		t.Fatalf("latest: %+v %v", latest, err)
+	}
+	out, err = f.l.Evaluate("Files:History", f.vol, file)
+	var hist []chaincode.FileVersion
+	json.Unmarshal(out, &hist)
+	if err != nil || len(hist) != 3 || hist[0].Version != 1 || hist[2].Version != 3 {
+		t.Fatalf("history: %+v %v", hist, err)
+	}
+	for _, args := range [][]string{
+		{"Files:Latest", f.vol, hexOf(16)},
+		{"Files:Latest", "bad", file},
+		{"Files:Latest", f.vol, "bad"},
+		{"Files:History", "bad", file},
+		{"Files:History", f.vol, "bad"},
+		{"Files:NoSuchFunction"},
+	} {
+		if _, err := f.l.Evaluate(args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	out, _ = f.l.Evaluate("Files:History", f.vol, hexOf(16))
+	if string(out) != "[]" {
+		t.Fatalf("history of an unknown file: %s", out)
+	}
+}
+
+func TestAuditRecordAndQuery(t *testing.T) {
+	f := newFixture(t)
+	file, other := hexOf(16), hexOf(16)
+	f.batch(f.version(file, 1))
+	before := time.Now().UTC()
+	rec := func(evs ...chaincode.Event) error {
+		b, _ := json.Marshal(evs)
+		_, err := f.submit("Audit:Record", string(b))
+		return err
+	}
+	if err := rec(chaincode.Event{Volume: f.vol, File: file, Action: "read", Actor: "someone/else", Time: time.Unix(0, 0)},
+		chaincode.Event{Volume: f.vol, File: other, Action: "integrity", Detail: map[string]string{"problem": "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, e := range map[string]chaincode.Event{
+		"bad volume":     {Volume: "x", Action: "read"},
+		"bad file":       {Volume: f.vol, File: "x", Action: "read"},
+		"anchor by hand": {Volume: f.vol, Action: "anchor"},
+		"grant by hand":  {Volume: f.vol, Action: "grant"},
+		"huge detail":    {Volume: f.vol, Action: "read", Detail: bigDetail()},
+	} {
+		if err := rec(e); err == nil {
+			t.Errorf("%s: recorded", name)
+		}
+	}
+	if err := rec(); err == nil {
+		t.Error("an empty record call: accepted")
+	}
+	query := func(q chaincode.Query) []chaincode.Event {
+		b, _ := json.Marshal(q)
+		out, err := f.l.Evaluate("Audit:Events", string(b))
+		if err != nil {
+			t.Fatalf("query %+v: %v", q, err)
+		}
+		var evs []chaincode.Event
+		json.Unmarshal(out, &evs)
+		return evs
+	}
+	all := query(chaincode.Query{Volume: f.vol})
+	if len(all) != 3 {
+		t.Fatalf("all events: %+v", all)
+	}
+	for _, e := range all {
+		if e.Actor != f.actor || e.Time.Before(time.Now().Add(-time.Minute)) {
+			t.Fatalf("the caller set the actor or time of %+v", e)
+		}
+	}
+	for name, c := range map[string]struct {
+		q    chaincode.Query
+		want int
+	}{
+		"by file":    {chaincode.Query{Volume: f.vol, File: file}, 2},
+		"by action":  {chaincode.Query{Volume: f.vol, Action: "integrity"}, 1},
+		"by actor":   {chaincode.Query{Volume: f.vol, Actor: "nobody/0"}, 0},
+		"since":      {chaincode.Query{Volume: f.vol, Since: before.Format(time.RFC3339Nano)}, 2},
+		"until":      {chaincode.Query{Volume: f.vol, Until: before.Format(time.RFC3339Nano)}, 1},
+		"other vol":  {chaincode.Query{Volume: hexOf(16)}, 0},
+		"everything": {chaincode.Query{Volume: f.vol, Actor: f.actor}, 3},
+	} {
+		if got := query(c.q); len(got) != c.want {
+			t.Errorf("%s: %d events, want %d", name, len(got), c.want)
+		}
+	}
+	for _, bad := range []string{"{", `{"volume":"x"}`, fmt.Sprintf(`{"volume":%q,"since":"yesterday"}`, f.vol), fmt.Sprintf(`{"volume":%q,"until":"soon"}`, f.vol)} {
+		if _, err := f.l.Evaluate("Audit:Events", bad); err == nil {
+			t.Errorf("query %s: accepted", bad)
+		}
+	}
+}
+
+func bigDetail() map[string]string {
+	d := map[string]string{}
+	for i := range 20 {
+		d[fmt.Sprint(i)] = "x"
+	}
+	return d
+}
