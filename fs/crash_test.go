@@ -14,6 +14,8 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs"
 	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network/embedded"
 	"github.com/anchorfs/anchorfs/remote"
 )
 
@@ -40,7 +42,21 @@ func serveChild(args []string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	v, err := volume.Open(context.Background(), store, selfUnwrap, volume.Options{CacheDir: args[1]})
+	opt := volume.Options{CacheDir: args[1]}
+	if len(args) == 5 { // a ledger folder and a keyring folder
+		id, err := keyring.Load(args[4], nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		l, err := embedded.Open(args[3], id)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		opt.Ledger, opt.Actor = l, id.Public().LedgerID()
+	}
+	v, err := volume.Open(context.Background(), store, selfUnwrap, opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -56,16 +72,20 @@ func serveChild(args []string) {
 
 // TestKill9DuringWriteBurst kills the mounting process in the middle of a
 // burst of writes: after a remount every fsynced file is there, whole, and
-// the volume verifies.
+// the volume (ledger included) verifies.
 func TestKill9DuringWriteBurst(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP: mounting needs root")
 	}
 	store := newTestStore(t)
 	newVolume(t, store)
-	dir := t.TempDir()
+	dir, cache, ledgerDir, keys := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	id, err := keyring.Create(keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), childMount+"="+store.root+" "+t.TempDir()+" "+dir)
+	child.Env = append(os.Environ(), childMount+"="+store.root+" "+cache+" "+dir+" "+ledgerDir+" "+keys)
 	out, _ := child.StdoutPipe()
 	child.Stderr = os.Stderr
 	if err := child.Start(); err != nil {
@@ -110,7 +130,12 @@ func TestKill9DuringWriteBurst(t *testing.T) {
 	syscall.Unmount(dir, syscall.MNT_DETACH)
 	wg.Wait()
 
-	m := mount(t, store, t.TempDir())
+	// The same cache folder: its outbox holds what the child had not anchored yet.
+	h := newHome(t, id, ledgerDir)
+	m := mountFull(t, store, volume.Options{CacheDir: cache, Ledger: h.ledger, Actor: id.Public().LedgerID(), Logf: t.Logf}, selfUnwrap, fs.MountOptions{})
+	if err := m.vol.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
 	for _, i := range synced {
 		got, err := os.ReadFile(m.path(fmt.Sprintf("s%d", i)))
 		if err != nil || !bytes.Equal(got, content(i)) {
@@ -120,5 +145,8 @@ func TestKill9DuringWriteBurst(t *testing.T) {
 	findings, err := m.vol.Verify(context.Background(), "/", nil)
 	if err != nil || len(findings) > 0 {
 		t.Fatalf("verify after kill -9: %+v %v", findings, err)
+	}
+	if err := embedded.VerifyDir(context.Background(), ledgerDir); err != nil {
+		t.Fatalf("the ledger after kill -9: %v", err)
 	}
 }
