@@ -66,6 +66,11 @@ func (v *Volume) loadHead(ctx context.Context) error {
 	root.ino = 1
 	v.nextIno--
 	v.root = root
+	// The top folder now: a volume whose remote cannot serve it fails to
+	// open, rather than at the first lookup.
+	if err := v.loaded(root); err != nil {
+		return fmt.Errorf("the top folder of volume %s cannot be read from the remote", v.id)
+	}
 	v.baseTree = best.Root.Tree
 	v.headSeq = best.Seq
 	v.headHash = strings.TrimPrefix(bestName, format.HeadsDir+"/")

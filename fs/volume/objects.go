@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,8 +22,9 @@ const (
 	// uploadWorkers is how many objects upload at once: remotes are latency
 	// bound, so more than the core count pays off.
 	uploadWorkers = 8
-	// uploadBudget bounds the bytes sealed but not yet uploaded; writers wait
-	// beyond it, which keeps memory flat when the remote is slower than the writer.
+	// uploadBudget bounds the bytes sealed but not yet uploaded that stay in
+	// memory; beyond it objects wait on local disk (the write-back cache,
+	// ciphertext only), and writers wait only when that disk is full.
 	uploadBudget = 256 << 20
 	// chunkCacheSize bounds the decrypted chunks kept in memory for readers.
 	chunkCacheSize = 128 << 20
@@ -31,12 +34,14 @@ const (
 // the background with a byte budget, fetches with hash checks, a cache of
 // plaintext chunks and one fetch per object at a time.
 type objects struct {
-	store ObjectStore
-	logf  func(string, ...any)
+	store  ObjectStore
+	logf   func(string, ...any)
+	spill  string // write-back folder for objects past the budget; "" keeps all in memory
+	budget int64  // bytes of queued objects kept in memory
 
 	mu       sync.Mutex
 	cond     *sync.Cond
-	pending  map[string][]byte // name -> object, until uploaded
+	pending  map[string][]byte // name -> object, until uploaded (nil: waiting on disk in spill)
 	inflight int64             // bytes in pending
 	gen      uint64            // generation of the newest queued upload
 	open     map[uint64]int    // generation -> uploads not yet done
@@ -63,10 +68,15 @@ type fetch struct {
 	err  error
 }
 
-func newObjects(store ObjectStore, logf func(string, ...any)) *objects {
+func newObjects(store ObjectStore, spill string, budget int64, logf func(string, ...any)) *objects {
+	if budget <= 0 {
+		budget = uploadBudget
+	}
 	o := &objects{
 		store:    store,
 		logf:     logf,
+		spill:    spill,
+		budget:   budget,
 		pending:  map[string][]byte{},
 		open:     map[uint64]int{},
 		queue:    make(chan upload, 1<<16),
@@ -78,19 +88,71 @@ func newObjects(store ObjectStore, logf func(string, ...any)) *objects {
 		o.wg.Add(1)
 		go o.uploader()
 	}
+	o.recoverSpill()
 	return o
+}
+
+// spillPath is where object name waits on local disk.
+func (o *objects) spillPath(name string) string {
+	return filepath.Join(o.spill, strings.ReplaceAll(name, "/", "_"))
+}
+
+// recoverSpill queues the objects a previous run left on local disk.
+func (o *objects) recoverSpill() {
+	if o.spill == "" {
+		return
+	}
+	entries, _ := os.ReadDir(o.spill)
+	for _, e := range entries {
+		name := strings.ReplaceAll(e.Name(), "_", "/")
+		if strings.HasSuffix(name, ".tmp") {
+			os.Remove(filepath.Join(o.spill, e.Name()))
+			continue
+		}
+		o.mu.Lock()
+		o.pending[name] = nil
+		o.gen++
+		g := o.gen
+		o.open[g]++
+		o.mu.Unlock()
+		o.queue <- upload{name: name, gen: g}
+	}
+}
+
+// spillObject writes obj to local disk, reporting whether it could.
+func (o *objects) spillObject(name string, obj []byte) bool {
+	if o.spill == "" {
+		return false
+	}
+	if err := os.MkdirAll(o.spill, 0o700); err != nil {
+		return false
+	}
+	p := o.spillPath(name)
+	if err := os.WriteFile(p+".tmp", obj, 0o600); err != nil {
+		os.Remove(p + ".tmp")
+		return false
+	}
+	return os.Rename(p+".tmp", p) == nil
 }
 
 // put queues obj for upload under name and returns at once (or once the
 // upload budget has room). Reads see the object while it is queued.
 func (o *objects) put(name string, obj []byte) {
 	o.mu.Lock()
-	for o.inflight > uploadBudget && !o.closed {
-		o.cond.Wait()
-	}
 	if _, dup := o.pending[name]; dup {
 		o.mu.Unlock()
 		return
+	}
+	if o.inflight > o.budget {
+		o.mu.Unlock()
+		spilled := o.spillObject(name, obj)
+		o.mu.Lock()
+		if spilled {
+			obj = nil
+		}
+		for obj != nil && o.inflight > o.budget && !o.closed {
+			o.cond.Wait()
+		}
 	}
 	o.pending[name] = obj
 	if o.tracking != nil {
@@ -108,8 +170,16 @@ func (o *objects) uploader() {
 	defer o.wg.Done()
 	for u := range o.queue {
 		o.mu.Lock()
-		obj := o.pending[u.name]
+		obj, inMemory := o.pending[u.name], o.pending[u.name] != nil
 		o.mu.Unlock()
+		if !inMemory {
+			var err error
+			if obj, err = os.ReadFile(o.spillPath(u.name)); err != nil {
+				o.logf("write-back object %s is gone: %v", u.name, err)
+				o.finish(u, 0)
+				continue
+			}
+		}
 		backoff := time.Second
 		for {
 			err := o.store.Put(context.Background(), u.name, obj)
@@ -139,15 +209,25 @@ func (o *objects) uploader() {
 			o.failures--
 			o.mu.Unlock()
 		}
-		o.mu.Lock()
-		delete(o.pending, u.name)
-		o.inflight -= int64(len(obj))
-		if o.open[u.gen]--; o.open[u.gen] == 0 {
-			delete(o.open, u.gen)
+		if inMemory {
+			o.finish(u, int64(len(obj)))
+		} else {
+			os.Remove(o.spillPath(u.name))
+			o.finish(u, 0)
 		}
-		o.cond.Broadcast()
-		o.mu.Unlock()
 	}
+}
+
+// finish marks an upload done; size is what it held in memory.
+func (o *objects) finish(u upload, size int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.pending, u.name)
+	o.inflight -= size
+	if o.open[u.gen]--; o.open[u.gen] == 0 {
+		delete(o.open, u.gen)
+	}
+	o.cond.Broadcast()
 }
 
 // track starts or stops recording the names of queued objects.
@@ -249,10 +329,24 @@ func (o *objects) close() {
 // a fetch from the store (one at a time per object).
 func (o *objects) get(ctx context.Context, name string, h format.Hash) ([]byte, error) {
 	o.mu.Lock()
-	if obj, ok := o.pending[name]; ok {
-		o.mu.Unlock()
+	obj, queued := o.pending[name]
+	o.mu.Unlock()
+	if queued && obj != nil {
 		return obj, nil
 	}
+	if queued {
+		// Waiting on local disk, unless it was uploaded a moment ago.
+		if b, err := os.ReadFile(o.spillPath(name)); err == nil && format.HashOf(b) == h {
+			return b, nil
+		}
+	}
+	return o.fetchChecked(ctx, name, h)
+}
+
+// fetchChecked fetches an object from the store (one fetch per object at a
+// time) and checks it against its hash.
+func (o *objects) fetchChecked(ctx context.Context, name string, h format.Hash) ([]byte, error) {
+	o.mu.Lock()
 	if f, ok := o.fetching[name]; ok {
 		o.mu.Unlock()
 		<-f.done

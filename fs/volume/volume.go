@@ -54,6 +54,9 @@ type Options struct {
 	Actor, Host string
 	// ReadOnly opens without taking the cache lock or writing anything.
 	ReadOnly bool
+	// MemoryBudget is how many bytes of sealed objects wait for upload in
+	// memory before further ones wait in the cache folder; 0 means 256 MiB.
+	MemoryBudget int64
 	// CommitInterval is how often dirty metadata is committed in the
 	// background; 0 means 5 seconds.
 	CommitInterval time.Duration
@@ -239,7 +242,11 @@ func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([
 			return nil, err
 		}
 	}
-	v.obj = newObjects(store, logf)
+	spill := ""
+	if !opt.ReadOnly {
+		spill = filepath.Join(opt.CacheDir, "writeback")
+	}
+	v.obj = newObjects(store, spill, opt.MemoryBudget, logf)
 	if err := v.loadHead(ctx); err != nil {
 		v.obj.close()
 		v.unlockCache()
