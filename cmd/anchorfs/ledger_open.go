@@ -8,6 +8,7 @@ import (
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/embedded"
+	"github.com/anchorfs/anchorfs/network/fabric"
 )
 
 // openLedger opens the ledger named by spec for identity id.
@@ -18,8 +19,12 @@ func (s *settings) openLedger(ctx context.Context, spec string, id *keyring.Iden
 	if spec == "none" {
 		return nil, nil // encryption only: no anchoring, no ledger checks
 	}
-	if strings.HasPrefix(spec, "fabric:") {
-		return nil, fmt.Errorf("the Fabric ledger is not available in this build")
+	if profile, ok := strings.CutPrefix(spec, "fabric:"); ok {
+		l, err := fabric.Open(profile)
+		if err != nil {
+			return nil, fmt.Errorf("Fabric ledger: %w", err)
+		}
+		return l, nil
 	}
 	l, err := embedded.Open(s.ledgerDir(spec), id)
 	if err != nil {

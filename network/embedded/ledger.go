@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/chaincode"
 	"github.com/anchorfs/anchorfs/network"
+	"github.com/anchorfs/anchorfs/network/invoke"
 )
 
 // Signer is the caller: a certificate for its key and signatures by it.
@@ -359,99 +359,40 @@ func (l *Ledger) commit(txs []*txRecord) error {
 	return tx.Commit()
 }
 
-// AnchorBatch anchors file versions, many per transaction.
-func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor) ([]network.AnchorResult, error) {
-	out := make([]network.AnchorResult, 0, len(anchors))
-	for start := 0; start < len(anchors); start += anchorsPerTx {
-		part := anchors[start:min(start+anchorsPerTx, len(anchors))]
-		b, _ := json.Marshal(part)
-		payload, err := l.submit(ctx, "Files:AnchorBatch", string(b))
-		if err != nil {
-			return nil, err
-		}
-		var outcomes []chaincode.Outcome
-		if err := json.Unmarshal(payload, &outcomes); err != nil || len(outcomes) != len(part) {
-			return nil, fmt.Errorf("the chaincode answered %q", payload)
-		}
-		for _, o := range outcomes {
-			r := network.AnchorResult{}
-			if o.Current != nil {
-				c := anchorOf(*o.Current)
-				r.Current = &c
-			}
-			if o.Status == chaincode.StatusStale {
-				r.Err = network.ErrStale
-			}
-			out = append(out, r)
-		}
-	}
-	return out, nil
+// transactor runs chaincode functions on this ledger for package invoke.
+type transactor struct{ l *Ledger }
+
+func (t transactor) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	return t.l.submit(ctx, append([]string{fn}, args...)...)
 }
 
-func anchorOf(v chaincode.FileVersion) network.Anchor {
-	return network.Anchor{Volume: v.Volume, File: v.File, Version: v.Version, PrevVersion: v.PrevVersion,
-		MerkleRoot: v.MerkleRoot, ManifestHash: v.ManifestHash, Size: v.Size, Actor: v.Actor, TxID: v.TxID, Time: v.Time}
+func (t transactor) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	return t.l.evaluate(append([]string{fn}, args...)...)
+}
+
+// AnchorBatch anchors file versions, many per transaction.
+func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor) ([]network.AnchorResult, error) {
+	return invoke.AnchorBatch(ctx, transactor{l}, anchors, anchorsPerTx)
 }
 
 // Latest returns the newest anchored version of a file.
 func (l *Ledger) Latest(ctx context.Context, volume, file string) (network.Anchor, error) {
-	payload, err := l.evaluate("Files:Latest", volume, file)
-	if err != nil {
-		if strings.Contains(err.Error(), chaincode.ErrNotAnchored.Error()) {
-			return network.Anchor{}, fmt.Errorf("%w: file %s", network.ErrNotFound, file)
-		}
-		return network.Anchor{}, err
-	}
-	var v chaincode.FileVersion
-	if err := json.Unmarshal(payload, &v); err != nil {
-		return network.Anchor{}, err
-	}
-	return anchorOf(v), nil
+	return invoke.Latest(ctx, transactor{l}, volume, file)
 }
 
 // History returns every anchored version of a file, oldest first.
 func (l *Ledger) History(ctx context.Context, volume, file string) ([]network.Anchor, error) {
-	payload, err := l.evaluate("Files:History", volume, file)
-	if err != nil {
-		return nil, err
-	}
-	var vs []chaincode.FileVersion
-	if err := json.Unmarshal(payload, &vs); err != nil {
-		return nil, err
-	}
-	out := make([]network.Anchor, len(vs))
-	for i, v := range vs {
-		out[i] = anchorOf(v)
-	}
-	return out, nil
+	return invoke.History(ctx, transactor{l}, volume, file)
 }
 
 // Record commits audit events.
 func (l *Ledger) Record(ctx context.Context, events []network.Event) error {
-	b, _ := json.Marshal(events)
-	_, err := l.submit(ctx, "Audit:Record", string(b))
-	return err
+	return invoke.Record(ctx, transactor{l}, events)
 }
 
 // Audit returns the events that match q.
 func (l *Ledger) Audit(ctx context.Context, q network.AuditQuery) ([]network.Event, error) {
-	cq := chaincode.Query{Volume: q.Volume, File: q.File, Actor: q.Actor, Action: q.Action}
-	if !q.Since.IsZero() {
-		cq.Since = q.Since.UTC().Format(time.RFC3339Nano)
-	}
-	if !q.Until.IsZero() {
-		cq.Until = q.Until.UTC().Format(time.RFC3339Nano)
-	}
-	b, _ := json.Marshal(cq)
-	payload, err := l.evaluate("Audit:Events", string(b))
-	if err != nil {
-		return nil, err
-	}
-	var evs []network.Event
-	if err := json.Unmarshal(payload, &evs); err != nil {
-		return nil, err
-	}
-	return evs, nil
+	return invoke.Audit(ctx, transactor{l}, q)
 }
 
 // Info describes the ledger.
