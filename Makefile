@@ -6,7 +6,7 @@ DEMO_REMOTE ?= $(HOME)/.anchorfs-demo-remote
 MNT      ?= $(CURDIR)/mnt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build run test test-race lint bench fuse3 clean
+.PHONY: build run test lint bench fuse3 clean network-up network-down network-deploy test-fabric bench-fabric
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/anchorfs
@@ -42,3 +42,29 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# The Fabric test network (Fabric's binaries from FABRIC_BIN or PATH; docs/FABRIC.md).
+network-up: build
+	bash network/testnet/scripts/up.sh
+
+network-down:
+	bash network/testnet/scripts/down.sh
+
+network-deploy: build
+	bash network/testnet/scripts/deploy.sh
+
+# Brings the network up, runs the suites that need it, brings it down. Without
+# Fabric's binaries it says SKIP and what is missing.
+test-fabric: build
+	@if bash -c 'source network/testnet/scripts/env.sh && find_fabric'; then \
+	  bash network/testnet/scripts/up.sh && \
+	  { $(GO) test -count=1 -v -run 'Fabric|AcrossOrganisations|UnavailableNetwork' ./network/fabric/ ./fs/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'; s=$${PIPESTATUS[0]}; \
+	    bash network/testnet/scripts/down.sh; exit $$s; }; \
+	else echo "SKIP: test-fabric needs Fabric's binaries"; fi
+
+bench-fabric: build
+	@if bash -c 'source network/testnet/scripts/env.sh && find_fabric'; then \
+	  bash network/testnet/scripts/up.sh && \
+	  { $(GO) test -run '^$$' -bench BenchmarkFabricAnchor -benchtime 20x ./network/fabric/; s=$$?; \
+	    bash network/testnet/scripts/down.sh; exit $$s; }; \
+	else echo "SKIP: bench-fabric needs Fabric's binaries"; fi

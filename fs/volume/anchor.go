@@ -350,7 +350,9 @@ func (v *Volume) recordIntegrity(n *Node, problem string) {
 	}
 	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: "integrity", Volume: v.id.String(),
 		File: n.id.String(), Detail: map[string]string{"problem": problem}}
+	v.bg.Add(1) // Close waits for it
 	go func() {
+		defer v.bg.Done()
 		if err := v.opt.Ledger.Record(context.Background(), []network.Event{ev}); err != nil {
 			v.logf("recording an integrity event: %v", err)
 		}

@@ -1,0 +1,205 @@
+package fabric_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+
+	"github.com/anchorfs/anchorfs/network"
+	"github.com/anchorfs/anchorfs/network/fabric"
+)
+
+func TestLoadProfile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "p.yaml")
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	full := "gateway: 127.0.0.1:7051\ntlsCACert: ca.crt\nmspID: Org1MSP\ncertificate: /abs/cert.pem\nprivateKey: key\nchannel: anchorfs\nchaincode: anchorfs\n"
+	p, err := fabric.LoadProfile(write(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.TLSCACert != filepath.Join(dir, "ca.crt") || p.Certificate != "/abs/cert.pem" || p.PrivateKey != filepath.Join(dir, "key") {
+		t.Fatalf("relative names are not taken relative to the profile: %+v", p)
+	}
+	if _, err := fabric.LoadProfile(write(strings.Replace(full, "mspID: Org1MSP\n", "", 1))); err == nil || !strings.Contains(err.Error(), "mspID") {
+		t.Fatalf("a profile without an MSP id: %v", err)
+	}
+	if _, err := fabric.LoadProfile(write("gateway: [")); err == nil {
+		t.Fatal("malformed YAML accepted")
+	}
+	if _, err := fabric.LoadProfile(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Fatal("a missing profile accepted")
+	}
+}
+
+func TestBlockHeaderHash(t *testing.T) {
+	a := fabric.BlockHeaderHash(&common.BlockHeader{Number: 1, PreviousHash: []byte{1}, DataHash: []byte{2}})
+	b := fabric.BlockHeaderHash(&common.BlockHeader{Number: 2, PreviousHash: []byte{1}, DataHash: []byte{2}})
+	if len(a) != 32 || hex.EncodeToString(a) == hex.EncodeToString(b) {
+		t.Fatalf("header hashes: %x %x", a, b)
+	}
+}
+
+// profile returns the test network's profile for org n, or skips loudly.
+func profile(t testing.TB, org string) string {
+	p := os.Getenv("ANCHORFS_FABRIC_PROFILE_" + strings.ToUpper(org))
+	if p == "" {
+		p, _ = filepath.Abs(filepath.Join("..", "testnet", "run", "profiles", org+"-user1.yaml"))
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("SKIP: no Fabric test network (%s missing): set FABRIC_BIN and run `make network-up` or `make test-fabric`", p)
+	}
+	return p
+}
+
+func open(t testing.TB, org string) *fabric.Ledger {
+	l, err := fabric.Open(profile(t, org))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func anchor(vol, file string, v uint64) network.Anchor {
+	return network.Anchor{Volume: vol, File: file, Version: v, PrevVersion: v - 1, MerkleRoot: randHex(32), ManifestHash: randHex(32), Size: 1}
+}
+
+// TestAcrossOrganisations anchors as Org1, sees it as Org2, and has Org2's
+// stale anchor refused by the chaincode on Fabric.
+func TestAcrossOrganisations(t *testing.T) {
+	ctx := context.Background()
+	org1, org2 := open(t, "org1"), open(t, "org2")
+	vol, file := randHex(16), randHex(16)
+	a1 := anchor(vol, file, 1)
+	res, err := org1.AnchorBatch(ctx, []network.Anchor{a1, anchor(vol, randHex(16), 1)})
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("org1 anchors: %+v %v", res, err)
+	}
+	latest, err := org2.Latest(ctx, vol, file)
+	if err != nil || latest.ManifestHash != a1.ManifestHash || !strings.HasPrefix(latest.Actor, "Org1MSP/") {
+		t.Fatalf("org2 reads: %+v %v", latest, err)
+	}
+	dup := anchor(vol, randHex(16), 1)
+	_, err = org2.AnchorBatch(ctx, []network.Anchor{dup, dup})
+	if err == nil {
+		t.Fatal("the same file twice in one batch was accepted")
+	}
+	res, err = org2.AnchorBatch(ctx, []network.Anchor{anchor(vol, file, 3)})
+	if err != nil || !errors.Is(res[0].Err, network.ErrStale) || res[0].Current.Version != 1 {
+		t.Fatalf("a stale anchor from org2: %+v %v", res, err)
+	}
+	if _, err := org1.Latest(ctx, vol, randHex(16)); !errors.Is(err, network.ErrNotFound) {
+		t.Fatalf("an unknown file: %v", err)
+	}
+	evs, err := org2.Audit(ctx, network.AuditQuery{Volume: vol, Action: "anchor"})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("audit: %d events, %v", len(evs), err)
+	}
+	// The chain links: each block names the previous block's hash.
+	info, err := org1.Info(ctx)
+	if err != nil || info.Height < 2 {
+		t.Fatalf("info: %+v %v", info, err)
+	}
+	var prev string
+	from := info.Height - 3
+	err = org1.Blocks(ctx, from, func(b network.Block) error {
+		if prev != "" && b.PrevHash != prev {
+			t.Errorf("block %d does not link to block %d", b.Number, b.Number-1)
+		}
+		prev = b.Hash
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnavailableNetwork(t *testing.T) {
+	p := profile(t, "org1")
+	b, _ := os.ReadFile(p)
+	dead := filepath.Join(t.TempDir(), "dead.yaml")
+	os.WriteFile(dead, []byte(strings.Replace(string(b), "127.0.0.1:7051", "127.0.0.1:1", 1)), 0o600)
+	l, err := fabric.Open(dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := l.Latest(ctx, randHex(16), randHex(16)); !errors.Is(err, network.ErrUnavailable) {
+		t.Fatalf("a network that is down: %v", err)
+	}
+}
+
+// BenchmarkFabricAnchor reports anchored versions per second against the
+// test network, batched and one transaction per version, and the latency of
+// a submit (median, p99).
+func BenchmarkFabricAnchor(b *testing.B) {
+	for _, c := range []struct {
+		name       string
+		perTx      int
+		submitters int
+	}{{"batched-2000", 2000, 1}, {"one-per-tx", 1, 20}} {
+		b.Run(c.name, func(b *testing.B) {
+			l := open(b, "org1")
+			ctx := context.Background()
+			vol := randHex(16)
+			var mu sync.Mutex
+			var lat []time.Duration
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			work := make(chan struct{}, b.N)
+			for range b.N {
+				work <- struct{}{}
+			}
+			close(work)
+			for range c.submitters {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range work {
+						as := make([]network.Anchor, c.perTx)
+						for i := range as {
+							as[i] = anchor(vol, randHex(16), 1)
+						}
+						t0 := time.Now()
+						if _, err := l.AnchorBatch(ctx, as); err != nil {
+							b.Error(err)
+							return
+						}
+						mu.Lock()
+						lat = append(lat, time.Since(t0))
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(b.N*c.perTx)/b.Elapsed().Seconds(), "versions/s")
+			if len(lat) > 0 {
+				b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "ms-median")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "ms-p99")
+			}
+		})
+	}
+}
