@@ -1,4 +1,4 @@
-// Package chaincode is the ledger's smart contracts: file anchors and audit events (and the shared parts policy and billing build on).
+// Package chaincode is the ledger's smart contracts: file anchors, audit events and the sharing policy (and the shared parts billing builds on).
 package chaincode
 
 import (
@@ -8,13 +8,15 @@ import (
 // Name is the chaincode's name on a channel.
 const Name = "anchorfs"
 
-// New returns the chaincode with all its contracts: Files (the default) and Audit.
+// New returns the chaincode with all its contracts: Files (the default), Audit and Policy.
 func New() (*contractapi.ContractChaincode, error) {
 	files := &FilesContract{}
 	files.Name = "Files"
 	audit := &AuditContract{}
 	audit.Name = "Audit"
-	cc, err := contractapi.NewChaincode(files, audit)
+	policy := &PolicyContract{}
+	policy.Name = "Policy"
+	cc, err := contractapi.NewChaincode(files, audit, policy)
 	if err != nil {
 		return nil, err
 	}

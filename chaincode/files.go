@@ -24,6 +24,7 @@ type FileVersion struct {
 	MerkleRoot   string    `json:"merkleRoot"`
 	ManifestHash string    `json:"manifestHash"`
 	Size         int64     `json:"size"`
+	Domain       string    `json:"domain,omitempty" metadata:",optional"`
 	Actor        string    `json:"actor,omitempty" metadata:",optional"`
 	TxID         string    `json:"txId,omitempty" metadata:",optional"`
 	Time         time.Time `json:"time,omitempty" metadata:",optional"`
@@ -33,9 +34,11 @@ type FileVersion struct {
 type Outcome struct {
 	// Status is "anchored", "exists" (this very version was anchored
 	// before: a retry) or "stale" (the previous version named is not the
-	// latest; Current is the latest).
+	// latest; Current is the latest) or "denied" (the volume's policy
+	// does not let the caller write the file; Reason says why).
 	Status  string       `json:"status"`
 	Current *FileVersion `json:"current,omitempty" metadata:",optional"`
+	Reason  string       `json:"reason,omitempty" metadata:",optional"`
 }
 
 // Outcome statuses.
@@ -43,6 +46,7 @@ const (
 	StatusAnchored = "anchored"
 	StatusExists   = "exists"
 	StatusStale    = "stale"
+	StatusDenied   = "denied"
 )
 
 // maxBatch bounds one transaction: large enough that a write-heavy workload
@@ -68,6 +72,11 @@ func (v *FileVersion) validate() error {
 	if v.Size < 0 {
 		return fmt.Errorf("file %s: negative size", v.File)
 	}
+	if v.Domain != "" {
+		if err := checkID("domain", v.Domain); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -76,8 +85,12 @@ func fileKey(ctx contractapi.TransactionContextInterface, volume, file string) (
 }
 
 // AnchorBatch anchors many file versions in one transaction. A malformed
-// anchor fails the whole call and writes nothing; a stale one is reported
-// in its Outcome and does not stop the others.
+// anchor fails the whole call and writes nothing; a stale one, or one the
+// volume's policy denies the caller (recorded as a "denied" event), is
+// reported in its Outcome and does not stop the others. On a registered
+// volume the owner may anchor anything; anyone else must have joined it and
+// may anchor only in a domain its grant lets it write, and may not move a
+// file out of the domain it is in.
 func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface, anchorsJSON string) ([]Outcome, error) {
 	var anchors []FileVersion
 	if err := json.Unmarshal([]byte(anchorsJSON), &anchors); err != nil {
@@ -107,6 +120,7 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 	}
 	stub := ctx.GetStub()
 	out := make([]Outcome, len(anchors))
+	access := newWriteAccess(ctx, actor)
 	var anchored []FileVersion
 	for i, a := range anchors {
 		key, err := fileKey(ctx, a.Volume, a.File)
@@ -116,6 +130,18 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 		cur, err := c.get(ctx, key)
 		if err != nil {
 			return nil, err
+		}
+		reason, err := access.deny(a, cur)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			if err := putEvent(ctx, i, Event{Time: now, Actor: actor, Action: "denied", Volume: a.Volume, File: a.File,
+				Detail: map[string]string{"domain": a.Domain, "version": strconv.FormatUint(a.Version, 10), "reason": reason}}); err != nil {
+				return nil, err
+			}
+			out[i] = Outcome{Status: StatusDenied, Reason: reason}
+			continue
 		}
 		switch {
 		case cur != nil && cur.Version == a.Version && cur.ManifestHash == a.ManifestHash:
@@ -147,13 +173,17 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 	return out, nil
 }
 
-// Anchor anchors one file version; a stale one is an error.
+// Anchor anchors one file version; a stale or denied one is an error (so a
+// denial is not recorded: AnchorBatch records it).
 func (c *FilesContract) Anchor(ctx contractapi.TransactionContextInterface, volume, file string, version, prevVersion uint64, merkleRoot, manifestHash string, size int64) error {
 	b, _ := json.Marshal([]FileVersion{{Volume: volume, File: file, Version: version, PrevVersion: prevVersion,
 		MerkleRoot: merkleRoot, ManifestHash: manifestHash, Size: size}})
 	out, err := c.AnchorBatch(ctx, string(b))
 	if err != nil {
 		return err
+	}
+	if out[0].Status == StatusDenied {
+		return fmt.Errorf("denied: %s", out[0].Reason)
 	}
 	if out[0].Status == StatusStale {
 		latest := uint64(0)

@@ -16,6 +16,10 @@ import (
 const (
 	keyFile  = "file"  // file~volume~file: the latest anchored version
 	keyEvent = "event" // event~volume~time~txid~n: one audit event
+
+	keyVolume = "volume" // volume~volume: the volume's owner
+	keyGrant  = "grant"  // grant~volume~domain~keyid: a grantee's rights on a shared folder
+	keyMember = "member" // member~volume~actor: the grantee key an actor joined with
 )
 
 var (

@@ -29,6 +29,8 @@ type Anchor struct {
 	MerkleRoot   string `json:"merkleRoot"`
 	ManifestHash string `json:"manifestHash"`
 	Size         int64  `json:"size"`
+	// Domain is the shared folder the file is in ("" for none).
+	Domain string `json:"domain,omitempty"`
 
 	// Filled in by the ledger when it returns anchors.
 	Actor string    `json:"actor,omitempty"`
@@ -37,8 +39,9 @@ type Anchor struct {
 }
 
 // AnchorResult is the outcome of one anchor of a batch: Err is nil when it
-// was committed, wraps ErrStale (Current then holds the ledger's latest) or
-// another error when it was rejected. Rejecting one anchor never rejects the
+// was committed, wraps ErrStale (Current then holds the ledger's latest),
+// ErrDenied (with the chaincode's reason) or another error when it was
+// rejected. Rejecting one anchor never rejects the
 // rest of its batch.
 type AnchorResult struct {
 	Err     error
@@ -54,6 +57,38 @@ type Event struct {
 	File   string            `json:"file,omitempty"`
 	Detail map[string]string `json:"detail,omitempty"`
 	TxID   string            `json:"txId,omitempty"`
+}
+
+// Grant gives a grantee key rights on a shared folder (a domain) of a volume.
+type Grant struct {
+	Volume string `json:"volume"`
+	Domain string `json:"domain"`
+	// Path is the folder's display path, such as "/projects/acme".
+	Path string `json:"path"`
+	// GranteeKey is the grantee's Ed25519 signing key, unpadded base64url.
+	GranteeKey string `json:"granteeKey"`
+	// Rights are "rw" or "ro".
+	Rights string `json:"rights"`
+	// Keys are the domain's keys wrapped for the grantee, opaque to the ledger.
+	Keys  []byte `json:"keys"`
+	Epoch uint32 `json:"epoch"`
+
+	// Filled in by the ledger when it returns grants.
+	GranteeID string    `json:"granteeId,omitempty"`
+	GrantedBy string    `json:"grantedBy,omitempty"`
+	Time      time.Time `json:"time,omitempty"`
+	TxID      string    `json:"txId,omitempty"`
+	Revoked   bool      `json:"revoked,omitempty"`
+	RevokedAt time.Time `json:"revokedAt,omitempty"`
+	RevokedBy string    `json:"revokedBy,omitempty"`
+}
+
+// joinLabel starts the message a grantee key signs to join a volume.
+const joinLabel = "anchorfs join v1\x00"
+
+// JoinMessage is what a grantee key signs for actor to join volume.
+func JoinMessage(volume, actor string) []byte {
+	return []byte(joinLabel + volume + "\x00" + actor)
 }
 
 // AuditQuery selects events; zero fields match everything.
@@ -98,6 +133,18 @@ type Ledger interface {
 	Record(ctx context.Context, events []Event) error
 	// Audit returns the events that match q, oldest first.
 	Audit(ctx context.Context, q AuditQuery) ([]Event, error)
+	// Register makes the caller the owner of a volume (no-op if it already is).
+	Register(ctx context.Context, volume string) error
+	// Owner returns the volume's owner actor (ErrNotFound if unregistered).
+	Owner(ctx context.Context, volume string) (string, error)
+	// Grant records a grant; ErrDenied (wrapped, with the chaincode's reason) if the caller may not.
+	Grant(ctx context.Context, g Grant) error
+	// Revoke marks a grant revoked; ErrDenied if the caller may not.
+	Revoke(ctx context.Context, volume, domain, granteeKey string) error
+	// Grants lists a volume's grants (domain "" for all), revoked ones included.
+	Grants(ctx context.Context, volume, domain string) ([]Grant, error)
+	// Join binds the caller to a grantee key, proving it holds the key's private half.
+	Join(ctx context.Context, volume, granteeKey, signature string) error
 	// Info describes the ledger and its height.
 	Info(ctx context.Context) (Info, error)
 	// Blocks calls fn for each block from number from on.

@@ -395,6 +395,36 @@ func (l *Ledger) Audit(ctx context.Context, q network.AuditQuery) ([]network.Eve
 	return invoke.Audit(ctx, transactor{l}, q)
 }
 
+// Register makes the caller the owner of a volume.
+func (l *Ledger) Register(ctx context.Context, volume string) error {
+	return invoke.Register(ctx, transactor{l}, volume)
+}
+
+// Owner returns the actor that owns a volume.
+func (l *Ledger) Owner(ctx context.Context, volume string) (string, error) {
+	return invoke.Owner(ctx, transactor{l}, volume)
+}
+
+// Grant records a grant of the caller's volume.
+func (l *Ledger) Grant(ctx context.Context, g network.Grant) error {
+	return invoke.Grant(ctx, transactor{l}, g)
+}
+
+// Revoke marks a grant revoked.
+func (l *Ledger) Revoke(ctx context.Context, volume, domain, granteeKey string) error {
+	return invoke.Revoke(ctx, transactor{l}, volume, domain, granteeKey)
+}
+
+// Grants lists a volume's grants on a domain ("" for all).
+func (l *Ledger) Grants(ctx context.Context, volume, domain string) ([]network.Grant, error) {
+	return invoke.Grants(ctx, transactor{l}, volume, domain)
+}
+
+// Join binds the caller to a grantee key it holds.
+func (l *Ledger) Join(ctx context.Context, volume, granteeKey, signature string) error {
+	return invoke.Join(ctx, transactor{l}, volume, granteeKey, signature)
+}
+
 // Info describes the ledger.
 func (l *Ledger) Info(ctx context.Context) (network.Info, error) {
 	var n uint64

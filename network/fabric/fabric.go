@@ -223,6 +223,36 @@ func (l *Ledger) Audit(ctx context.Context, q network.AuditQuery) ([]network.Eve
 	return invoke.Audit(ctx, l, q)
 }
 
+// Register makes the caller the owner of a volume.
+func (l *Ledger) Register(ctx context.Context, volume string) error {
+	return invoke.Register(ctx, l, volume)
+}
+
+// Owner returns the actor that owns a volume.
+func (l *Ledger) Owner(ctx context.Context, volume string) (string, error) {
+	return invoke.Owner(ctx, l, volume)
+}
+
+// Grant records a grant of the caller's volume.
+func (l *Ledger) Grant(ctx context.Context, g network.Grant) error {
+	return invoke.Grant(ctx, l, g)
+}
+
+// Revoke marks a grant revoked.
+func (l *Ledger) Revoke(ctx context.Context, volume, domain, granteeKey string) error {
+	return invoke.Revoke(ctx, l, volume, domain, granteeKey)
+}
+
+// Grants lists a volume's grants on a domain ("" for all).
+func (l *Ledger) Grants(ctx context.Context, volume, domain string) ([]network.Grant, error) {
+	return invoke.Grants(ctx, l, volume, domain)
+}
+
+// Join binds the caller to a grantee key it holds.
+func (l *Ledger) Join(ctx context.Context, volume, granteeKey, signature string) error {
+	return invoke.Join(ctx, l, volume, granteeKey, signature)
+}
+
 // Info asks the channel's query system chaincode for the chain's height.
 func (l *Ledger) Info(ctx context.Context) (network.Info, error) {
 	out, err := l.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(l.profile.Channel))

@@ -3,8 +3,10 @@ package invoke
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,8 +42,11 @@ func AnchorBatch(ctx context.Context, t Transactor, anchors []network.Anchor, pe
 				c := anchorOf(*o.Current)
 				r.Current = &c
 			}
-			if o.Status == chaincode.StatusStale {
+			switch o.Status {
+			case chaincode.StatusStale:
 				r.Err = network.ErrStale
+			case chaincode.StatusDenied:
+				r.Err = fmt.Errorf("%w: %s", network.ErrDenied, o.Reason)
 			}
 			out = append(out, r)
 		}
@@ -51,7 +56,7 @@ func AnchorBatch(ctx context.Context, t Transactor, anchors []network.Anchor, pe
 
 func anchorOf(v chaincode.FileVersion) network.Anchor {
 	return network.Anchor{Volume: v.Volume, File: v.File, Version: v.Version, PrevVersion: v.PrevVersion,
-		MerkleRoot: v.MerkleRoot, ManifestHash: v.ManifestHash, Size: v.Size, Actor: v.Actor, TxID: v.TxID, Time: v.Time}
+		MerkleRoot: v.MerkleRoot, ManifestHash: v.ManifestHash, Size: v.Size, Domain: v.Domain, Actor: v.Actor, TxID: v.TxID, Time: v.Time}
 }
 
 // Latest returns the newest anchored version of a file.
@@ -113,4 +118,83 @@ func Audit(ctx context.Context, t Transactor, q network.AuditQuery) ([]network.E
 		return nil, err
 	}
 	return evs, nil
+}
+
+// Register makes the caller the owner of a volume; a volume someone else
+// owns is ErrDenied.
+func Register(ctx context.Context, t Transactor, volume string) error {
+	_, err := t.Submit(ctx, "Policy:Register", volume)
+	if err != nil && strings.Contains(err.Error(), "is owned by") {
+		return fmt.Errorf("%w: %v", network.ErrDenied, err)
+	}
+	return err
+}
+
+// Owner returns the actor that owns a volume (ErrNotFound if unregistered).
+func Owner(ctx context.Context, t Transactor, volume string) (string, error) {
+	payload, err := t.Evaluate(ctx, "Policy:Owner", volume)
+	if err != nil {
+		if strings.Contains(err.Error(), "not registered") {
+			return "", fmt.Errorf("%w: volume %s is not registered", network.ErrNotFound, volume)
+		}
+		return "", err
+	}
+	return string(payload), nil
+}
+
+// policyOutcome reads a Grant's or Revoke's answer: a denial is ErrDenied.
+func policyOutcome(payload []byte, want string) error {
+	var o chaincode.PolicyOutcome
+	if err := json.Unmarshal(payload, &o); err != nil {
+		return fmt.Errorf("the chaincode answered %q", payload)
+	}
+	switch o.Status {
+	case want:
+		return nil
+	case chaincode.StatusDenied:
+		return fmt.Errorf("%w: %s", network.ErrDenied, o.Reason)
+	}
+	return fmt.Errorf("the chaincode answered %q", payload)
+}
+
+// Grant records a grant of the caller's volume.
+func Grant(ctx context.Context, t Transactor, g network.Grant) error {
+	payload, err := t.Submit(ctx, "Policy:Grant", g.Volume, g.Domain, g.Path, g.GranteeKey, g.Rights,
+		base64.StdEncoding.EncodeToString(g.Keys), strconv.FormatUint(uint64(g.Epoch), 10))
+	if err != nil {
+		return err
+	}
+	return policyOutcome(payload, chaincode.StatusGranted)
+}
+
+// Revoke marks a grant revoked.
+func Revoke(ctx context.Context, t Transactor, volume, domain, granteeKey string) error {
+	payload, err := t.Submit(ctx, "Policy:Revoke", volume, domain, granteeKey)
+	if err != nil {
+		return err
+	}
+	return policyOutcome(payload, chaincode.StatusRevoked)
+}
+
+// Grants lists a volume's grants on a domain ("" for all), revoked ones included.
+func Grants(ctx context.Context, t Transactor, volume, domain string) ([]network.Grant, error) {
+	payload, err := t.Evaluate(ctx, "Policy:Grants", volume, domain)
+	if err != nil {
+		return nil, err
+	}
+	out := []network.Grant{}
+	if err := json.Unmarshal(payload, &out); err != nil {
+		return nil, fmt.Errorf("the chaincode answered grants that are not readable: %w", err)
+	}
+	return out, nil
+}
+
+// Join binds the caller to a grantee key; signature is the key's signature
+// over network.JoinMessage, unpadded base64url. A key without a grant is ErrDenied.
+func Join(ctx context.Context, t Transactor, volume, granteeKey, signature string) error {
+	_, err := t.Submit(ctx, "Policy:Join", volume, granteeKey, signature)
+	if err != nil && strings.Contains(err.Error(), "no grant for this identity") {
+		return fmt.Errorf("%w: %v", network.ErrDenied, err)
+	}
+	return err
 }

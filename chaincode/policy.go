@@ -1,0 +1,442 @@
+package chaincode
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// PolicyContract says who owns a volume and who may write to its shared folders (domains).
+type PolicyContract struct {
+	contractapi.Contract
+}
+
+// Grant gives a grantee key rights on one domain of a volume.
+type Grant struct {
+	Volume     string    `json:"volume"`
+	Domain     string    `json:"domain"`
+	Path       string    `json:"path"`
+	GranteeKey string    `json:"granteeKey"`
+	GranteeID  string    `json:"granteeId"`
+	Rights     string    `json:"rights"`
+	Keys       string    `json:"keys"`
+	Epoch      uint32    `json:"epoch"`
+	GrantedBy  string    `json:"grantedBy"`
+	Time       time.Time `json:"time"`
+	TxID       string    `json:"txId"`
+	Revoked    bool      `json:"revoked"`
+	RevokedAt  time.Time `json:"revokedAt,omitempty" metadata:",optional"`
+	RevokedBy  string    `json:"revokedBy,omitempty" metadata:",optional"`
+}
+
+// PolicyOutcome is what became of a Grant or Revoke: Status "granted",
+// "revoked" or "denied" (Reason says why).
+type PolicyOutcome struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty" metadata:",optional"`
+}
+
+// Policy outcome statuses (denials use StatusDenied).
+const (
+	StatusGranted = "granted"
+	StatusRevoked = "revoked"
+)
+
+// Grant rights.
+const (
+	RightsReadWrite = "rw"
+	RightsReadOnly  = "ro"
+)
+
+// JoinLabel starts the message a grantee signs to join a volume:
+// JoinLabel || volume || 0 || actor (network.JoinMessage builds the same).
+const JoinLabel = "anchorfs join v1\x00"
+
+const (
+	maxPath = 4096
+	// maxKeys bounds a grant's wrapped keys: the base64 of 64 KiB.
+	maxKeys = (64<<10 + 2) / 3 * 4
+)
+
+// volumeRecord names a volume's owner.
+type volumeRecord struct {
+	Volume string    `json:"volume"`
+	Owner  string    `json:"owner"`
+	Time   time.Time `json:"time"`
+	TxID   string    `json:"txId"`
+}
+
+// memberRecord binds a caller to the grantee key it proved it holds.
+type memberRecord struct {
+	Volume     string    `json:"volume"`
+	Actor      string    `json:"actor"`
+	GranteeKey string    `json:"granteeKey"`
+	GranteeID  string    `json:"granteeId"`
+	Time       time.Time `json:"time"`
+}
+
+// granteeID checks a grantee key (unpadded base64url Ed25519 public key)
+// and returns its key id.
+func granteeID(key string) (ed25519.PublicKey, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(key)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, "", fmt.Errorf("grantee key %q is not an unpadded base64url Ed25519 public key", key)
+	}
+	sum := sha256.Sum256(b)
+	return ed25519.PublicKey(b), hex.EncodeToString(sum[:16]), nil
+}
+
+func getJSON(ctx contractapi.TransactionContextInterface, objectType string, attrs []string, v any) (bool, error) {
+	stub := ctx.GetStub()
+	key, err := stub.CreateCompositeKey(objectType, attrs)
+	if err != nil {
+		return false, err
+	}
+	b, err := stub.GetState(key)
+	if err != nil || b == nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("stored %s record %v is corrupt: %w", objectType, attrs, err)
+	}
+	return true, nil
+}
+
+func putJSON(ctx contractapi.TransactionContextInterface, objectType string, attrs []string, v any) error {
+	stub := ctx.GetStub()
+	key, err := stub.CreateCompositeKey(objectType, attrs)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return stub.PutState(key, b)
+}
+
+// owner returns the volume's owner, "" if it is not registered.
+func owner(ctx contractapi.TransactionContextInterface, volume string) (string, error) {
+	var r volumeRecord
+	ok, err := getJSON(ctx, keyVolume, []string{volume}, &r)
+	if err != nil || !ok {
+		return "", err
+	}
+	return r.Owner, nil
+}
+
+// Register makes the caller the owner of an unregistered volume; it is a
+// no-op for the owner and an error for anyone else.
+func (c *PolicyContract) Register(ctx contractapi.TransactionContextInterface, volume string) error {
+	if err := checkID("volume", volume); err != nil {
+		return err
+	}
+	actor, err := Actor(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := owner(ctx, volume)
+	if err != nil {
+		return err
+	}
+	switch cur {
+	case actor:
+		return nil
+	case "":
+	default:
+		return fmt.Errorf("volume %s is owned by %s", volume, cur)
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return err
+	}
+	if err := putJSON(ctx, keyVolume, []string{volume}, volumeRecord{Volume: volume, Owner: actor, Time: now, TxID: ctx.GetStub().GetTxID()}); err != nil {
+		return err
+	}
+	return putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "register", Volume: volume})
+}
+
+// Owner returns the actor that owns a volume.
+func (c *PolicyContract) Owner(ctx contractapi.TransactionContextInterface, volume string) (string, error) {
+	if err := checkID("volume", volume); err != nil {
+		return "", err
+	}
+	o, err := owner(ctx, volume)
+	if err != nil {
+		return "", err
+	}
+	if o == "" {
+		return "", fmt.Errorf("volume %s is not registered", volume)
+	}
+	return o, nil
+}
+
+// ownerOnly checks that the caller owns the volume. A caller that does not
+// gets a denied outcome, and the denial is recorded as an audit event (so
+// the transaction is committed rather than failed).
+func ownerOnly(ctx contractapi.TransactionContextInterface, function, volume, domain string) (actor string, now time.Time, denied *PolicyOutcome, err error) {
+	if actor, err = Actor(ctx); err != nil {
+		return "", time.Time{}, nil, err
+	}
+	if now, err = txTime(ctx); err != nil {
+		return "", time.Time{}, nil, err
+	}
+	o, err := owner(ctx, volume)
+	if err != nil {
+		return "", time.Time{}, nil, err
+	}
+	var reason string
+	switch o {
+	case actor:
+		return actor, now, nil, nil
+	case "":
+		reason = fmt.Sprintf("volume %s is not registered", volume)
+	default:
+		reason = fmt.Sprintf("only the owner of volume %s may call %s", volume, function)
+	}
+	if err := putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "denied", Volume: volume,
+		Detail: map[string]string{"function": function, "domain": domain, "reason": reason}}); err != nil {
+		return "", time.Time{}, nil, err
+	}
+	return actor, now, &PolicyOutcome{Status: StatusDenied, Reason: reason}, nil
+}
+
+// Grant gives a grantee key rights ("rw" or "ro") on a domain of a volume
+// the caller owns, with the domain's keys wrapped for the grantee (base64,
+// opaque to the ledger). It replaces any earlier grant of that key on that
+// domain. A caller that is not the owner gets a denied outcome.
+func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volume, domain, path, granteeKey, rights, keys string, epoch uint32) (*PolicyOutcome, error) {
+	if err := checkID("volume", volume); err != nil {
+		return nil, err
+	}
+	if err := checkID("domain", domain); err != nil {
+		return nil, err
+	}
+	if len(path) == 0 || len(path) > maxPath || !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("path %q must start with / and hold at most %d bytes", path, maxPath)
+	}
+	_, keyID, err := granteeID(granteeKey)
+	if err != nil {
+		return nil, err
+	}
+	if rights != RightsReadWrite && rights != RightsReadOnly {
+		return nil, fmt.Errorf("rights %q are neither %q nor %q", rights, RightsReadWrite, RightsReadOnly)
+	}
+	if len(keys) > maxKeys {
+		return nil, fmt.Errorf("wrapped keys of %d bytes exceed %d", len(keys), maxKeys)
+	}
+	if epoch == 0 {
+		return nil, fmt.Errorf("epoch must be at least 1")
+	}
+	actor, now, denied, err := ownerOnly(ctx, "Grant", volume, domain)
+	if err != nil || denied != nil {
+		return denied, err
+	}
+	g := Grant{Volume: volume, Domain: domain, Path: path, GranteeKey: granteeKey, GranteeID: keyID, Rights: rights,
+		Keys: keys, Epoch: epoch, GrantedBy: actor, Time: now, TxID: ctx.GetStub().GetTxID()}
+	if err := putJSON(ctx, keyGrant, []string{volume, domain, keyID}, g); err != nil {
+		return nil, err
+	}
+	if err := putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "grant", Volume: volume,
+		Detail: map[string]string{"domain": domain, "path": path, "grantee": keyID, "rights": rights, "epoch": strconv.FormatUint(uint64(epoch), 10)}}); err != nil {
+		return nil, err
+	}
+	return &PolicyOutcome{Status: StatusGranted}, nil
+}
+
+// Revoke marks a grantee key's grant on a domain revoked; the grant is
+// kept, for the record. A caller that is not the owner gets a denied outcome.
+func (c *PolicyContract) Revoke(ctx contractapi.TransactionContextInterface, volume, domain, granteeKey string) (*PolicyOutcome, error) {
+	if err := checkID("volume", volume); err != nil {
+		return nil, err
+	}
+	if err := checkID("domain", domain); err != nil {
+		return nil, err
+	}
+	_, keyID, err := granteeID(granteeKey)
+	if err != nil {
+		return nil, err
+	}
+	actor, now, denied, err := ownerOnly(ctx, "Revoke", volume, domain)
+	if err != nil || denied != nil {
+		return denied, err
+	}
+	var g Grant
+	ok, err := getJSON(ctx, keyGrant, []string{volume, domain, keyID}, &g)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no grant for grantee %s on domain %s of volume %s", keyID, domain, volume)
+	}
+	if g.Revoked {
+		return &PolicyOutcome{Status: StatusRevoked}, nil
+	}
+	g.Revoked, g.RevokedAt, g.RevokedBy = true, now, actor
+	if err := putJSON(ctx, keyGrant, []string{volume, domain, keyID}, g); err != nil {
+		return nil, err
+	}
+	if err := putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "revoke", Volume: volume,
+		Detail: map[string]string{"domain": domain, "grantee": keyID}}); err != nil {
+		return nil, err
+	}
+	return &PolicyOutcome{Status: StatusRevoked}, nil
+}
+
+// Grants lists a volume's grants on a domain ("" for all domains), revoked ones included.
+func (c *PolicyContract) Grants(ctx contractapi.TransactionContextInterface, volume, domain string) ([]Grant, error) {
+	if err := checkID("volume", volume); err != nil {
+		return nil, err
+	}
+	attrs := []string{volume}
+	if domain != "" {
+		if err := checkID("domain", domain); err != nil {
+			return nil, err
+		}
+		attrs = append(attrs, domain)
+	}
+	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyGrant, attrs)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := []Grant{}
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		var g Grant
+		if err := json.Unmarshal(kv.Value, &g); err != nil {
+			return nil, fmt.Errorf("stored grant is corrupt: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// Join binds the caller to a grantee key that holds a grant on the volume.
+// The signature (unpadded base64url) is the key's Ed25519 signature over
+// JoinLabel || volume || 0 || the caller's actor id.
+func (c *PolicyContract) Join(ctx contractapi.TransactionContextInterface, volume, granteeKey, signature string) error {
+	if err := checkID("volume", volume); err != nil {
+		return err
+	}
+	pub, keyID, err := granteeID(granteeKey)
+	if err != nil {
+		return err
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return fmt.Errorf("signature is not an unpadded base64url Ed25519 signature")
+	}
+	actor, err := Actor(ctx)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, []byte(JoinLabel+volume+"\x00"+actor), sig) {
+		return fmt.Errorf("signature does not prove that %s holds grantee key %s", actor, keyID)
+	}
+	grants, err := c.Grants(ctx, volume, "")
+	if err != nil {
+		return err
+	}
+	granted := false
+	for _, g := range grants {
+		if g.GranteeID == keyID && !g.Revoked {
+			granted = true
+			break
+		}
+	}
+	if !granted {
+		return fmt.Errorf("no grant for this identity on volume %s", volume)
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return err
+	}
+	if err := putJSON(ctx, keyMember, []string{volume, actor}, memberRecord{Volume: volume, Actor: actor, GranteeKey: granteeKey, GranteeID: keyID, Time: now}); err != nil {
+		return err
+	}
+	return putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "join", Volume: volume, Detail: map[string]string{"grantee": keyID}})
+}
+
+// writeAccess decides, for one AnchorBatch, whether its caller may anchor
+// each file version; it caches what it reads of the policy.
+type writeAccess struct {
+	ctx     contractapi.TransactionContextInterface
+	actor   string
+	owners  map[string]string
+	members map[string]*memberRecord
+	grants  map[[2]string]*Grant
+}
+
+func newWriteAccess(ctx contractapi.TransactionContextInterface, actor string) *writeAccess {
+	return &writeAccess{ctx: ctx, actor: actor, owners: map[string]string{}, members: map[string]*memberRecord{}, grants: map[[2]string]*Grant{}}
+}
+
+// deny returns why the caller may not anchor a over cur (nil if it has no
+// version yet), or "" if it may.
+func (w *writeAccess) deny(a FileVersion, cur *FileVersion) (string, error) {
+	o, ok := w.owners[a.Volume]
+	if !ok {
+		var err error
+		if o, err = owner(w.ctx, a.Volume); err != nil {
+			return "", err
+		}
+		w.owners[a.Volume] = o
+	}
+	if o == "" || o == w.actor {
+		return "", nil
+	}
+	m, ok := w.members[a.Volume]
+	if !ok {
+		var r memberRecord
+		found, err := getJSON(w.ctx, keyMember, []string{a.Volume, w.actor}, &r)
+		if err != nil {
+			return "", err
+		}
+		if found {
+			m = &r
+		}
+		w.members[a.Volume] = m
+	}
+	if m == nil {
+		return fmt.Sprintf("%s has not joined volume %s", w.actor, a.Volume), nil
+	}
+	if a.Domain == "" {
+		return "only the owner may anchor outside a shared folder", nil
+	}
+	gk := [2]string{a.Volume, a.Domain}
+	g, ok := w.grants[gk]
+	if !ok {
+		var r Grant
+		found, err := getJSON(w.ctx, keyGrant, []string{a.Volume, a.Domain, m.GranteeID}, &r)
+		if err != nil {
+			return "", err
+		}
+		if found {
+			g = &r
+		}
+		w.grants[gk] = g
+	}
+	switch {
+	case g == nil:
+		return fmt.Sprintf("no grant on domain %s", a.Domain), nil
+	case g.Revoked:
+		return fmt.Sprintf("the grant on domain %s is revoked", a.Domain), nil
+	case g.Rights != RightsReadWrite:
+		return fmt.Sprintf("the grant on domain %s is read-only", a.Domain), nil
+	case cur != nil && cur.Domain != a.Domain:
+		return fmt.Sprintf("file %s belongs to domain %q, not %s", a.File, cur.Domain, a.Domain), nil
+	}
+	return "", nil
+}
