@@ -166,6 +166,12 @@ func (d *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC) != 0 {
+		// A read-only share refuses at open, not at close.
+		if err := n.v.Writable(n.n); err != nil {
+			return nil, 0, errno(err)
+		}
+	}
 	h, err := n.v.Open(n.n)
 	if err != nil {
 		return nil, 0, errno(err)

@@ -92,9 +92,10 @@ func (h Hash) IsZero() bool { return h == Hash{} }
 
 // Key purposes, each a distinct HKDF info label.
 const (
-	purposeFile  = "file"  // per-file content key
-	purposeMeta  = "meta"  // manifests, directory objects, link tables, heads
-	purposeCheck = "check" // key fingerprint stored beside the config
+	purposeFile   = "file"   // per-file content key
+	purposeMeta   = "meta"   // manifests, directory objects, link tables, heads
+	purposeCheck  = "check"  // key fingerprint stored beside the config
+	purposeDomain = "domain" // a shared folder's key of one epoch
 )
 
 // DeriveKey derives a sub-key from a folder key with HKDF-SHA256: salt is the
@@ -116,6 +117,13 @@ func FileKey(folderKey []byte, volume, file ID) []byte {
 // MetaKey is the key that seals a key domain's metadata objects.
 func MetaKey(folderKey []byte, volume ID) []byte {
 	return DeriveKey(folderKey, volume, purposeMeta, nil)
+}
+
+// DomainKey is the owner's folder key of a shared folder for one key epoch,
+// derived from the root key: id is the domain id followed by the epoch as 4
+// bytes big-endian. Grantees receive it wrapped, never the root key.
+func DomainKey(rootKey []byte, volume, domain ID, epoch uint32) []byte {
+	return DeriveKey(rootKey, volume, purposeDomain, binary.BigEndian.AppendUint32(append([]byte{}, domain[:]...), epoch))
 }
 
 // KeyCheck is a public fingerprint of a folder key, to tell a wrong key from
@@ -162,6 +170,9 @@ func LinksAAD(volume ID) []byte { return aad(kindLinks, volume, nil) }
 
 // HeadAAD binds a head to its volume.
 func HeadAAD(volume ID) []byte { return aad(kindHead, volume, nil) }
+
+// DomainHeadAAD binds a shared folder's head to its volume and domain.
+func DomainHeadAAD(volume, domain ID) []byte { return aad(kindHead, volume, domain[:]) }
 
 // Seal encrypts plaintext with AES-256-GCM under key, authenticating aad:
 // the object is nonce || ciphertext || tag.

@@ -13,6 +13,8 @@ const (
 	ConfigName = "config"
 	HeadsDir   = "heads"
 	ObjectsDir = "objects"
+	// DomainsDir holds the heads of shared folders, one folder per domain.
+	DomainsDir = "domains"
 )
 
 // ObjectName is where an object with hash h lives on a remote.
@@ -23,6 +25,12 @@ func ObjectName(h Hash) string {
 
 // HeadName is where a head with hash h lives on a remote.
 func HeadName(h Hash) string { return HeadsDir + "/" + h.String() }
+
+// DomainHeadsDir is the folder of a shared folder's heads.
+func DomainHeadsDir(domain ID) string { return DomainsDir + "/" + domain.String() }
+
+// DomainHeadName is where a shared folder's head with hash h lives on a remote.
+func DomainHeadName(domain ID, h Hash) string { return DomainHeadsDir(domain) + "/" + h.String() }
 
 // Config is the volume's public description, stored in the clear under ConfigName.
 type Config struct {
@@ -70,6 +78,9 @@ type Manifest struct {
 	ChunkSize  int     `json:"chunkSize"`
 	Chunks     []Chunk `json:"chunks"`
 	MerkleRoot string  `json:"merkleRoot"`
+	// Epoch is the key epoch of a file in a shared folder: its chunks are
+	// sealed with the file key of that epoch's folder key. 0 outside one.
+	Epoch uint32 `json:"epoch,omitempty"`
 }
 
 // Validate checks a manifest's internal consistency.
@@ -166,6 +177,11 @@ type Entry struct {
 	Link bool `json:"link,omitempty"`
 	// Nlink is the number of names of a linked file (in the link table).
 	Nlink uint32 `json:"nlink,omitempty"`
+	// Domain marks the top folder of a shared folder (a key domain): its id.
+	// Everything under it is sealed with that domain's keys.
+	Domain string `json:"domain,omitempty"`
+	// Epoch is a shared folder's current key epoch (on its domain entry).
+	Epoch uint32 `json:"epoch,omitempty"`
 }
 
 // Dir is a directory object, sealed with the meta key and DirAAD(volume, dir).
@@ -183,14 +199,27 @@ type Links struct {
 
 // Head names the volume's root at one moment. Heads are sealed with the meta
 // key and HeadAAD(volume) and stored under heads/; the newest by Seq wins.
+// A shared folder's head has Domain set, names the folder as Root, is sealed
+// with the meta key of its Epoch and DomainHeadAAD, and lives under domains/.
 type Head struct {
 	Format  int      `json:"format"`
 	Volume  string   `json:"volume"`
+	Domain  string   `json:"domain,omitempty"`
+	Epoch   uint32   `json:"epoch,omitempty"`
 	Seq     uint64   `json:"seq"`
 	Parents []string `json:"parents,omitempty"`
 	Time    int64    `json:"time"`
 	Root    Entry    `json:"root"`
 	Links   string   `json:"links,omitempty"` // hash of the link table, if any
+	// Domains lists the volume's shared folders (volume heads only), each
+	// with the ids of the folders above it, top first, to find it at open.
+	Domains []HeadDomain `json:"domains,omitempty"`
+}
+
+// HeadDomain locates a shared folder in the tree.
+type HeadDomain struct {
+	ID   string   `json:"id"`
+	Path []string `json:"path"`
 }
 
 // Encode is the canonical JSON encoding of a metadata object.

@@ -211,7 +211,7 @@ func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash string) {
 	}
 	v.outbox.add(network.Anchor{
 		Volume: v.id.String(), File: n.id.String(), Version: m.Version, PrevVersion: m.Version - 1,
-		MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size,
+		MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size, Domain: n.dom.ledgerID(),
 	}, v.obj.barrier())
 }
 
@@ -327,7 +327,7 @@ func (v *Volume) ledgerCheck(n *Node) error {
 	case latest.Version < version:
 		return nil // ours is newer and waiting in an outbox
 	}
-	m, err := v.readManifest(ctx, n.id, latest.Version, latest.ManifestHash)
+	m, err := v.readManifest(ctx, n.dom, n.id, latest.Version, latest.ManifestHash)
 	if err != nil {
 		v.recordIntegrity(n, fmt.Sprintf("the remote lacks anchored version %d: %v", latest.Version, err))
 		return fmt.Errorf("file %s: the remote does not have the anchored version %d (rolled back?): %w", n.id, latest.Version, err)
@@ -378,7 +378,7 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
 		v.logf("conflict on file %s: keeping a copy failed: %v", ours.File, err)
 	}
 	if theirs != nil {
-		m, err := v.readManifest(context.Background(), id, theirs.Version, theirs.ManifestHash)
+		m, err := v.readManifest(context.Background(), n.dom, id, theirs.Version, theirs.ManifestHash)
 		if err != nil {
 			v.logf("conflict on file %s: the winning version %d is not readable: %v", ours.File, theirs.Version, err)
 			return
@@ -430,7 +430,7 @@ func (v *Volume) findLoaded(id format.ID) *Node {
 // "name (conflict HOST DATE).ext" in n's folder.
 func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	ctx := context.Background()
-	m, err := v.readManifest(ctx, n.id, ours.Version, ours.ManifestHash)
+	m, err := v.readManifest(ctx, n.dom, n.id, ours.Version, ours.ManifestHash)
 	if err != nil {
 		return err
 	}
@@ -458,7 +458,7 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	if err != nil {
 		return err
 	}
-	key := format.FileKey(v.rootKey, v.id, n.id)
+	key, _ := n.dom.fileKey(v, n.id, m.Epoch)
 	var off int64
 	for i, ch := range m.Chunks {
 		if ch.Hash != "" {

@@ -3,55 +3,50 @@ package volume
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
 )
 
-// loadHead finds the newest head on the store and makes its root the tree.
-func (v *Volume) loadHead(ctx context.Context) error {
+// newestHead reads every head of a key domain and returns the one with the
+// highest seq (ties: the greater name); damaged and unreadable heads are
+// reported and skipped.
+func (v *Volume) newestHead(ctx context.Context, d *domain) (*format.Head, string, error) {
 	var names []string
-	err := v.store.List(ctx, format.HeadsDir, func(name string, size int64) error {
+	err := v.store.List(ctx, d.headsDir(), func(name string, size int64) error {
 		names = append(names, name)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("listing heads: %w", err)
+		return nil, "", fmt.Errorf("listing heads: %w", err)
 	}
 	var best *format.Head
 	var bestName string
-	var problems []string
+	problems := 0
 	for _, name := range names {
-		h, err := format.ParseHash(strings.TrimPrefix(name, format.HeadsDir+"/"))
+		head, err := v.readHead(ctx, d, name)
 		if err != nil {
-			continue
-		}
-		obj, err := v.obj.get(ctx, name, h)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		pt, err := format.Open(v.metaKey, format.HeadAAD(v.id), obj)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
-			continue
-		}
-		var head format.Head
-		if err := format.Decode(pt, &head); err != nil || head.Volume != v.id.String() {
-			problems = append(problems, fmt.Sprintf("%s: malformed head", name))
+			v.logf("integrity: %v", err)
+			problems++
 			continue
 		}
 		if best == nil || head.Seq > best.Seq || (head.Seq == best.Seq && name > bestName) {
-			best, bestName = &head, name
+			best, bestName = head, name
 		}
 	}
-	for _, p := range problems {
-		v.logf("integrity: %s", p)
-	}
 	if best == nil {
-		return fmt.Errorf("volume %s has no readable head (%d found, %d damaged)", v.id, len(names), len(problems))
+		return nil, "", fmt.Errorf("no readable head (%d found, %d damaged or sealed with a key this user does not hold)", len(names), problems)
+	}
+	return best, path.Base(bestName), nil
+}
+
+// loadHead finds the newest head on the store and makes its root the tree.
+func (v *Volume) loadHead(ctx context.Context) error {
+	best, bestName, err := v.newestHead(ctx, v.rootDom)
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", v.id, err)
 	}
 	v.linksHash = best.Links
 	if best.Links != "" {
@@ -59,7 +54,7 @@ func (v *Volume) loadHead(ctx context.Context) error {
 			return err
 		}
 	}
-	root, err := v.nodeFromEntry(&best.Root, nil)
+	root, err := v.nodeFromEntry(&best.Root, nil, v.rootDom)
 	if err != nil || root.typ != format.TypeDir {
 		return fmt.Errorf("head %s has a bad root: %v", bestName, err)
 	}
@@ -73,8 +68,54 @@ func (v *Volume) loadHead(ctx context.Context) error {
 	}
 	v.baseTree = best.Root.Tree
 	v.headSeq = best.Seq
-	v.headHash = strings.TrimPrefix(bestName, format.HeadsDir+"/")
+	v.headHash = bestName
+	for _, hd := range best.Domains {
+		if err := v.findDomain(hd); err != nil {
+			v.logf("integrity: shared folder %s: %v", hd.ID, err)
+		}
+	}
+	for _, d := range v.sharedDomains() {
+		d.baseTree, d.headTree = d.root.tree, d.root.tree
+	}
 	return nil
+}
+
+// findDomain loads the folders down to a shared folder, which registers it.
+func (v *Volume) findDomain(hd format.HeadDomain) error {
+	cur := v.root
+	for _, id := range append(hd.Path, hd.ID) {
+		if err := v.loaded(cur); err != nil {
+			return err
+		}
+		var next *Node
+		for _, c := range cur.entries {
+			if c.id.String() == id {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			return fmt.Errorf("not found where the head says")
+		}
+		cur = next
+	}
+	if cur.dom.root != cur {
+		return fmt.Errorf("the folder is not marked shared")
+	}
+	return nil
+}
+
+// idsAbove lists the ids of the folders between the top folder and n, top first.
+func (v *Volume) idsAbove(n *Node) []string {
+	var ids []string
+	for p := n; len(p.parents) > 0 && p.parents[0] != v.root; {
+		p = p.parents[0]
+		ids = append(ids, p.id.String())
+	}
+	for i, j := 0, len(ids)-1; i < j; i, j = i+1, j-1 {
+		ids[i], ids[j] = ids[j], ids[i]
+	}
+	return ids
 }
 
 func (v *Volume) loadLinks(ctx context.Context, hash string) error {
@@ -86,7 +127,7 @@ func (v *Volume) loadLinks(ctx context.Context, hash string) error {
 	if err != nil {
 		return fmt.Errorf("link table: %w", err)
 	}
-	pt, err := format.Open(v.metaKey, format.LinksAAD(v.id), obj)
+	pt, _, err := v.rootDom.open(v, format.LinksAAD(v.id), obj)
 	if err != nil {
 		return fmt.Errorf("link table: %w", err)
 	}
@@ -97,7 +138,7 @@ func (v *Volume) loadLinks(ctx context.Context, hash string) error {
 	for i := range l.Entries {
 		e := l.Entries[i]
 		e.Link = false
-		n, err := v.nodeFromEntry(&e, nil)
+		n, err := v.nodeFromEntry(&e, nil, v.rootDom)
 		if err != nil {
 			return fmt.Errorf("link table: %w", err)
 		}
@@ -107,46 +148,116 @@ func (v *Volume) loadLinks(ctx context.Context, hash string) error {
 	return nil
 }
 
-// commit writes every dirty folder, the link table and a new head, once the
-// objects they name are on the store.
+// pendingHead is a head sealed at commit, written once its objects are stored.
+type pendingHead struct {
+	dom  *domain
+	head format.Head
+	prev string // the head it replaces, deleted after it is written
+}
+
+// commit writes every dirty folder, the link table and new heads (the
+// volume's, and each changed shared folder's), once the objects they name
+// are on the store. Heads other writers committed are merged first.
 func (v *Volume) commit(ctx context.Context) error {
 	v.commitMu.Lock()
 	defer v.commitMu.Unlock()
 
-	foreign, err := v.foreignHeads(ctx)
-	if err != nil {
-		return fmt.Errorf("listing heads: %w", err)
+	var foreign []foreignHead
+	if v.rootKey != nil {
+		f, err := v.foreignHeads(ctx, v.rootDom, v.headHash)
+		if err != nil {
+			return fmt.Errorf("listing heads: %w", err)
+		}
+		foreign = f
 	}
 	v.mu.Lock()
+	doms := v.sharedDomains()
+	v.mu.Unlock()
+	for _, d := range doms {
+		f, err := v.foreignHeads(ctx, d, d.headHash)
+		if err != nil {
+			return fmt.Errorf("listing the heads of shared folder %s: %w", d.id, err)
+		}
+		foreign = append(foreign, f...)
+	}
+
+	v.mu.Lock()
 	var mergers []*merger
+	var merged []foreignHead
 	seq := v.headSeq
+	domSeq := map[*domain]uint64{}
+	mergedIn := map[*domain][]string{}
 	for _, f := range foreign {
-		m, err := v.mergeHead(ctx, &f.head)
+		d := f.dom
+		if d.shared && (d.readOnly || (d.headHash == "" && f.head.Root.Tree == d.baseTree)) {
+			// Nothing to merge: a read-only share takes the newest head as
+			// it is; an owner's first look finds its own last head.
+			if f.head.Seq >= d.headSeq {
+				v.adoptDomainHead(d, f)
+			}
+			continue
+		}
+		m, err := v.mergeHead(ctx, f)
 		if err != nil {
 			v.mu.Unlock()
 			return fmt.Errorf("merging the head %s of another writer: %w", f.name, err)
 		}
 		mergers = append(mergers, m)
-		seq = max(seq, f.head.Seq)
+		merged = append(merged, f)
+		if d.shared {
+			domSeq[d] = max(domSeq[d], f.head.Seq)
+			mergedIn[d] = append(mergedIn[d], path.Base(f.name))
+		} else {
+			seq = max(seq, f.head.Seq)
+		}
 		v.dirty = true
 	}
 	if !v.dirty {
 		v.mu.Unlock()
 		return v.obj.wait(ctx, v.obj.barrier())
 	}
-	v.sealDir(v.root)
-	head := format.Head{Format: format.Version, Volume: v.id.String(), Seq: seq + 1,
-		Time: time.Now().UnixNano(), Root: v.entryOf(v.root, "")}
-	if v.headHash != "" {
-		head.Parents = []string{v.headHash}
+	if v.rootKey != nil {
+		v.sealDir(v.root)
+	} else {
+		for _, d := range doms {
+			if !d.readOnly {
+				v.sealDir(d.root)
+			}
+		}
 	}
-	for _, f := range foreign {
-		head.Parents = append(head.Parents, strings.TrimPrefix(f.name, format.HeadsDir+"/"))
+	var heads []pendingHead
+	now := time.Now().UnixNano()
+	for _, d := range doms {
+		if d.readOnly || (d.root.tree == d.headTree && d.headHash != "" && len(mergedIn[d]) == 0) {
+			continue
+		}
+		h := format.Head{Format: format.Version, Volume: v.id.String(), Domain: d.id.String(), Epoch: d.epoch(),
+			Seq: max(d.headSeq, domSeq[d]) + 1, Time: now, Root: v.entryOf(d.root, "")}
+		if d.headHash != "" {
+			h.Parents = []string{d.headHash}
+		}
+		h.Parents = append(h.Parents, mergedIn[d]...)
+		heads = append(heads, pendingHead{dom: d, head: h, prev: d.headHash})
 	}
-	if len(v.links) > 0 {
-		head.Links = v.sealLinks()
+	if v.rootKey != nil {
+		h := format.Head{Format: format.Version, Volume: v.id.String(), Seq: seq + 1, Time: now, Root: v.entryOf(v.root, "")}
+		if v.headHash != "" {
+			h.Parents = []string{v.headHash}
+		}
+		for _, f := range merged {
+			if !f.dom.shared {
+				h.Parents = append(h.Parents, path.Base(f.name))
+			}
+		}
+		if len(v.links) > 0 {
+			h.Links = v.sealLinks()
+		}
+		for _, d := range doms {
+			h.Domains = append(h.Domains, format.HeadDomain{ID: d.id.String(), Path: v.idsAbove(d.root)})
+		}
+		v.linksHash = h.Links
+		heads = append(heads, pendingHead{dom: v.rootDom, head: h, prev: v.headHash})
 	}
-	v.linksHash = head.Links
 	v.dirty, v.linksDirty = false, false
 	v.mu.Unlock()
 
@@ -155,19 +266,24 @@ func (v *Volume) commit(ctx context.Context) error {
 		return err
 	}
 	if v.outbox != nil {
-		// Every version the head names is in the durable outbox first.
+		// Every version the heads name is in the durable outbox first.
 		if err := v.outbox.durable(); err != nil {
 			v.redirty()
 			return err
 		}
 	}
-	obj := format.Seal(v.metaKey, format.HeadAAD(v.id), format.Encode(head))
-	hash := format.HashOf(obj)
-	if err := v.store.Put(ctx, format.HeadName(hash), obj); err != nil {
-		v.redirty()
-		return fmt.Errorf("writing head: %w", err)
+	// Shared folders' heads first: the volume's head names their trees too.
+	hashes := make([]string, len(heads))
+	for i, p := range heads {
+		obj := p.dom.seal(v, v.headAAD(p.dom), format.Encode(p.head))
+		hash := format.HashOf(obj)
+		if err := v.store.Put(ctx, p.dom.headName(hash), obj); err != nil {
+			v.redirty()
+			return fmt.Errorf("writing head: %w", err)
+		}
+		hashes[i] = hash.String()
 	}
-	for _, f := range foreign {
+	for _, f := range merged {
 		if err := v.store.Delete(ctx, f.name); err != nil {
 			v.logf("removing a merged head: %v", err)
 		}
@@ -175,16 +291,37 @@ func (v *Volume) commit(ctx context.Context) error {
 	for _, m := range mergers {
 		m.writeCopies()
 	}
-	prev := v.headHash
 	v.mu.Lock()
-	v.headSeq, v.headHash, v.baseTree = head.Seq, hash.String(), head.Root.Tree
+	for i, p := range heads {
+		if p.dom.shared {
+			p.dom.headSeq, p.dom.headHash = p.head.Seq, hashes[i]
+			p.dom.baseTree, p.dom.headTree = p.head.Root.Tree, p.head.Root.Tree
+		} else {
+			v.headSeq, v.headHash, v.baseTree = p.head.Seq, hashes[i], p.head.Root.Tree
+		}
+	}
 	v.mu.Unlock()
-	if prev != "" {
-		if err := v.store.Delete(ctx, format.HeadsDir+"/"+prev); err != nil {
+	for _, p := range heads {
+		if p.prev == "" {
+			continue
+		}
+		h, _ := format.ParseHash(p.prev)
+		if err := v.store.Delete(ctx, p.dom.headName(h)); err != nil {
 			v.logf("removing superseded head: %v", err)
 		}
 	}
 	return nil
+}
+
+// adoptDomainHead takes a shared folder's head as this writer's own without
+// merging: its tree replaces ours. Called with v.mu held.
+func (v *Volume) adoptDomainHead(d *domain, f foreignHead) {
+	d.headSeq, d.headHash = f.head.Seq, path.Base(f.name)
+	if d.root.tree != f.head.Root.Tree {
+		d.root.tree, d.root.entries, d.root.dirty = f.head.Root.Tree, nil, false
+		d.root.mtime, d.root.ctime = f.head.Root.Mtime, f.head.Root.Ctime
+	}
+	d.baseTree, d.headTree = f.head.Root.Tree, f.head.Root.Tree
 }
 
 func (v *Volume) redirty() {
@@ -212,8 +349,7 @@ func (v *Volume) sealDir(d *Node) {
 		entries = append(entries, v.entryOf(c, name))
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	obj := format.Seal(v.metaKey, format.DirAAD(v.id, d.id),
-		format.Encode(format.Dir{Format: format.Version, Dir: d.id.String(), Entries: entries}))
+	obj := d.dom.seal(v, v.dirAAD(d), format.Encode(format.Dir{Format: format.Version, Dir: d.id.String(), Entries: entries}))
 	h := format.HashOf(obj)
 	v.obj.put(format.ObjectName(h), obj)
 	d.tree = h.String()
@@ -229,7 +365,7 @@ func (v *Volume) sealLinks() string {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].ID < entries[j].ID })
-	obj := format.Seal(v.metaKey, format.LinksAAD(v.id), format.Encode(format.Links{Format: format.Version, Entries: entries}))
+	obj := v.rootDom.seal(v, format.LinksAAD(v.id), format.Encode(format.Links{Format: format.Version, Entries: entries}))
 	h := format.HashOf(obj)
 	v.obj.put(format.ObjectName(h), obj)
 	return h.String()

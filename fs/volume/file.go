@@ -24,15 +24,19 @@ const (
 // chunks changed since the last version (plaintext, in memory), and the
 // version being built.
 type fileData struct {
-	mu       sync.Mutex
-	loaded   bool
-	key      []byte
-	chunks   []format.Chunk
-	dirty    map[int64][]byte
-	size     int64
-	modified bool
-	next     uint64 // version being built while modified
-	lastRead int64  // chunk index of the previous read, for read-ahead
+	mu        sync.Mutex
+	loaded    bool
+	key       []byte // seals the chunks of the loaded version (its key epoch)
+	epoch     uint32
+	sealKey   []byte // seals the chunks of the version being built
+	sealEpoch uint32
+	rekey     bool // the version being built re-seals every chunk
+	chunks    []format.Chunk
+	dirty     map[int64][]byte
+	size      int64
+	modified  bool
+	next      uint64 // version being built while modified
+	lastRead  int64  // chunk index of the previous read, for read-ahead
 }
 
 // Handle is an open file.
@@ -70,7 +74,7 @@ func (v *Volume) acquire(n *Node) *fileData {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if n.data == nil {
-		n.data = &fileData{key: format.FileKey(v.rootKey, v.id, n.id), dirty: map[int64][]byte{}, lastRead: -2}
+		n.data = &fileData{dirty: map[int64][]byte{}, lastRead: -2}
 		v.open[n] = struct{}{}
 	}
 	n.opens++
@@ -95,17 +99,29 @@ func (v *Volume) load(n *Node, f *fileData) error {
 	version, manifest := n.version, n.manifest
 	v.mu.Unlock()
 	if version > 0 {
-		m, err := v.readManifest(context.Background(), n.id, version, manifest)
+		m, err := v.readManifest(context.Background(), n.dom, n.id, version, manifest)
 		if err != nil {
 			return v.integrity(err)
 		}
-		f.chunks, f.size = m.Chunks, m.Size
+		f.chunks, f.size, f.epoch = m.Chunks, m.Size, m.Epoch
+		f.key, _ = n.dom.fileKey(v, n.id, m.Epoch)
 	}
 	f.loaded = true
 	return nil
 }
 
-func (v *Volume) readManifest(ctx context.Context, file format.ID, version uint64, hash string) (*format.Manifest, error) {
+// keyFor is the key of chunk c: the version being built seals in its own
+// epoch, which a key rotation may have made newer than the loaded one's.
+func (f *fileData) keyFor(c format.Chunk) []byte {
+	if f.modified && c.Version == f.next && f.sealKey != nil {
+		return f.sealKey
+	}
+	return f.key
+}
+
+// readManifest fetches and opens a file version's manifest, sealed in key
+// domain dom.
+func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, version uint64, hash string) (*format.Manifest, error) {
 	h, err := format.ParseHash(hash)
 	if err != nil {
 		return nil, fmt.Errorf("file %s: %w", file, err)
@@ -114,7 +130,7 @@ func (v *Volume) readManifest(ctx context.Context, file format.ID, version uint6
 	if err != nil {
 		return nil, err
 	}
-	pt, err := format.Open(v.metaKey, format.ManifestAAD(v.id, file, version), obj)
+	pt, epoch, err := dom.open(v, format.ManifestAAD(v.id, file, version), obj)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s of file %s: %w", h, file, err)
 	}
@@ -122,7 +138,7 @@ func (v *Volume) readManifest(ctx context.Context, file format.ID, version uint6
 	if err := format.Decode(pt, &m); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", h, err)
 	}
-	if m.File != file.String() || m.Version != version {
+	if m.File != file.String() || m.Version != version || m.Epoch != epoch {
 		return nil, fmt.Errorf("manifest %s belongs to another file version", h)
 	}
 	if err := m.Validate(v.chunkSize); err != nil {
@@ -222,7 +238,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Unlock()
 
 	for _, w := range ahead {
-		go v.plain(context.Background(), h.n, f.key, w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
+		go v.plain(context.Background(), h.n, f.keyFor(w.c), w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
 	}
 	if len(fetches) > 1 {
 		var wg sync.WaitGroup
@@ -231,7 +247,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				b, err := v.plain(context.Background(), h.n, f.key, w.i, w.c)
+				b, err := v.plain(context.Background(), h.n, f.keyFor(w.c), w.i, w.c)
 				if err == nil {
 					copy(w.dst, b[w.start:])
 				}
@@ -246,7 +262,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		}
 	} else if len(fetches) == 1 {
 		w := fetches[0]
-		b, err := v.plain(context.Background(), h.n, f.key, w.i, w.c)
+		b, err := v.plain(context.Background(), h.n, f.keyFor(w.c), w.i, w.c)
 		if err != nil {
 			return 0, v.integrity(err)
 		}
@@ -257,17 +273,24 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 
 // begin marks the file modified and fixes the version being built. Called with f.mu held.
 func (h *Handle) begin() error {
-	if err := h.v.writable(); err != nil {
+	if err := h.v.writableAt(h.n); err != nil {
 		return err
 	}
 	if err := h.v.load(h.n, h.f); err != nil {
 		return err
 	}
 	if !h.f.modified {
-		h.v.mu.Lock()
-		h.f.next = h.n.version + 1
-		h.v.mu.Unlock()
-		h.f.modified = true
+		v, f, dom := h.v, h.f, h.n.dom
+		v.mu.Lock()
+		f.next = h.n.version + 1
+		f.sealEpoch = dom.epoch()
+		key, ok := dom.fileKey(v, h.n.id, f.sealEpoch)
+		v.mu.Unlock()
+		if !ok {
+			return syscall.EACCES // a grantee whose key was rotated away
+		}
+		f.sealKey = key
+		f.modified = true
 	}
 	return nil
 }
@@ -283,7 +306,7 @@ func (h *Handle) dirtyChunk(i int64, whole bool) ([]byte, error) {
 		c := f.chunks[i]
 		b = make([]byte, c.Size, h.v.chunkSize)
 		if c.Hash != "" && !whole {
-			pt, err := h.v.plain(context.Background(), h.n, f.key, i, c)
+			pt, err := h.v.plain(context.Background(), h.n, f.keyFor(c), i, c)
 			if err != nil {
 				return nil, h.v.integrity(err)
 			}
@@ -393,7 +416,7 @@ func (h *Handle) touch(size int64) {
 func (h *Handle) seal(i int64) {
 	f, v := h.f, h.v
 	b := f.dirty[i]
-	obj := format.Seal(f.key, format.ChunkAAD(v.id, h.n.id, f.next, uint64(i)), b)
+	obj := format.Seal(f.sealKey, format.ChunkAAD(v.id, h.n.id, f.next, uint64(i)), b)
 	hash := format.HashOf(obj)
 	v.obj.put(format.ObjectName(hash), obj)
 	v.obj.cache.add(hash, b)
@@ -451,10 +474,25 @@ func (h *Handle) Flush() error {
 	for i := range f.dirty {
 		h.seal(i)
 	}
+	if f.rekey || f.sealEpoch != f.epoch {
+		// A new key epoch: the chunks carried over are re-sealed in it.
+		for i, c := range f.chunks {
+			if c.Hash == "" || c.Version == f.next {
+				continue
+			}
+			pt, err := v.plain(context.Background(), n, f.key, int64(i), c)
+			if err != nil {
+				return v.integrity(err)
+			}
+			f.dirty[int64(i)] = pt
+			h.seal(int64(i))
+		}
+	}
 	m := format.Manifest{Format: format.Version, File: n.id.String(), Version: f.next, Size: f.size,
-		ChunkSize: v.chunkSize, Chunks: append([]format.Chunk{}, f.chunks...)}
+		ChunkSize: v.chunkSize, Chunks: append([]format.Chunk{}, f.chunks...), Epoch: f.sealEpoch}
 	m.MerkleRoot = format.MerkleRoot(m.Chunks)
-	obj := format.Seal(v.metaKey, format.ManifestAAD(v.id, n.id, f.next), format.Encode(m))
+	mk, _ := n.dom.metaKey(v, f.sealEpoch)
+	obj := format.Seal(mk, format.ManifestAAD(v.id, n.id, f.next), format.Encode(m))
 	hash := format.HashOf(obj)
 	v.obj.put(format.ObjectName(hash), obj)
 
@@ -463,7 +501,8 @@ func (h *Handle) Flush() error {
 	n.liveSet = false
 	v.touchParents(n)
 	v.mu.Unlock()
-	f.modified = false
+	f.modified, f.rekey = false, false
+	f.key, f.epoch = f.sealKey, f.sealEpoch
 	v.anchor(n, &m, hash.String())
 	return nil
 }

@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,8 +15,11 @@ import (
 // the same volume at the same time may lose objects it has not committed
 // yet; run it where one writer is active.
 func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, freed int64, err error) {
-	if err := v.writable(); err != nil {
+	if v.opt.ReadOnly {
 		return 0, 0, ErrReadOnly
+	}
+	if v.rootKey == nil {
+		return 0, 0, errors.New("gc needs the volume's owner: a share does not see what else the volume holds")
 	}
 	// Objects queued from here on belong to writes the walk may not see.
 	v.obj.track(true)
@@ -34,7 +38,7 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 				return nil
 			}
 			keep[vi.manifest] = true
-			m, err := v.readManifest(ctx, vi.n.id, vi.version, vi.manifest)
+			m, err := v.readManifest(ctx, vi.n.dom, vi.n.id, vi.version, vi.manifest)
 			if err != nil {
 				return fmt.Errorf("%s: %w (nothing was deleted)", vi.path, err)
 			}

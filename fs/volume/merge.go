@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
@@ -22,34 +22,36 @@ import (
 // anchored. The new head names every head it merged as a parent, and those
 // heads are removed.
 
-// foreignHead is a head another writer committed.
+// foreignHead is a head another writer committed, of the volume or of a
+// shared folder.
 type foreignHead struct {
 	name string
 	head format.Head
+	dom  *domain
 }
 
-// foreignHeads lists the heads on the store other than this writer's own.
-func (v *Volume) foreignHeads(ctx context.Context) ([]foreignHead, error) {
+// foreignHeads lists a key domain's heads on the store other than this
+// writer's own (own).
+func (v *Volume) foreignHeads(ctx context.Context, d *domain, own string) ([]foreignHead, error) {
 	var out []foreignHead
-	err := v.store.List(ctx, format.HeadsDir, func(name string, size int64) error {
-		hash := strings.TrimPrefix(name, format.HeadsDir+"/")
-		if hash == v.headHash {
+	err := v.store.List(ctx, d.headsDir(), func(name string, size int64) error {
+		if path.Base(name) == own {
 			return nil
 		}
-		h, err := v.readHead(ctx, name)
+		h, err := v.readHead(ctx, d, name)
 		if err != nil {
 			v.logf("integrity: %v", err)
 			return nil // a damaged head is reported, not merged
 		}
-		out = append(out, foreignHead{name: name, head: *h})
+		out = append(out, foreignHead{name: name, head: *h, dom: d})
 		return nil
 	})
 	return out, err
 }
 
-// readHead fetches and opens one head.
-func (v *Volume) readHead(ctx context.Context, name string) (*format.Head, error) {
-	h, err := format.ParseHash(strings.TrimPrefix(name, format.HeadsDir+"/"))
+// readHead fetches and opens one head of key domain d.
+func (v *Volume) readHead(ctx context.Context, d *domain, name string) (*format.Head, error) {
+	h, err := format.ParseHash(path.Base(name))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a head name", name)
 	}
@@ -57,12 +59,13 @@ func (v *Volume) readHead(ctx context.Context, name string) (*format.Head, error
 	if err != nil {
 		return nil, err
 	}
-	pt, err := format.Open(v.metaKey, format.HeadAAD(v.id), obj)
+	pt, epoch, err := d.open(v, v.headAAD(d), obj)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var head format.Head
-	if err := format.Decode(pt, &head); err != nil || head.Volume != v.id.String() {
+	if err := format.Decode(pt, &head); err != nil || head.Volume != v.id.String() || head.Epoch != epoch ||
+		(d.shared && (head.Domain != d.id.String() || head.Root.ID != head.Domain)) || (!d.shared && head.Domain != "") {
 		return nil, fmt.Errorf("%s: malformed head", name)
 	}
 	return &head, nil
@@ -87,16 +90,21 @@ type pendingCopy struct {
 }
 
 // mergeHead merges another writer's head into the tree. Called with v.mu held.
-func (v *Volume) mergeHead(ctx context.Context, h *format.Head) (*merger, error) {
+func (v *Volume) mergeHead(ctx context.Context, f foreignHead) (*merger, error) {
+	h := &f.head
 	m := &merger{v: v, head: h}
+	if f.dom.shared {
+		return m, m.dir(ctx, f.dom.root, f.dom.baseTree, h.Root.Tree)
+	}
 	if h.Root.ID != v.root.id.String() {
 		return nil, fmt.Errorf("head of another volume tree")
 	}
 	return m, m.dir(ctx, v.root, v.baseTree, h.Root.Tree)
 }
 
-// entries opens folder id's object with hash tree, by name ("" tree: empty).
-func (m *merger) entries(ctx context.Context, id, tree string) (map[string]format.Entry, error) {
+// entries opens folder id's object with hash tree, sealed in key domain
+// dom, by name ("" tree: empty).
+func (m *merger) entries(ctx context.Context, dom *domain, id, tree string) (map[string]format.Entry, error) {
 	out := map[string]format.Entry{}
 	if tree == "" {
 		return out, nil
@@ -113,7 +121,7 @@ func (m *merger) entries(ctx context.Context, id, tree string) (map[string]forma
 	if err != nil {
 		return nil, err
 	}
-	pt, err := format.Open(m.v.metaKey, format.DirAAD(m.v.id, dirID), obj)
+	pt, _, err := dom.open(m.v, format.DirAAD(m.v.id, dirID), obj)
 	if err != nil {
 		return nil, fmt.Errorf("folder object %s: %w", h, err)
 	}
@@ -136,11 +144,11 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 	if err := v.loaded(ours); err != nil {
 		return err
 	}
-	b, err := m.entries(ctx, ours.id.String(), base)
+	b, err := m.entries(ctx, ours.dom, ours.id.String(), base)
 	if err != nil {
 		return fmt.Errorf("base of folder %s: %w", ours.id, err)
 	}
-	t, err := m.entries(ctx, ours.id.String(), theirs)
+	t, err := m.entries(ctx, ours.dom, ours.id.String(), theirs)
 	if err != nil {
 		return fmt.Errorf("their folder %s: %w", ours.id, err)
 	}
@@ -200,7 +208,7 @@ func (m *merger) add(d *Node, name string, e format.Entry) error {
 	if id, err := format.ParseID(e.ID); err == nil && v.links[id] != nil {
 		links = v.links
 	}
-	n, err := v.nodeFromEntry(&e, links)
+	n, err := v.nodeFromEntry(&e, links, d.dom)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type Node struct {
 	tree    string // hash of the committed folder object, "" if never committed
 	entries map[string]*Node
 	dirty   bool
+
+	dom       *domain // the key domain the node is sealed in
+	synthetic bool    // a folder a grantee's mount makes up to hold its shares
 }
 
 // Attr is what stat(2) reports of a node.
@@ -112,9 +115,9 @@ func (v *Volume) attrLocked(n *Node) Attr {
 	return a
 }
 
-func (v *Volume) newNode(typ string, mode, uid, gid uint32) *Node {
+func (v *Volume) newNode(dir *Node, typ string, mode, uid, gid uint32) *Node {
 	now := time.Now().UnixNano()
-	n := &Node{id: format.NewID(), typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, mtime: now, ctime: now, nlink: 1}
+	n := &Node{id: format.NewID(), typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, mtime: now, ctime: now, nlink: 1, dom: dir.dom}
 	v.assignIno(n)
 	if typ == format.TypeDir {
 		n.entries = map[string]*Node{}
@@ -128,8 +131,9 @@ func (v *Volume) assignIno(n *Node) {
 	v.nextIno++
 }
 
-// nodeFromEntry builds a node from a folder entry; linked files come from the link table.
-func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node) (*Node, error) {
+// nodeFromEntry builds a node of domain dom from a folder entry; linked
+// files come from the link table; a shared folder's entry starts its domain.
+func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node, dom *domain) (*Node, error) {
 	id, err := format.ParseID(e.ID)
 	if err != nil {
 		return nil, err
@@ -142,7 +146,21 @@ func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node) (*Nod
 		return n, nil
 	}
 	n := &Node{id: id, typ: e.Type, mode: e.Mode & 0o7777, uid: e.UID, gid: e.GID, mtime: e.Mtime, ctime: e.Ctime,
-		xattrs: e.Xattrs, target: e.Target, size: e.Size, version: e.Version, manifest: e.Manifest, tree: e.Tree, nlink: 1}
+		xattrs: e.Xattrs, target: e.Target, size: e.Size, version: e.Version, manifest: e.Manifest, tree: e.Tree, nlink: 1, dom: dom}
+	if e.Domain != "" {
+		did, err := format.ParseID(e.Domain)
+		if err != nil || e.Type != format.TypeDir || did != id || e.Epoch == 0 || dom.shared {
+			return nil, fmt.Errorf("folder %s has a bad shared-folder entry", id)
+		}
+		d := v.domains[did]
+		if d == nil {
+			if v.rootKey == nil {
+				return nil, fmt.Errorf("shared folder %s is not among this user's grants", id)
+			}
+			d = v.ownerDomain(did, e.Epoch)
+		}
+		d.root, n.dom = n, d
+	}
 	switch e.Type {
 	case format.TypeFile, format.TypeSymlink:
 	case format.TypeDir:
@@ -170,6 +188,9 @@ func (v *Volume) entryOf(n *Node, name string) format.Entry {
 		e.Size, e.Version, e.Manifest = n.size, n.version, n.manifest
 	case format.TypeDir:
 		e.Tree = n.tree
+		if n.dom.shared && n.dom.root == n {
+			e.Domain, e.Epoch = n.id.String(), n.dom.epoch()
+		}
 	case format.TypeSymlink:
 		e.Target = n.target
 	}
@@ -192,7 +213,7 @@ func (v *Volume) loaded(n *Node) error {
 	if err != nil {
 		return v.integrity(err)
 	}
-	pt, err := format.Open(v.metaKey, format.DirAAD(v.id, n.id), obj)
+	pt, _, err := n.dom.open(v, v.dirAAD(n), obj)
 	if err != nil {
 		return v.integrity(fmt.Errorf("folder object %s: %w", h, err))
 	}
@@ -206,7 +227,7 @@ func (v *Volume) loaded(n *Node) error {
 		if !validName(e.Name) || entries[e.Name] != nil {
 			return v.integrity(fmt.Errorf("folder object %s has a bad entry", h))
 		}
-		c, err := v.nodeFromEntry(e, v.links)
+		c, err := v.nodeFromEntry(e, v.links, n.dom)
 		if err != nil {
 			return v.integrity(fmt.Errorf("folder object %s: %w", h, err))
 		}
@@ -284,16 +305,9 @@ func (v *Volume) ReadDir(dir *Node) ([]DirEntry, error) {
 	return out, nil
 }
 
-func (v *Volume) writable() error {
-	if v.opt.ReadOnly {
-		return syscall.EROFS
-	}
-	return nil
-}
-
 // add puts a new node under dir. Called with v.mu held.
 func (v *Volume) add(dir *Node, name string, n *Node) error {
-	if err := v.writable(); err != nil {
+	if err := v.writableAt(dir); err != nil {
 		return err
 	}
 	if !validName(name) {
@@ -325,7 +339,7 @@ func (v *Volume) touchDir(dir *Node) {
 func (v *Volume) Create(dir *Node, name string, mode, uid, gid uint32) (*Node, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	n := v.newNode(format.TypeFile, mode, uid, gid)
+	n := v.newNode(dir, format.TypeFile, mode, uid, gid)
 	return n, v.add(dir, name, n)
 }
 
@@ -333,7 +347,7 @@ func (v *Volume) Create(dir *Node, name string, mode, uid, gid uint32) (*Node, e
 func (v *Volume) Mkdir(dir *Node, name string, mode, uid, gid uint32) (*Node, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	n := v.newNode(format.TypeDir, mode, uid, gid)
+	n := v.newNode(dir, format.TypeDir, mode, uid, gid)
 	return n, v.add(dir, name, n)
 }
 
@@ -344,7 +358,7 @@ func (v *Volume) Symlink(dir *Node, name, target string, uid, gid uint32) (*Node
 	if len(target) == 0 || len(target) > 4095 {
 		return nil, syscall.EINVAL
 	}
-	n := v.newNode(format.TypeSymlink, 0o777, uid, gid)
+	n := v.newNode(dir, format.TypeSymlink, 0o777, uid, gid)
 	n.target = target
 	return n, v.add(dir, name, n)
 }
@@ -368,6 +382,9 @@ func (v *Volume) Link(dir *Node, name string, n *Node) error {
 	}
 	if n.nlink == 0 {
 		return syscall.ENOENT
+	}
+	if n.dom.shared || dir.dom.shared {
+		return syscall.EXDEV // the link table is the root domain's: no hard links in shared folders
 	}
 	if err := v.add(dir, name, n); err != nil {
 		return err
@@ -414,7 +431,7 @@ func (v *Volume) removeName(dir *Node, name string, n *Node) {
 func (v *Volume) Unlink(dir *Node, name string) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if err := v.writable(); err != nil {
+	if err := v.writableAt(dir); err != nil {
 		return err
 	}
 	if err := v.loaded(dir); err != nil {
@@ -435,7 +452,7 @@ func (v *Volume) Unlink(dir *Node, name string) error {
 func (v *Volume) Rmdir(dir *Node, name string) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if err := v.writable(); err != nil {
+	if err := v.writableAt(dir); err != nil {
 		return err
 	}
 	if err := v.loaded(dir); err != nil {
@@ -447,6 +464,9 @@ func (v *Volume) Rmdir(dir *Node, name string) error {
 	}
 	if n.typ != format.TypeDir {
 		return syscall.ENOTDIR
+	}
+	if n.dom.root == n {
+		return syscall.EBUSY // a shared folder stays while it has grants
 	}
 	if err := v.loaded(n); err != nil {
 		return err
@@ -468,7 +488,10 @@ const (
 func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, flags uint32) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if err := v.writable(); err != nil {
+	if err := v.writableAt(dir); err != nil {
+		return err
+	}
+	if err := v.writableAt(newDir); err != nil {
 		return err
 	}
 	if !validName(newName) {
@@ -490,6 +513,12 @@ func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, fl
 	old, exists := newDir.entries[newName]
 	if old == n {
 		return nil
+	}
+	if err := v.crossesDomains(n, dir, newDir); err != nil {
+		return err
+	}
+	if exists && (old.dom.root == old || v.crossesDomains(old, newDir, dir) != nil) {
+		return syscall.EBUSY
 	}
 	switch {
 	case flags&RenameExchange != 0:
@@ -533,6 +562,29 @@ func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, fl
 	return nil
 }
 
+// crossesDomains refuses a move that would take n into or out of a shared
+// folder (its objects are sealed in one key domain: mv copies instead), or
+// would nest shared folders.
+func (v *Volume) crossesDomains(n, from, to *Node) error {
+	if n.dom.root == n {
+		if to.dom.shared || to.synthetic {
+			return syscall.EXDEV
+		}
+		return nil
+	}
+	if from.dom != to.dom {
+		return syscall.EXDEV
+	}
+	if n.typ == format.TypeDir && to.dom.shared {
+		for _, d := range v.sharedDomains() {
+			if v.isAncestor(n, d.root) {
+				return syscall.EXDEV
+			}
+		}
+	}
+	return nil
+}
+
 func (v *Volume) reparent(n, from, to *Node) {
 	for i, p := range n.parents {
 		if p == from {
@@ -566,7 +618,7 @@ type SetAttr struct {
 
 // SetAttr applies a. Truncation goes through the file's content state.
 func (v *Volume) SetAttr(n *Node, a SetAttr) (Attr, error) {
-	if err := v.writable(); err != nil {
+	if err := v.Writable(n); err != nil {
 		return Attr{}, err
 	}
 	if a.Size != nil {
@@ -619,7 +671,7 @@ const (
 
 // SetXattr sets an extended attribute in the user.* namespace.
 func (v *Volume) SetXattr(n *Node, name string, val []byte, flags uint32) error {
-	if err := v.writable(); err != nil {
+	if err := v.Writable(n); err != nil {
 		return err
 	}
 	if !xattrAllowed(name) {
@@ -648,7 +700,7 @@ func (v *Volume) SetXattr(n *Node, name string, val []byte, flags uint32) error 
 
 // RemoveXattr deletes an extended attribute.
 func (v *Volume) RemoveXattr(n *Node, name string) error {
-	if err := v.writable(); err != nil {
+	if err := v.Writable(n); err != nil {
 		return err
 	}
 	v.mu.Lock()

@@ -37,28 +37,17 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 		path  string
 		n     *Node
 		i     int64
+		key   []byte
 		chunk format.Chunk
 	}
 	jobs := make(chan job, 64)
 	var wg sync.WaitGroup
-	key := map[*Node][]byte{}
-	var keyMu sync.Mutex
-	fileKey := func(n *Node) []byte {
-		keyMu.Lock()
-		defer keyMu.Unlock()
-		if k, ok := key[n]; ok {
-			return k
-		}
-		k := format.FileKey(v.rootKey, v.id, n.id)
-		key[n] = k
-		return k
-	}
 	for range verifyWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := v.checkChunk(ctx, j.n, fileKey(j.n), j.i, j.chunk); err != nil {
+				if err := v.checkChunk(ctx, j.n, j.key, j.i, j.chunk); err != nil {
 					report(j.path, err)
 				}
 				d := done.Add(1)
@@ -72,11 +61,12 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 		if vi.typ != format.TypeFile || vi.version == 0 {
 			return nil
 		}
-		m, err := v.readManifest(ctx, vi.n.id, vi.version, vi.manifest)
+		m, err := v.readManifest(ctx, vi.n.dom, vi.n.id, vi.version, vi.manifest)
 		if err != nil {
 			report(vi.path, err)
 			return nil
 		}
+		key, _ := vi.n.dom.fileKey(v, vi.n.id, m.Epoch)
 		if err := v.checkAnchored(ctx, vi); err != nil {
 			report(vi.path, err)
 		}
@@ -85,7 +75,7 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 				continue
 			}
 			total.Add(1)
-			jobs <- job{path: vi.path, n: vi.n, i: int64(i), chunk: c}
+			jobs <- job{path: vi.path, n: vi.n, i: int64(i), key: key, chunk: c}
 		}
 		return nil
 	}, report)

@@ -96,8 +96,9 @@ var ErrReadOnly = errors.New("volume is open read-only")
 type Volume struct {
 	id        format.ID
 	chunkSize int
-	rootKey   []byte
-	metaKey   []byte
+	rootKey   []byte // nil for a grantee, who holds only its shares' keys
+	rootDom   *domain
+	domains   map[format.ID]*domain // shared folders, by id
 	opt       Options
 	logf      func(string, ...any)
 	obj       *objects
@@ -222,6 +223,14 @@ func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([
 	if len(key) != format.KeySize || subtle.ConstantTimeCompare([]byte(format.KeyCheck(key, id)), []byte(c.KeyCheck)) != 1 {
 		return nil, ErrWrongKey
 	}
+	v := newVolume(id, c.ChunkSize, key, store, opt)
+	if err := v.start(ctx, v.loadHead); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func newVolume(id format.ID, chunkSize int, rootKey []byte, store ObjectStore, opt Options) *Volume {
 	logf := opt.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -230,27 +239,37 @@ func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([
 		opt.CommitInterval = 5 * time.Second
 	}
 	v := &Volume{
-		id: id, chunkSize: c.ChunkSize, rootKey: key, metaKey: format.MetaKey(key, id),
+		id: id, chunkSize: chunkSize, rootKey: rootKey, domains: map[format.ID]*domain{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
 		stop: make(chan struct{}),
 	}
+	v.rootDom = &domain{keys: map[uint32][]byte{}, metas: map[uint32][]byte{}}
+	if rootKey != nil {
+		v.rootDom.keys[0] = rootKey
+	}
+	return v
+}
+
+// start takes the cache, loads the tree and starts the background work.
+func (v *Volume) start(ctx context.Context, load func(context.Context) error) error {
+	opt := v.opt
 	if !opt.ReadOnly {
 		if opt.CacheDir == "" {
-			return nil, errors.New("volume: no cache folder given")
+			return errors.New("volume: no cache folder given")
 		}
 		if err := v.lockCache(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	spill := ""
 	if !opt.ReadOnly {
 		spill = filepath.Join(opt.CacheDir, "writeback")
 	}
-	v.obj = newObjects(store, spill, opt.MemoryBudget, logf)
-	if err := v.loadHead(ctx); err != nil {
+	v.obj = newObjects(v.store, spill, opt.MemoryBudget, v.logf)
+	if err := load(ctx); err != nil {
 		v.obj.close()
 		v.unlockCache()
-		return nil, err
+		return err
 	}
 	if !opt.ReadOnly {
 		if opt.Ledger != nil {
@@ -258,7 +277,7 @@ func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([
 			if err != nil {
 				v.obj.close()
 				v.unlockCache()
-				return nil, err
+				return err
 			}
 			v.outbox = ob
 			v.bg.Add(1)
@@ -267,7 +286,7 @@ func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([
 		v.bg.Add(1)
 		go v.committer()
 	}
-	return v, nil
+	return nil
 }
 
 func (v *Volume) lockCache() error {

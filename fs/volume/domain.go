@@ -1,0 +1,216 @@
+package volume
+
+import (
+	"slices"
+	"sort"
+	"sync"
+	"syscall"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+)
+
+// A key domain is a part of the tree sealed under one folder key: the whole
+// volume under the root key (the root domain), or a shared folder and
+// everything under it. A shared folder's key changes when a grant is
+// revoked: each key is an epoch, new objects are sealed in the current one,
+// and older objects keep the epoch they were sealed in until re-keyed. The
+// owner derives every epoch's key from the root key; a grantee holds the
+// keys its grant wrapped for it, and nothing of the rest of the volume.
+type domain struct {
+	id       format.ID // zero for the root domain
+	shared   bool
+	root     *Node // the shared folder (nil for the root domain)
+	readOnly bool  // a grantee's read-only share
+	mu       sync.Mutex // guards current, keys and metas (also read under v.mu)
+	current  uint32
+	keys     map[uint32][]byte // folder key by epoch
+	metas    map[uint32][]byte // meta key by epoch, derived when first used
+	derive   func(epoch uint32) []byte
+
+	// Heads of a shared folder (its own commits, under domains/<id>/).
+	headSeq  uint64
+	headHash string
+	baseTree string // the folder's tree in the last head written or merged
+	headTree string // the folder's tree in the last head written
+	name     string // a grantee's mount shows the folder under this path
+}
+
+// ledgerID is the domain as anchors name it: "" for the root domain.
+func (d *domain) ledgerID() string {
+	if !d.shared {
+		return ""
+	}
+	return d.id.String()
+}
+
+// DomainKeys are a shared folder's keys, to wrap for a grantee.
+type DomainKeys struct {
+	Domain string
+	Epoch  uint32            // the current epoch
+	Keys   map[uint32][]byte // every epoch's folder key
+}
+
+// folderKey returns the folder key of an epoch, if this user holds it.
+func (d *domain) folderKey(epoch uint32) ([]byte, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.folderKeyLocked(epoch)
+}
+
+func (d *domain) folderKeyLocked(epoch uint32) ([]byte, bool) {
+	if k, ok := d.keys[epoch]; ok {
+		return k, true
+	}
+	if d.derive != nil && epoch >= 1 && epoch <= d.current {
+		k := d.derive(epoch)
+		d.keys[epoch] = k
+		return k, true
+	}
+	return nil, false
+}
+
+// metaKey returns the meta key of an epoch.
+func (d *domain) metaKey(v *Volume, epoch uint32) ([]byte, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k, ok := d.metas[epoch]; ok {
+		return k, true
+	}
+	fk, ok := d.folderKeyLocked(epoch)
+	if !ok {
+		return nil, false
+	}
+	k := format.MetaKey(fk, v.id)
+	d.metas[epoch] = k
+	return k, true
+}
+
+// fileKey returns the key sealing a file's chunks in an epoch.
+func (d *domain) fileKey(v *Volume, file format.ID, epoch uint32) ([]byte, bool) {
+	fk, ok := d.folderKey(epoch)
+	if !ok {
+		return nil, false
+	}
+	return format.FileKey(fk, v.id, file), true
+}
+
+// epoch is the current epoch.
+func (d *domain) epoch() uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current
+}
+
+// epochs lists the epochs whose keys this user holds, newest first.
+func (d *domain) epochs() []uint32 {
+	if !d.shared {
+		return []uint32{0}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []uint32
+	if d.derive != nil {
+		for e := d.current; e >= 1; e-- {
+			out = append(out, e)
+		}
+		return out
+	}
+	for e := range d.keys {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] > out[j] })
+	return out
+}
+
+// open opens a metadata object sealed in any epoch this user holds, and
+// says which.
+func (d *domain) open(v *Volume, aad, obj []byte) ([]byte, uint32, error) {
+	for _, e := range d.epochs() {
+		k, _ := d.metaKey(v, e)
+		if pt, err := format.Open(k, aad, obj); err == nil {
+			return pt, e, nil
+		}
+	}
+	return nil, 0, format.ErrAuth
+}
+
+// seal seals a metadata object in the current epoch.
+func (d *domain) seal(v *Volume, aad, pt []byte) []byte {
+	k, ok := d.metaKey(v, d.epoch())
+	if !ok {
+		panic("volume: sealing in a key epoch this user does not hold")
+	}
+	return format.Seal(k, aad, pt)
+}
+
+// dirAAD binds a folder object; domains share the volume's folder AAD (the
+// folder id is unique, the key tells domains apart).
+func (v *Volume) dirAAD(d *Node) []byte { return format.DirAAD(v.id, d.id) }
+
+// headAAD is the AAD of a domain's heads.
+func (v *Volume) headAAD(d *domain) []byte {
+	if !d.shared {
+		return format.HeadAAD(v.id)
+	}
+	return format.DomainHeadAAD(v.id, d.id)
+}
+
+// headsDir is where a domain's heads live.
+func (d *domain) headsDir() string {
+	if !d.shared {
+		return format.HeadsDir
+	}
+	return format.DomainHeadsDir(d.id)
+}
+
+// headName is where a domain's head with hash h lives.
+func (d *domain) headName(h format.Hash) string { return d.headsDir() + "/" + h.String() }
+
+// ownerDomain makes the domain of a shared folder for the volume's owner,
+// whose keys derive from the root key. Called with v.mu held.
+func (v *Volume) ownerDomain(id format.ID, epoch uint32) *domain {
+	if d, ok := v.domains[id]; ok {
+		d.mu.Lock()
+		d.current = max(d.current, epoch)
+		d.mu.Unlock()
+		return d
+	}
+	d := &domain{id: id, shared: true, current: epoch, keys: map[uint32][]byte{}, metas: map[uint32][]byte{}}
+	root := v.rootKey
+	d.derive = func(e uint32) []byte { return format.DomainKey(root, v.id, id, e) }
+	v.domains[id] = d
+	return d
+}
+
+// writableAt tells whether n may be changed: EROFS on a read-only volume,
+// EACCES in a read-only share or in the folders a grantee's mount makes up
+// to hold its shares.
+func (v *Volume) writableAt(n *Node) error {
+	if v.opt.ReadOnly {
+		return syscall.EROFS
+	}
+	if n != nil && (n.synthetic || n.dom.readOnly) {
+		return syscall.EACCES
+	}
+	return nil
+}
+
+// Writable tells whether n may be changed (checked when a file is opened
+// for writing, so that a read-only share fails at open, not at close).
+func (v *Volume) Writable(n *Node) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.writableAt(n)
+}
+
+// sharedDomains lists the shared folders, by id.
+func (v *Volume) sharedDomains() []*domain {
+	out := make([]*domain, 0, len(v.domains))
+	for _, d := range v.domains {
+		if d.root != nil {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b *domain) int { return slices.Compare(a.id[:], b.id[:]) })
+	return out
+}
