@@ -21,20 +21,23 @@ type PolicyContract struct {
 
 // Grant gives a grantee key rights on one domain of a volume.
 type Grant struct {
-	Volume     string    `json:"volume"`
-	Domain     string    `json:"domain"`
-	Path       string    `json:"path"`
-	GranteeKey string    `json:"granteeKey"`
-	GranteeID  string    `json:"granteeId"`
-	Rights     string    `json:"rights"`
-	Keys       string    `json:"keys"`
-	Epoch      uint32    `json:"epoch"`
-	GrantedBy  string    `json:"grantedBy"`
-	Time       time.Time `json:"time"`
-	TxID       string    `json:"txId"`
-	Revoked    bool      `json:"revoked"`
-	RevokedAt  time.Time `json:"revokedAt,omitempty" metadata:",optional"`
-	RevokedBy  string    `json:"revokedBy,omitempty" metadata:",optional"`
+	Volume     string `json:"volume"`
+	Domain     string `json:"domain"`
+	Path       string `json:"path"`
+	GranteeKey string `json:"granteeKey"`
+	GranteeID  string `json:"granteeId"`
+	// Recipient is the grantee's age X25519 recipient, public: the owner
+	// wraps new keys for it when a revocation rotates the folder's key.
+	Recipient string    `json:"recipient,omitempty" metadata:",optional"`
+	Rights    string    `json:"rights"`
+	Keys      string    `json:"keys"`
+	Epoch     uint32    `json:"epoch"`
+	GrantedBy string    `json:"grantedBy"`
+	Time      time.Time `json:"time"`
+	TxID      string    `json:"txId"`
+	Revoked   bool      `json:"revoked"`
+	RevokedAt time.Time `json:"revokedAt,omitempty" metadata:",optional"`
+	RevokedBy string    `json:"revokedBy,omitempty" metadata:",optional"`
 }
 
 // PolicyOutcome is what became of a Grant or Revoke: Status "granted",
@@ -213,7 +216,7 @@ func ownerOnly(ctx contractapi.TransactionContextInterface, function, volume, do
 // the caller owns, with the domain's keys wrapped for the grantee (base64,
 // opaque to the ledger). It replaces any earlier grant of that key on that
 // domain. A caller that is not the owner gets a denied outcome.
-func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volume, domain, path, granteeKey, rights, keys string, epoch uint32) (*PolicyOutcome, error) {
+func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volume, domain, path, granteeKey, rights, keys string, epoch uint32, recipient string) (*PolicyOutcome, error) {
 	if err := checkID("volume", volume); err != nil {
 		return nil, err
 	}
@@ -236,11 +239,14 @@ func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volu
 	if epoch == 0 {
 		return nil, fmt.Errorf("epoch must be at least 1")
 	}
+	if recipient != "" && (!strings.HasPrefix(recipient, "age1") || len(recipient) > 200) {
+		return nil, fmt.Errorf("recipient %q is not an age X25519 recipient", recipient)
+	}
 	actor, now, denied, err := ownerOnly(ctx, "Grant", volume, domain)
 	if err != nil || denied != nil {
 		return denied, err
 	}
-	g := Grant{Volume: volume, Domain: domain, Path: path, GranteeKey: granteeKey, GranteeID: keyID, Rights: rights,
+	g := Grant{Volume: volume, Domain: domain, Path: path, GranteeKey: granteeKey, GranteeID: keyID, Recipient: recipient, Rights: rights,
 		Keys: keys, Epoch: epoch, GrantedBy: actor, Time: now, TxID: ctx.GetStub().GetTxID()}
 	if err := putJSON(ctx, keyGrant, []string{volume, domain, keyID}, g); err != nil {
 		return nil, err

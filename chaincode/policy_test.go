@@ -122,21 +122,21 @@ func TestPolicyRegisterGrantRevoke(t *testing.T) {
 		"bad volume":   {"bad", dom, "/x", alice.key, "rw", keys, "1"},
 		"bad domain":   {f.vol, "bad", "/x", alice.key, "rw", keys, "1"},
 		"relative":     {f.vol, dom, "x", alice.key, "rw", keys, "1"},
-		"long path":    {f.vol, dom, "/" + strings.Repeat("x", 4096), alice.key, "rw", keys, "1"},
-		"bad key":      {f.vol, dom, "/x", "AAAA", "rw", keys, "1"},
-		"bad rights":   {f.vol, dom, "/x", alice.key, "rx", keys, "1"},
-		"epoch 0":      {f.vol, dom, "/x", alice.key, "rw", keys, "0"},
-		"huge keys":    {f.vol, dom, "/x", alice.key, "rw", strings.Repeat("A", 100<<10), "1"},
+		"long path":    {f.vol, dom, "/" + strings.Repeat("x", 4096), alice.key, "rw", keys, "1", ""},
+		"bad key":      {f.vol, dom, "/x", "AAAA", "rw", keys, "1", ""},
+		"bad rights":   {f.vol, dom, "/x", alice.key, "rx", keys, "1", ""},
+		"epoch 0":      {f.vol, dom, "/x", alice.key, "rw", keys, "0", ""},
+		"huge keys":    {f.vol, dom, "/x", alice.key, "rw", strings.Repeat("A", 100<<10), "1", ""},
 		"missing args": {f.vol, dom},
 	} {
 		if _, err := owner.submit(append([]string{"Policy:Grant"}, args...)...); err == nil {
 			t.Errorf("grant with %s: accepted", name)
 		}
 	}
-	if o := owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "rw", keys, "1"); o.Status != chaincode.StatusGranted {
+	if o := owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "rw", keys, "1", ""); o.Status != chaincode.StatusGranted {
 		t.Fatalf("grant: %+v", o)
 	}
-	if o := alice.policy("Policy:Grant", f.vol, other, "/mine", alice.key, "rw", keys, "1"); o.Status != chaincode.StatusDenied || o.Reason == "" {
+	if o := alice.policy("Policy:Grant", f.vol, other, "/mine", alice.key, "rw", keys, "1", ""); o.Status != chaincode.StatusDenied || o.Reason == "" {
 		t.Fatalf("a grant by a non-owner: %+v", o)
 	}
 	if evs := f.events(chaincode.Query{Action: "denied", Actor: alice.actor}); len(evs) != 1 || evs[0].Detail["function"] != "Grant" || evs[0].Detail["domain"] != other {
@@ -146,7 +146,7 @@ func TestPolicyRegisterGrantRevoke(t *testing.T) {
 		t.Fatalf("grant events: %+v", evs)
 	}
 	// A second grant to the same key replaces the first.
-	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "ro", keys, "2")
+	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "ro", keys, "2", "")
 
 	if o := alice.policy("Policy:Revoke", f.vol, dom, alice.key); o.Status != chaincode.StatusDenied {
 		t.Fatalf("a revoke by a non-owner: %+v", o)
@@ -191,8 +191,8 @@ func TestPolicyEnforcedOnAnchors(t *testing.T) {
 		t.Fatal(err)
 	}
 	dom, other := hexOf(16), hexOf(16)
-	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "rw", "", "1")
-	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", bob.key, "ro", "", "1")
+	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "rw", "", "1", "")
+	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", bob.key, "ro", "", "1", "")
 
 	// Before joining, a grantee is a stranger.
 	if oc := alice.batch(f.inDomain(hexOf(16), 1, dom)); oc[0].Status != chaincode.StatusDenied {

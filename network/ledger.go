@@ -3,6 +3,8 @@ package network
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -67,6 +69,8 @@ type Grant struct {
 	Path string `json:"path"`
 	// GranteeKey is the grantee's Ed25519 signing key, unpadded base64url.
 	GranteeKey string `json:"granteeKey"`
+	// Recipient is the grantee's age recipient, to wrap rotated keys for.
+	Recipient string `json:"recipient,omitempty"`
 	// Rights are "rw" or "ro".
 	Rights string `json:"rights"`
 	// Keys are the domain's keys wrapped for the grantee, opaque to the ledger.
@@ -85,6 +89,13 @@ type Grant struct {
 
 // joinLabel starts the message a grantee key signs to join a volume.
 const joinLabel = "anchorfs join v1\x00"
+
+// ActorID names a caller as the chaincode does: the MSP id and the first 16
+// bytes of SHA-256 over its certificate's SubjectPublicKeyInfo, in hex.
+func ActorID(mspID string, spkiDER []byte) string {
+	sum := sha256.Sum256(spkiDER)
+	return mspID + "/" + hex.EncodeToString(sum[:16])
+}
 
 // JoinMessage is what a grantee key signs for actor to join volume.
 func JoinMessage(volume, actor string) []byte {
@@ -149,6 +160,9 @@ type Ledger interface {
 	Info(ctx context.Context) (Info, error)
 	// Blocks calls fn for each block from number from on.
 	Blocks(ctx context.Context, from uint64, fn func(Block) error) error
+	// Actor is how the ledger names this client: MSP id and the hash of its
+	// certificate's public key, as the chaincode sees callers.
+	Actor() string
 	// Close releases the ledger.
 	Close() error
 }

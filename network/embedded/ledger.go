@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -171,6 +172,18 @@ func (l *Ledger) Close() error {
 	close(l.stop)
 	l.wg.Wait()
 	return l.db.Close()
+}
+
+// Actor is how the chaincode names this ledger's caller ("" without one).
+func (l *Ledger) Actor() string {
+	if l.signer == nil {
+		return ""
+	}
+	cert, err := x509.ParseCertificate(l.signer.Certificate())
+	if err != nil {
+		return ""
+	}
+	return network.ActorID(MSPID, cert.RawSubjectPublicKeyInfo)
 }
 
 // Dir is the ledger's folder.

@@ -86,6 +86,7 @@ const (
 
 // Ledger is anchorfs's chaincode on a Fabric channel.
 type Ledger struct {
+	actor    string
 	profile  *Profile
 	conn     *grpc.ClientConn
 	gw       *client.Gateway
@@ -146,8 +147,12 @@ func Open(profilePath string) (*Ledger, error) {
 		return nil, err
 	}
 	nw := gw.GetNetwork(p.Channel)
-	return &Ledger{profile: p, conn: conn, gw: gw, contract: nw.GetContract(p.Chaincode), qscc: nw.GetContract("qscc")}, nil
+	actor := network.ActorID(p.MSPID, cert.RawSubjectPublicKeyInfo)
+	return &Ledger{actor: actor, profile: p, conn: conn, gw: gw, contract: nw.GetContract(p.Chaincode), qscc: nw.GetContract("qscc")}, nil
 }
+
+// Actor is how the chaincode names this client.
+func (l *Ledger) Actor() string { return l.actor }
 
 // Close disconnects.
 func (l *Ledger) Close() error {

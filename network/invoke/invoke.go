@@ -160,7 +160,7 @@ func policyOutcome(payload []byte, want string) error {
 // Grant records a grant of the caller's volume.
 func Grant(ctx context.Context, t Transactor, g network.Grant) error {
 	payload, err := t.Submit(ctx, "Policy:Grant", g.Volume, g.Domain, g.Path, g.GranteeKey, g.Rights,
-		base64.StdEncoding.EncodeToString(g.Keys), strconv.FormatUint(uint64(g.Epoch), 10))
+		base64.StdEncoding.EncodeToString(g.Keys), strconv.FormatUint(uint64(g.Epoch), 10), g.Recipient)
 	if err != nil {
 		return err
 	}

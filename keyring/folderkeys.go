@@ -1,0 +1,59 @@
+package keyring
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Folder keys of a shared folder travel to a grantee on the ledger, wrapped
+// with age for the grantee's X25519 recipient: the blob is an age file whose
+// plaintext is a JSON object from epoch (decimal) to the 32-byte key
+// (standard base64). The ledger only ever holds the ciphertext.
+
+// WrapFolderKeys wraps a shared folder's keys, by epoch, for one grantee.
+func WrapFolderKeys(keys map[uint32][]byte, to Public) ([]byte, error) {
+	m := make(map[string][]byte, len(keys))
+	for e, k := range keys {
+		m[strconv.FormatUint(uint64(e), 10)] = k
+	}
+	pt, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return WrapKey(pt, to)
+}
+
+// UnwrapFolderKeys opens folder keys wrapped for this identity.
+func (id *Identity) UnwrapFolderKeys(blob []byte) (map[uint32][]byte, error) {
+	pt, err := id.UnwrapKey(blob)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string][]byte
+	if err := json.Unmarshal(pt, &m); err != nil {
+		return nil, fmt.Errorf("wrapped folder keys are malformed: %w", err)
+	}
+	out := make(map[uint32][]byte, len(m))
+	for s, k := range m {
+		e, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || e == 0 || len(k) != 32 {
+			return nil, fmt.Errorf("wrapped folder keys are malformed")
+		}
+		out[uint32(e)] = k
+	}
+	return out, nil
+}
+
+// SigningKeyText is the identity's Ed25519 key in unpadded base64url: how
+// the ledger names a grantee.
+func (p Public) SigningKeyText() string { return b64(p.SigningKey) }
+
+// KeyID is the short, stable name of an identity: the first 16 bytes of
+// SHA-256 over its Ed25519 key, in hex (what grants list as the grantee).
+func (p Public) KeyID() string {
+	sum := sha256.Sum256(p.SigningKey)
+	return hex.EncodeToString(sum[:16])
+}
