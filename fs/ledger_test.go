@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/anchorfs/anchorfs/fs"
 	"github.com/anchorfs/anchorfs/fs/volume"
@@ -108,7 +109,14 @@ func TestRollbackIsDetected(t *testing.T) {
 		t.Fatalf("verify after a rollback: %+v", findings)
 	}
 	id, _ := m2.vol.FileID("/ledgered")
-	evs, _ := h.ledger.Audit(ctx, network.AuditQuery{Volume: m2.vol.ID(), File: id, Action: "integrity"})
+	// The event is recorded in the background: wait for it.
+	var evs []network.Event
+	for i := 0; i < 100 && len(evs) == 0; i++ {
+		evs, _ = h.ledger.Audit(ctx, network.AuditQuery{Volume: m2.vol.ID(), File: id, Action: "integrity"})
+		if len(evs) == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	if len(evs) == 0 {
 		t.Fatal("no integrity event on the ledger")
 	}
