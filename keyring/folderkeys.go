@@ -1,11 +1,15 @@
 package keyring
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"filippo.io/age"
 )
 
 // Folder keys of a shared folder travel to a grantee on the ledger, wrapped
@@ -56,4 +60,19 @@ func (p Public) SigningKeyText() string { return b64(p.SigningKey) }
 func (p Public) KeyID() string {
 	sum := sha256.Sum256(p.SigningKey)
 	return hex.EncodeToString(sum[:16])
+}
+
+// PublicFromParts rebuilds a public identity from its age recipient and its
+// Ed25519 key (unpadded base64url), as a grant on the ledger holds them. It
+// has no binding signature: it serves to wrap keys, not to print.
+func PublicFromParts(recipient, signingKey string) (Public, error) {
+	r, err := age.ParseX25519Recipient(recipient)
+	if err != nil {
+		return Public{}, fmt.Errorf("%w: bad recipient", ErrMalformedIdentity)
+	}
+	key, err := base64.RawURLEncoding.DecodeString(signingKey)
+	if err != nil || len(key) != ed25519.PublicKeySize {
+		return Public{}, fmt.Errorf("%w: bad signing key", ErrMalformedIdentity)
+	}
+	return Public{Recipient: r, SigningKey: key}, nil
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +33,7 @@ type streamLine struct {
 	Error    string           `json:"error,omitempty"`
 	Removed  int              `json:"removed,omitempty"`
 	Freed    int64            `json:"freed,omitempty"`
+	Message  string           `json:"message,omitempty"`
 }
 
 type control struct {
@@ -106,6 +109,19 @@ func startControl(s *settings, o *opened, mountpoint string, logf func(string, .
 			return streamLine{}
 		})
 	})
+	mux.HandleFunc("POST /policy", func(w http.ResponseWriter, r *http.Request) {
+		stream(w, func(emit func(streamLine)) streamLine {
+			var req policyRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				return streamLine{Error: "malformed request: " + err.Error()}
+			}
+			msg, err := policyOp(r.Context(), o, req, progress(emit))
+			if err != nil {
+				return streamLine{Error: err.Error()}
+			}
+			return streamLine{Message: msg}
+		})
+	})
 	c := &control{srv: &http.Server{Handler: mux}, path: path}
 	go func() {
 		if err := c.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -153,7 +169,20 @@ func (c *controlClient) info() (infoReply, error) {
 
 // call runs a streamed request, handing each line to fn, and returns the last.
 func (c *controlClient) call(path string, fn func(streamLine)) (streamLine, error) {
-	resp, err := c.http.Post("http://mount"+path, "application/json", nil)
+	return c.callJSON(path, nil, fn)
+}
+
+// callJSON is call with a JSON request body.
+func (c *controlClient) callJSON(path string, body any, fn func(streamLine)) (streamLine, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return streamLine{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	resp, err := c.http.Post("http://mount"+path, "application/json", rd)
 	if err != nil {
 		return streamLine{}, err
 	}

@@ -104,7 +104,12 @@ func runInit(cmd *cobra.Command, args []string) error {
 	if l, err := s.openLedger(ctx, ledger, id); err != nil {
 		return fmt.Errorf("opening the ledger: %w", err)
 	} else if l != nil {
+		// The ledger learns who owns the volume: only the owner may share it.
+		err := l.Register(ctx, cfg.Volume)
 		l.Close()
+		if err != nil {
+			return fmt.Errorf("registering the volume on the ledger: %w", err)
+		}
 	}
 	if err := s.saveConfig(cfg); err != nil {
 		return err

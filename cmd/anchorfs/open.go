@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,10 +94,25 @@ func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(stri
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	o.vol, err = volume.Open(ctx, o.store, o.id.UnwrapKey, volume.Options{
-		CacheDir: s.cacheDir(c.Volume), Ledger: o.ledger, Actor: o.id.Public().LedgerID(), Host: host,
-		ReadOnly: readOnly, Logf: logf,
-	})
+	opt := volume.Options{CacheDir: s.cacheDir(c.Volume), Ledger: o.ledger, Actor: o.id.Public().LedgerID(), Host: host,
+		ReadOnly: readOnly, Logf: logf}
+	if o.ledger != nil {
+		opt.Actor = o.ledger.Actor()
+	}
+	if c.Shared {
+		// A grantee's home: the folders the ledger says are shared with it.
+		var shares []volume.Shared
+		if o.ledger == nil {
+			err = errors.New("a joined home needs its ledger")
+		} else {
+			shares, err = sharesFor(ctx, o.ledger, o.id, c.Volume)
+		}
+		if err == nil {
+			o.vol, err = volume.OpenShared(ctx, o.store, shares, opt)
+		}
+	} else {
+		o.vol, err = volume.Open(ctx, o.store, o.id.UnwrapKey, opt)
+	}
 	if err != nil {
 		o.close(ctx)
 		return nil, fmt.Errorf("opening volume %s: %w", c.Volume, err)

@@ -29,6 +29,8 @@ type Config struct {
 	Remotes      []string `yaml:"remotes" mapstructure:"remotes"`
 	RcloneConfig string   `yaml:"rclone_config" mapstructure:"rclone_config"`
 	Ledger       string   `yaml:"ledger" mapstructure:"ledger"`
+	// Shared marks a home that joined folders shared with it (anchorfs join).
+	Shared bool `yaml:"shared,omitempty" mapstructure:"shared"`
 }
 
 func loadSettings(cmd *cobra.Command) (*settings, error) {

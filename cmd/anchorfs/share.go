@@ -1,0 +1,406 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network"
+)
+
+func newShareCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "share PATH IDENTITY",
+		Short: "Share a folder with another person's identity",
+		Long: `share gives the person whose identity (as ` + "`anchorfs identity`" + ` prints it) is IDENTITY access to the
+folder PATH of the volume and everything in it, now and later. The first share of a folder
+makes it a shared folder: everything in it is re-encrypted under the folder's own key, which
+is then wrapped for the grantee and recorded with the grant on the ledger. The grantee attaches
+with ` + "`anchorfs join`" + ` and mounts just the folders shared with them.
+
+Shared folders cannot nest, and hold no hard links. Only the volume's owner can share.`,
+		Example: `  anchorfs share /projects/acme anchorfs1.age1...
+  anchorfs share /finance anchorfs1.age1... --read-only`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ro, _ := cmd.Flags().GetBool("read-only")
+			return runPolicyOp(cmd, policyRequest{Op: "share", Path: args[0], Identity: args[1], ReadOnly: ro})
+		},
+	}
+	c.Flags().Bool("read-only", false, "the grantee may read but not write")
+	return c
+}
+
+func newRevokeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "revoke PATH IDENTITY",
+		Short: "Revoke a grant and rotate the folder's key",
+		Long: `revoke records on the ledger that IDENTITY no longer has access to the shared folder PATH,
+from which moment the chaincode refuses its writes, and starts a new key for the folder:
+everything written from now on is encrypted under a key the revoked identity never sees.
+The remaining grantees receive the new key through their grants.
+
+What the revoked identity could read before stays readable to it where it kept copies, or
+kept the old keys and still reaches the remote: --rekey re-encrypts everything already in the
+folder under the new key as well (each file gets a new version).`,
+		Example: `  anchorfs revoke /projects/acme anchorfs1.age1...
+  anchorfs revoke /projects/acme anchorfs1.age1... --rekey`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rekey, _ := cmd.Flags().GetBool("rekey")
+			return runPolicyOp(cmd, policyRequest{Op: "revoke", Path: args[0], Identity: args[1], Rekey: rekey})
+		},
+	}
+	c.Flags().Bool("rekey", false, "re-encrypt what the folder already holds under the new key")
+	return c
+}
+
+// policyRequest is a share or revoke, done by the process that holds the
+// volume (the running mount, or this one).
+type policyRequest struct {
+	Op       string `json:"op"`
+	Path     string `json:"path"`
+	Identity string `json:"identity"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	Rekey    bool   `json:"rekey,omitempty"`
+}
+
+func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return err
+	}
+	c, err := s.config()
+	if err != nil {
+		return err
+	}
+	if c.Shared {
+		return errors.New("this home joined folders shared with you: only the volume's owner can share or revoke")
+	}
+	if c.Ledger == "none" {
+		return errors.New("sharing needs a ledger, and this volume has none (--ledger none at init)")
+	}
+	if _, err := keyring.ParsePublic(req.Identity); err != nil {
+		return usageError{err}
+	}
+	req.Path = path.Clean("/" + req.Path)
+	bar := newProgressBar()
+	defer bar.done()
+	var msg string
+	if m := dialMount(s); m != nil {
+		l, err := m.callJSON("/policy", req, func(l streamLine) {
+			if l.Progress != nil {
+				bar.update(*l.Progress)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		msg = l.Message
+	} else {
+		ctx := context.Background()
+		o, err := s.openVolume(ctx, false, stderrLogf(false))
+		if err != nil {
+			return err
+		}
+		msg, err = policyOp(ctx, o, req, bar.update)
+		if cerr := o.close(ctx); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	bar.done()
+	fmt.Fprintln(cmd.OutOrStdout(), msg)
+	return nil
+}
+
+// policyOp shares or revokes on the open volume and records it on the ledger.
+func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(volume.Progress)) (string, error) {
+	grantee, err := keyring.ParsePublic(req.Identity)
+	if err != nil {
+		return "", err
+	}
+	if o.ledger == nil {
+		return "", errors.New("sharing needs a ledger")
+	}
+	vol := o.vol.ID()
+	switch req.Op {
+	case "share":
+		if grantee.KeyID() == o.id.Public().KeyID() {
+			return "", errors.New("that is your own identity")
+		}
+		if err := o.ledger.Register(ctx, vol); err != nil {
+			return "", fmt.Errorf("registering the volume on the ledger: %w", err)
+		}
+		keys, err := o.vol.Share(ctx, req.Path, progress)
+		if err != nil {
+			return "", err
+		}
+		rights := "rw"
+		if req.ReadOnly {
+			rights = "ro"
+		}
+		if err := grantKeys(ctx, o, keys, req.Path, grantee, rights); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("shared %s with %s (%s); they attach with:\n  anchorfs join --volume %s --remote %s --ledger %s",
+			req.Path, grantee.KeyID(), rightsName(rights), vol, strings.Join(o.cfg.Remotes, " --remote "), o.cfg.Ledger), nil
+	case "revoke":
+		keys, ok, err := o.vol.SharedFolder(req.Path)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", fmt.Errorf("%s is not a shared folder", req.Path)
+		}
+		if err := o.ledger.Revoke(ctx, vol, keys.Domain, grantee.SigningKeyText()); err != nil {
+			return "", fmt.Errorf("revoking on the ledger: %w", err)
+		}
+		if keys, err = o.vol.Rotate(ctx, req.Path, req.Rekey, progress); err != nil {
+			return "", fmt.Errorf("the grant is revoked, but rotating the folder's key failed (run revoke again): %w", err)
+		}
+		grants, err := o.ledger.Grants(ctx, vol, keys.Domain)
+		if err != nil {
+			return "", err
+		}
+		kept := 0
+		for _, g := range grants {
+			if g.Revoked {
+				continue
+			}
+			p, err := publicOf(g)
+			if err != nil {
+				return "", fmt.Errorf("grant of %s: %w", g.GranteeID, err)
+			}
+			if err := grantKeys(ctx, o, keys, g.Path, p, g.Rights); err != nil {
+				return "", err
+			}
+			kept++
+		}
+		what := "new writes"
+		if req.Rekey {
+			what = "everything in it"
+		}
+		return fmt.Sprintf("revoked %s on %s; %s now under key epoch %d, passed to %d remaining grantees",
+			grantee.KeyID(), req.Path, what, keys.Epoch, kept), nil
+	}
+	return "", fmt.Errorf("unknown operation %q", req.Op)
+}
+
+// grantKeys wraps a shared folder's keys for a grantee and records the grant.
+func grantKeys(ctx context.Context, o *opened, keys volume.DomainKeys, p string, grantee keyring.Public, rights string) error {
+	blob, err := keyring.WrapFolderKeys(keys.Keys, grantee)
+	if err != nil {
+		return err
+	}
+	g := network.Grant{Volume: o.vol.ID(), Domain: keys.Domain, Path: p, GranteeKey: grantee.SigningKeyText(),
+		Recipient: grantee.Recipient.String(), Rights: rights, Keys: blob, Epoch: keys.Epoch}
+	if err := o.ledger.Grant(ctx, g); err != nil {
+		return fmt.Errorf("recording the grant on the ledger: %w", err)
+	}
+	return nil
+}
+
+// publicOf rebuilds the parts of a grantee's identity a grant holds: its
+// age recipient (to wrap keys for) and its signing key.
+func publicOf(g network.Grant) (keyring.Public, error) {
+	return keyring.PublicFromParts(g.Recipient, g.GranteeKey)
+}
+
+func rightsName(r string) string {
+	if r == "ro" {
+		return "read-only"
+	}
+	return "read-write"
+}
+
+func newGrantsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "grants [PATH]",
+		Short: "List who has access to which shared folder, from the ledger",
+		Long: `grants lists the volume's grants as the ledger records them: folder, grantee (the short id
+of their identity), rights, key epoch, when and by whom, and whether revoked. PATH keeps the
+folders at or under it.`,
+		Example: `  anchorfs grants
+  anchorfs grants /projects --all`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadSettings(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := s.config()
+			if err != nil {
+				return err
+			}
+			l, closeLedger, err := openHomeLedger(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeLedger()
+			grants, err := l.Grants(context.Background(), c.Volume, "")
+			if err != nil {
+				return err
+			}
+			all, _ := cmd.Flags().GetBool("all")
+			under := "/"
+			if len(args) == 1 {
+				under = path.Clean("/" + args[0])
+			}
+			sort.Slice(grants, func(i, j int) bool {
+				if grants[i].Path != grants[j].Path {
+					return grants[i].Path < grants[j].Path
+				}
+				return grants[i].GranteeID < grants[j].GranteeID
+			})
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "FOLDER\tGRANTEE\tRIGHTS\tEPOCH\tGRANTED\tSTATE")
+			for _, g := range grants {
+				if under != "/" && g.Path != under && !strings.HasPrefix(g.Path, under+"/") {
+					continue
+				}
+				state := "active"
+				if g.Revoked {
+					if !all {
+						continue
+					}
+					state = "revoked " + g.RevokedAt.Local().Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", g.Path, g.GranteeID, rightsName(g.Rights), g.Epoch,
+					g.Time.Local().Format(time.DateTime), state)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().Bool("all", false, "include revoked grants")
+	return c
+}
+
+func newJoinCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "join --volume ID --remote SPEC [--ledger SPEC]",
+		Short: "Attach a volume whose folders are shared with you, from your own home",
+		Long: `join sets up this home for the folders of someone else's volume that were shared with your
+identity: it checks the ledger for grants to you, proves to the ledger that you hold the
+identity (recorded as a join), and saves the settings. ` + "`anchorfs mount`" + ` then shows exactly
+the folders shared with you, at their paths, and nothing else of the volume.`,
+		Example: `  anchorfs join --volume 3f0c... --remote /srv/vault --ledger embedded:/srv/ledger
+  anchorfs mount ~/Shared`,
+		RunE: runJoin,
+	}
+	c.Flags().String("volume", "", "the volume's id, as the owner's share printed it")
+	c.Flags().StringArray("remote", nil, "where the volume's objects are (local folder or rclone remote)")
+	c.Flags().String("ledger", "embedded", "the owner's ledger: embedded:DIR or fabric:PROFILE.yaml")
+	return c
+}
+
+func runJoin(cmd *cobra.Command, args []string) error {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return err
+	}
+	if existing := s.v.GetString("volume"); existing != "" {
+		return fmt.Errorf("%s already has volume %s; use another --home for another volume", s.home, existing)
+	}
+	vol, _ := cmd.Flags().GetString("volume")
+	remotes, _ := cmd.Flags().GetStringArray("remote")
+	ledgerSpec := s.v.GetString("ledger")
+	if vol == "" || len(remotes) == 0 {
+		return usageError{errors.New("join needs --volume ID and --remote SPEC")}
+	}
+	if err := checkLedgerSpec(ledgerSpec); err != nil || ledgerSpec == "none" {
+		return usageError{fmt.Errorf("--ledger %q: join needs the owner's ledger (embedded:DIR or fabric:PROFILE.yaml)", ledgerSpec)}
+	}
+	if len(remotes) > 1 {
+		return errSeveralRemotes
+	}
+	for i, r := range remotes {
+		if remotes[i], err = absoluteRemote(r); err != nil {
+			return err
+		}
+	}
+	cfg := Config{Volume: vol, Remotes: remotes, RcloneConfig: s.v.GetString("rclone-config"), Ledger: ledgerSpec, Shared: true}
+	id, created, err := s.ensureIdentity(os.Stderr)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.keyringDir())
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, cfg, stderrLogf(false))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	vc, err := volume.ReadConfig(ctx, store)
+	if err != nil {
+		return err
+	}
+	if vc.Volume != vol {
+		return fmt.Errorf("the remote holds volume %s, not %s", vc.Volume, vol)
+	}
+	l, err := s.openLedger(ctx, ledgerSpec, id)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	shares, err := sharesFor(ctx, l, id, vol)
+	if err != nil {
+		return err
+	}
+	sig := base64.RawURLEncoding.EncodeToString(id.Sign(network.JoinMessage(vol, l.Actor())))
+	if err := l.Join(ctx, vol, id.Public().SigningKeyText(), sig); err != nil {
+		return fmt.Errorf("joining on the ledger: %w", err)
+	}
+	if err := s.saveConfig(cfg); err != nil {
+		return err
+	}
+	for _, sh := range shares {
+		ro := "read-write"
+		if sh.ReadOnly {
+			ro = "read-only"
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "shared with you: %s (%s)\n", sh.Path, ro)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home)
+	return nil
+}
+
+// sharesFor reads the grants of a volume to this identity from the ledger
+// and unwraps their keys.
+func sharesFor(ctx context.Context, l network.Ledger, id *keyring.Identity, vol string) ([]volume.Shared, error) {
+	grants, err := l.Grants(ctx, vol, "")
+	if err != nil {
+		return nil, fmt.Errorf("reading grants from the ledger: %w", err)
+	}
+	me := id.Public().KeyID()
+	var out []volume.Shared
+	for _, g := range grants {
+		if g.GranteeID != me || g.Revoked {
+			continue
+		}
+		keys, err := id.UnwrapFolderKeys(g.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("the keys of the grant on %s: %w", g.Path, err)
+		}
+		out = append(out, volume.Shared{Domain: g.Domain, Path: g.Path, ReadOnly: g.Rights == "ro", Keys: keys})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, me)
+	}
+	return out, nil
+}
