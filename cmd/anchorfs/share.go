@@ -312,8 +312,8 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if existing := s.v.GetString("volume"); existing != "" {
-		return fmt.Errorf("%s already has volume %s; use another --home for another volume", s.home, existing)
+	if _, err := os.Stat(s.configPath()); err == nil {
+		return fmt.Errorf("%s already holds a volume (%s); use another --home for another volume", s.home, s.configPath())
 	}
 	vol, _ := cmd.Flags().GetString("volume")
 	remotes, _ := cmd.Flags().GetStringArray("remote")

@@ -189,6 +189,14 @@ func (v *Volume) commit(ctx context.Context) error {
 	mergedIn := map[*domain][]string{}
 	for _, f := range foreign {
 		d := f.dom
+		if d.shared && f.head.Epoch < d.epoch() && !d.readOnly {
+			// Sealed in an older key epoch: written by someone who does not
+			// hold the folder's current key (a revoked grantee), after the
+			// rotation. It is not merged.
+			v.logf("shared folder %s: ignoring head %s sealed in key epoch %d (the folder is at %d): its writer lacks the current key",
+				d.id, path.Base(f.name), f.head.Epoch, d.epoch())
+			continue
+		}
 		if d.shared && (d.readOnly || (d.headHash == "" && f.head.Root.Tree == d.baseTree)) {
 			// Nothing to merge: a read-only share takes the newest head as
 			// it is; an owner's first look finds its own last head.

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network"
+	"github.com/anchorfs/anchorfs/network/embedded"
+)
+
+// sh runs a shell script and returns its output and whether it succeeded.
+func sh(script string) (string, bool) {
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	return string(out), err == nil
+}
+
+// mountBackground mounts a home and unmounts it when the test ends.
+func mountBackground(t *testing.T, env []string) string {
+	t.Helper()
+	mnt := t.TempDir()
+	if r := anchorfs(t, env, "mount", mnt, "--background"); r.code != 0 {
+		t.Fatalf("mount --background: %+v", r)
+	}
+	t.Cleanup(func() { unmountAndWait(t, env, mnt) })
+	return mnt
+}
+
+// unmountAndWait unmounts and waits until the mount process has flushed and gone.
+func unmountAndWait(t *testing.T, env []string, mnt string) {
+	exec.Command("umount", mnt).Run()
+	exec.Command("umount", "-l", mnt).Run()
+	home := strings.TrimPrefix(env[0], "ANCHORFS_HOME=")
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(filepath.Join(home, "mount.sock")); os.IsNotExist(err) {
+			return
+		}
+		exec.Command("sleep", "0.05").Run()
+	}
+}
+
+func mustRun(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	r := anchorfs(t, env, args...)
+	if r.code != 0 {
+		t.Fatalf("anchorfs %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.out, r.err)
+	}
+	return r.out
+}
+
+// TestSharingBetweenTwoHomes drives sharing through the CLI and two real
+// mounts on one embedded ledger: a read-write share, a read-only share,
+// isolation of the rest, writes by the grantee showing up for the owner,
+// revocation (the revoked grantee, with the remote and the ledger at hand,
+// cannot open what is written after), denials and the audit trail.
+func TestSharingBetweenTwoHomes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP: mounting needs root")
+	}
+	ctx := context.Background()
+	remote, ledgerDir := filepath.Join(t.TempDir(), "remote"), filepath.Join(t.TempDir(), "ledger")
+	alice := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "alice"), "ANCHORFS_PASSPHRASE=a"}
+	bob := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "bob"), "ANCHORFS_PASSPHRASE=b"}
+	mustRun(t, alice, "init", "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	lines := strings.Split(strings.TrimSpace(mustRun(t, bob, "identity")), "\n")
+	bobID := lines[len(lines)-1]
+	var info struct{ Volume string }
+	json.Unmarshal([]byte(mustRun(t, alice, "info", "--json")), &info)
+
+	ma := mountBackground(t, alice)
+	if out, ok := sh(`set -e; cd ` + ma + `; mkdir -p projects/acme/docs finance private
+		echo plan > projects/acme/plan.txt; echo deep > projects/acme/docs/spec.txt
+		echo secret > projects/other.txt; echo q1 > finance/q1.txt; echo diary > private/diary.txt`); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, alice, "sync")
+
+	if r := anchorfs(t, alice, "share", "/projects/acme", "anchorfs1.garbage"); r.code != 2 || !strings.Contains(r.err, "not an anchorfs identity") {
+		t.Fatalf("share with a malformed identity: %+v", r)
+	}
+	if r := anchorfs(t, alice, "share", "/projects/nothere", bobID); r.code != 1 {
+		t.Fatalf("share of a missing folder: %+v", r)
+	}
+	mustRun(t, alice, "share", "/projects/acme", bobID)
+	mustRun(t, alice, "share", "/finance", bobID, "--read-only")
+	carol := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "carol"), "ANCHORFS_PASSPHRASE=c"}
+	lines = strings.Split(strings.TrimSpace(mustRun(t, carol, "identity")), "\n")
+	mustRun(t, alice, "share", "/projects/acme", lines[len(lines)-1])
+	if r := anchorfs(t, alice, "share", "/projects", bobID); r.code != 1 || !strings.Contains(r.err, "nest") {
+		t.Fatalf("a share holding a shared folder: %+v", r)
+	}
+	grants := mustRun(t, alice, "grants")
+	if !strings.Contains(grants, "/projects/acme") || !strings.Contains(grants, "/finance") || !strings.Contains(grants, "read-only") {
+		t.Fatalf("grants:\n%s", grants)
+	}
+	// The owner's mount reads what it re-sealed.
+	if out, ok := sh(`cat ` + ma + `/projects/acme/docs/spec.txt ` + ma + `/finance/q1.txt`); !ok || out != "deep\nq1\n" {
+		t.Fatalf("owner reads after sharing: %q", out)
+	}
+
+	mustRun(t, bob, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	mb := mountBackground(t, bob)
+	if out, _ := sh(`cd ` + mb + ` && ls && ls projects && cat projects/acme/plan.txt projects/acme/docs/spec.txt finance/q1.txt`); out != "finance\nprojects\nacme\nplan\ndeep\nq1\n" {
+		t.Fatalf("the grantee's view:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(mb, "private")); !os.IsNotExist(err) {
+		t.Fatalf("an unshared folder shows to the grantee: %v", err)
+	}
+	if out, ok := sh(`echo more >> ` + mb + `/finance/q1.txt`); ok || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("a write into a read-only share: %q", out)
+	}
+	if _, ok := sh(`echo x > ` + mb + `/finance/new.txt`); ok {
+		t.Fatal("a new file in a read-only share was accepted")
+	}
+	if _, ok := sh(`mkdir ` + mb + `/projects/mine`); ok {
+		t.Fatal("a folder outside the shares was made")
+	}
+	if out, ok := sh(`set -e; echo from-bob > ` + mb + `/projects/acme/bob.txt; mkdir ` + mb + `/projects/acme/bobdir`); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, bob, "sync")
+	mustRun(t, alice, "sync")
+	if out, _ := sh(`cat ` + ma + `/projects/acme/bob.txt && ls ` + ma + `/projects/acme`); out != "from-bob\nbob.txt\nbobdir\ndocs\nplan.txt\n" {
+		t.Fatalf("the owner's view of the grantee's write:\n%s", out)
+	}
+	var events []struct{ Action, Actor, Path string }
+	json.Unmarshal([]byte(mustRun(t, alice, "audit", "--path", "/projects/acme/bob.txt", "--format", "json")), &events)
+	if len(events) == 0 || events[0].Action != "anchor" {
+		t.Fatalf("audit of the grantee's file: %+v", events)
+	}
+	bobActor := events[0].Actor
+	if owner := mustRun(t, alice, "audit", "--action", "anchor", "--format", "json"); !strings.Contains(owner, bobActor) {
+		t.Fatal("the grantee's anchor is not under its own identity")
+	}
+
+	// Revoke: new writes are under a key bob never gets.
+	mustRun(t, alice, "revoke", "/projects/acme", bobID)
+	if out, ok := sh(`echo after > ` + ma + `/projects/acme/after.txt`); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, alice, "sync")
+	// Bob's mount still runs with the old keys: its writes are refused by the chaincode.
+	sh(`echo late > ` + mb + `/projects/acme/late.txt`)
+	mustRun(t, bob, "sync")
+	unmountAndWait(t, bob, mb)
+
+	// Bob with everything he has: his keyring, the ledger, the remote.
+	id, err := keyring.Load(filepath.Join(strings.TrimPrefix(bob[0], "ANCHORFS_HOME="), "keyring"), []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := embedded.Open(ledgerDir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	all, _ := l.Grants(ctx, info.Volume, "")
+	var old map[uint32][]byte
+	var domain string
+	for _, g := range all {
+		if g.Path == "/projects/acme" && g.GranteeID == id.Public().KeyID() {
+			if !g.Revoked {
+				t.Fatal("the grant is not marked revoked")
+			}
+			old, _ = id.UnwrapFolderKeys(g.Keys)
+			domain = g.Domain
+		}
+	}
+	if len(old) != 1 || old[1] == nil {
+		t.Fatalf("the revoked grant held keys %v", old)
+	}
+	vol, _ := format.ParseID(info.Volume)
+	opens := func(file string, version uint64, manifest string) bool {
+		fid, _ := format.ParseID(file)
+		h, _ := format.ParseHash(manifest)
+		obj, err := os.ReadFile(filepath.Join(remote, format.ObjectName(h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = format.Open(format.MetaKey(old[1], vol), format.ManifestAAD(vol, fid, version), obj)
+		return err == nil
+	}
+	var anchors []struct {
+		File, Path string
+		Detail     map[string]string
+	}
+	json.Unmarshal([]byte(mustRun(t, alice, "audit", "--action", "anchor", "--format", "json")), &anchors)
+	checked := map[string]bool{}
+	for _, a := range anchors {
+		version, _ := strconv.ParseUint(a.Detail["version"], 10, 64)
+		switch p := a.Path; p {
+		case "/projects/acme/after.txt":
+			if opens(a.File, version, a.Detail["manifestHash"]) {
+				t.Fatal("the revoked grantee opens a file written after the revoke")
+			}
+			checked[p] = true
+		case "/projects/acme/bob.txt":
+			if opens(a.File, version, a.Detail["manifestHash"]) {
+				checked[p] = true // written before the revoke: its old key opens it
+			}
+		}
+	}
+	if !checked["/projects/acme/after.txt"] || !checked["/projects/acme/bob.txt"] {
+		t.Fatalf("checked %v (the old key must open old versions and not new ones)", checked)
+	}
+	// The owner's head of the shared folder is sealed in the new epoch (a
+	// head bob's old mount wrote after the revoke is his own, in the old one).
+	did, _ := format.ParseID(domain)
+	heads, _ := filepath.Glob(filepath.Join(remote, format.DomainHeadsDir(did), "*"))
+	sealedAway := 0
+	for _, h := range heads {
+		obj, _ := os.ReadFile(h)
+		if _, err := format.Open(format.MetaKey(old[1], vol), format.DomainHeadAAD(vol, did), obj); err != nil {
+			sealedAway++
+		}
+	}
+	if sealedAway == 0 {
+		t.Fatalf("every head of the shared folder (%d) opens with the revoked key", len(heads))
+	}
+	// The owner does not take in what bob's old mount wrote after the revoke.
+	mustRun(t, alice, "sync")
+	if _, err := os.Stat(filepath.Join(ma, "projects/acme/late.txt")); !os.IsNotExist(err) {
+		t.Fatalf("a write by the revoked grantee reached the owner's tree: %v", err)
+	}
+
+	// Carol, who kept her grant, got the new key with it.
+	mustRun(t, carol, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	mc := mountBackground(t, carol)
+	if out, _ := sh(`cat ` + mc + `/projects/acme/after.txt ` + mc + `/projects/acme/plan.txt`); out != "after\nplan\n" {
+		t.Fatalf("a remaining grantee after the revoke reads %q", out)
+	}
+
+	// Remounted, bob sees only what is still shared with him.
+	mb = mountBackground(t, bob)
+	if out, _ := sh(`ls ` + mb); out != "finance\n" {
+		t.Fatalf("after the revoke, bob sees:\n%s", out)
+	}
+
+	// A forged grant: bob, not the owner, grants himself the private folder.
+	g := network.Grant{Volume: info.Volume, Domain: domain, Path: "/private", GranteeKey: id.Public().SigningKeyText(), Rights: "rw", Epoch: 1}
+	if err := l.Grant(ctx, g); !errors.Is(err, network.ErrDenied) {
+		t.Fatalf("a grant by a non-owner: %v", err)
+	}
+	var evs []struct{ Action string }
+	json.Unmarshal([]byte(mustRun(t, alice, "audit", "--format", "json")), &evs)
+	count := map[string]int{}
+	for _, e := range evs {
+		count[e.Action]++
+	}
+	// Denials: bob's late write after the revoke, and the forged grant.
+	if count["grant"] != 4 || count["revoke"] != 1 || count["join"] != 2 || count["denied"] < 2 || count["register"] != 1 {
+		t.Fatalf("audit actions: %v", count)
+	}
+}
