@@ -19,8 +19,8 @@ import (
 type domain struct {
 	id       format.ID // zero for the root domain
 	shared   bool
-	root     *Node // the shared folder (nil for the root domain)
-	readOnly bool  // a grantee's read-only share
+	root     *Node      // the shared folder (nil for the root domain)
+	readOnly bool       // a grantee's read-only share
 	mu       sync.Mutex // guards current, keys and metas (also read under v.mu)
 	current  uint32
 	keys     map[uint32][]byte // folder key by epoch
