@@ -174,3 +174,31 @@ func TestCertificate(t *testing.T) {
 		t.Fatal("signature does not verify")
 	}
 }
+
+func TestFolderKeysTravelWrapped(t *testing.T) {
+	alice, _ := keyring.Create(t.TempDir(), nil)
+	bob, _ := keyring.Create(t.TempDir(), nil)
+	keys := map[uint32][]byte{1: bytes.Repeat([]byte{1}, 32), 2: bytes.Repeat([]byte{2}, 32)}
+	blob, err := keyring.WrapFolderKeys(keys, bob.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(blob, keys[1]) || bytes.Contains(blob, keys[2]) {
+		t.Fatal("a folder key is in the clear in the wrapped blob")
+	}
+	got, err := bob.UnwrapFolderKeys(blob)
+	if err != nil || len(got) != 2 || !bytes.Equal(got[2], keys[2]) {
+		t.Fatalf("unwrapped %v, %v", got, err)
+	}
+	if _, err := alice.UnwrapFolderKeys(blob); !errors.Is(err, keyring.ErrNotRecipient) {
+		t.Fatalf("another identity unwraps: %v", err)
+	}
+	// A grant carries the recipient and the signing key: enough to wrap again.
+	p, err := keyring.PublicFromParts(bob.Public().Recipient.String(), bob.Public().SigningKeyText())
+	if err != nil || p.KeyID() != bob.Public().KeyID() {
+		t.Fatalf("rebuilt %v %v", p.KeyID(), err)
+	}
+	if _, err := keyring.PublicFromParts("age1nope", bob.Public().SigningKeyText()); !errors.Is(err, keyring.ErrMalformedIdentity) {
+		t.Fatalf("a bad recipient: %v", err)
+	}
+}

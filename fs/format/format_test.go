@@ -28,6 +28,11 @@ type vectors struct {
 	Dir        object `json:"dir"`
 	Head       object `json:"head"`
 	MerkleRoot string `json:"merkleRootOf3"`
+	// A shared folder (domain dirID) in key epoch 2: its folder key, a
+	// manifest sealed in it, and its head.
+	DomainKey      string `json:"domainKeyEpoch2"`
+	DomainManifest object `json:"domainManifest"`
+	DomainHead     object `json:"domainHead"`
 }
 
 type object struct {
@@ -78,12 +83,25 @@ func makeVectors() vectors {
 		Type: format.TypeDir, Mode: 0o755, Mtime: 1700000000000000000, Ctime: 1700000000000000000, Tree: format.HashOf(mustHex(dir.Object)).String()}}
 	head := seal(metaKey, format.HeadAAD(vol), format.Encode(h), true)
 	head.Name = format.HeadName(format.HashOf(mustHex(head.Object)))
+	domainKey := format.DomainKey(root, vol, dirID, 2)
+	domainMeta := format.MetaKey(domainKey, vol)
+	dchunk := format.SealWithNonce(format.FileKey(domainKey, vol, file), format.ChunkAAD(vol, file, 3, 0), nonce, chunkPT)
+	dm := format.Manifest{Format: 1, File: file.String(), Version: 3, Size: int64(len(chunkPT)), ChunkSize: format.DefaultChunkSize,
+		Chunks: []format.Chunk{{Hash: format.HashOf(dchunk).String(), Size: len(chunkPT), Version: 3}}, Epoch: 2}
+	dm.MerkleRoot = format.MerkleRoot(dm.Chunks)
+	domainManifest := seal(domainMeta, format.ManifestAAD(vol, file, 3), format.Encode(dm), true)
+	dh := format.Head{Format: 1, Volume: vol.String(), Domain: dirID.String(), Epoch: 2, Seq: 5, Time: 1700000000000000000,
+		Root: format.Entry{ID: dirID.String(), Type: format.TypeDir, Mode: 0o755, Mtime: 1700000000000000000, Ctime: 1700000000000000000,
+			Tree: format.HashOf(mustHex(dir.Object)).String(), Domain: dirID.String(), Epoch: 2}}
+	domainHead := seal(domainMeta, format.DomainHeadAAD(vol, dirID), format.Encode(dh), true)
+	domainHead.Name = format.DomainHeadName(dirID, format.HashOf(mustHex(domainHead.Object)))
 	three := []format.Chunk{{Hash: chunkHash, Size: 1}, {Size: 1}, {Hash: chunkHash, Size: 1}}
 	return vectors{
 		RootKey: hex.EncodeToString(root), Volume: vol.String(), File: file.String(),
 		FileKey: hex.EncodeToString(fileKey), MetaKey: hex.EncodeToString(metaKey), KeyCheck: format.KeyCheck(root, vol),
 		Nonce: hex.EncodeToString(nonce), Chunk: chunk, Manifest: manifest, Dir: dir, Head: head,
 		MerkleRoot: format.MerkleRoot(three),
+		DomainKey:  hex.EncodeToString(domainKey), DomainManifest: domainManifest, DomainHead: domainHead,
 	}
 }
 
@@ -111,7 +129,9 @@ func TestVectors(t *testing.T) {
 	for _, o := range []struct {
 		key string
 		obj object
-	}{{want.FileKey, want.Chunk}, {want.MetaKey, want.Manifest}, {want.MetaKey, want.Dir}, {want.MetaKey, want.Head}} {
+	}{{want.FileKey, want.Chunk}, {want.MetaKey, want.Manifest}, {want.MetaKey, want.Dir}, {want.MetaKey, want.Head},
+		{hex.EncodeToString(format.MetaKey(mustHex(want.DomainKey), format.ID(mustHex(want.Volume)))), want.DomainManifest},
+		{hex.EncodeToString(format.MetaKey(mustHex(want.DomainKey), format.ID(mustHex(want.Volume)))), want.DomainHead}} {
 		if _, err := format.Open(mustHex(o.key), mustHex(o.obj.AAD), mustHex(o.obj.Object)); err != nil {
 			t.Fatalf("vector object does not open: %v", err)
 		}
