@@ -53,18 +53,15 @@ network-down:
 network-deploy: build
 	bash network/testnet/scripts/deploy.sh
 
-# Brings the network up, runs the suites that need it, brings it down. Without
-# Fabric's binaries it says SKIP and what is missing.
+# Each brings the network up (ORDERERS=3 for three orderers), runs the suites
+# or the benchmark that need it, and brings it down. Without Fabric's
+# binaries they print a SKIP banner naming what is missing and succeed.
+# The tests' verbose output in full when one fails, else only their verdicts.
 test-fabric: build
-	@if bash -c 'source network/testnet/scripts/env.sh && find_fabric'; then \
-	  bash network/testnet/scripts/up.sh && \
-	  { $(GO) test -count=1 -v -run 'Fabric|AcrossOrganisations|UnavailableNetwork' ./network/fabric/ ./fs/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'; s=$${PIPESTATUS[0]}; \
-	    bash network/testnet/scripts/down.sh; exit $$s; }; \
-	else echo "SKIP: test-fabric needs Fabric's binaries"; fi
+	@bash network/testnet/scripts/with-network.sh test-fabric bash -c '\
+	  out=$$(mktemp); $(GO) test -count=1 -v -run "Fabric|AcrossOrganisations|UnavailableNetwork" ./network/fabric/ ./fs/ > $$out 2>&1; s=$$?; \
+	  if [ $$s = 0 ]; then grep -E "^(=== RUN|--- |    .*SKIP|PASS|FAIL|ok)" $$out; else cat $$out; fi; rm -f $$out; exit $$s'
 
 bench-fabric: build
-	@if bash -c 'source network/testnet/scripts/env.sh && find_fabric'; then \
-	  bash network/testnet/scripts/up.sh && \
-	  { $(GO) test -run '^$$' -bench BenchmarkFabricAnchor -benchtime 20x ./network/fabric/; s=$$?; \
-	    bash network/testnet/scripts/down.sh; exit $$s; }; \
-	else echo "SKIP: bench-fabric needs Fabric's binaries"; fi
+	@bash network/testnet/scripts/with-network.sh bench-fabric \
+	  $(GO) test -count=1 -run '^$$' -bench BenchmarkFabricAnchor -benchtime 20x ./network/fabric/
