@@ -103,7 +103,9 @@ done
 
 # Each peer's first gossip contact with the other's anchor peer fails while
 # that one is still joining the channel; gossip retries every reconnect
-# interval, 25 s by default, 1 s here so that the peers find each other soon.
+# interval, 25 s by default. Here it retries, and the peers tell each other
+# they are alive and which chaincodes they run, every second: the gateways
+# learn within seconds that both organisations can endorse.
 for n in 1 2; do
   org_env "$n"
   echo "peer of Org$n ($PEER_ADDR)"
@@ -116,7 +118,8 @@ for n in 1 2; do
   CORE_PEER_TLS_ENABLED=true CORE_PEER_TLS_CERT_FILE=$PEER_DIR/tls/server.crt \
   CORE_PEER_TLS_KEY_FILE=$PEER_DIR/tls/server.key CORE_PEER_TLS_ROOTCERT_FILE=$PEER_DIR/tls/ca.crt \
   CORE_PEER_FILESYSTEMPATH=$RUN/$PEER_NAME/data CORE_LEDGER_SNAPSHOTS_ROOTDIR=$RUN/$PEER_NAME/snapshots \
-  CORE_PEER_GOSSIP_RECONNECTINTERVAL=1s \
+  CORE_PEER_GOSSIP_RECONNECTINTERVAL=1s CORE_PEER_GOSSIP_ALIVETIMEINTERVAL=1s \
+  CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL=1s CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL=1s \
   CORE_OPERATIONS_LISTENADDRESS=$PEER_OPS_ADDR CORE_METRICS_PROVIDER=disabled \
     nohup peer node start > "$RUN/logs/$PEER_NAME.log" 2>&1 &
   echo $! > "$RUN/pids/$PEER_NAME"
