@@ -62,6 +62,9 @@ test-fabric: build
 	  out=$$(mktemp); $(GO) test -count=1 -v -run "Fabric|AcrossOrganisations|UnavailableNetwork" ./network/fabric/ ./fs/ > $$out 2>&1; s=$$?; \
 	  if [ $$s = 0 ]; then grep -E "^(=== RUN|--- |    .*SKIP|PASS|FAIL|ok)" $$out; else cat $$out; fi; rm -f $$out; exit $$s'
 
+# 20 transactions of 2,000 versions, then 1,000 transactions of one version
+# (20 submitting at a time).
 bench-fabric: build
-	@bash network/testnet/scripts/with-network.sh bench-fabric \
-	  $(GO) test -count=1 -run '^$$' -bench BenchmarkFabricAnchor -benchtime 20x ./network/fabric/
+	@bash network/testnet/scripts/with-network.sh bench-fabric bash -c '\
+	  $(GO) test -count=1 -run "^$$" -bench "BenchmarkFabricAnchor/batched" -benchtime 20x ./network/fabric/ && \
+	  $(GO) test -count=1 -run "^$$" -bench "BenchmarkFabricAnchor/one-per-tx" -benchtime 1000x ./network/fabric/'
