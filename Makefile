@@ -6,7 +6,7 @@ DEMO_REMOTE ?= $(HOME)/.anchorfs-demo-remote
 MNT      ?= $(CURDIR)/mnt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build run test lint bench fuse3 clean network-up network-down network-deploy test-fabric bench-fabric
+.PHONY: build run test lint bench fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/anchorfs
@@ -61,6 +61,11 @@ test-fabric: build
 	@bash network/testnet/scripts/with-network.sh test-fabric bash -c '\
 	  out=$$(mktemp); $(GO) test -count=1 -v -run "Fabric|AcrossOrganisations|UnavailableNetwork" ./network/fabric/ ./fs/ > $$out 2>&1; s=$$?; \
 	  if [ $$s = 0 ]; then grep -E "^(=== RUN|--- |    .*SKIP|PASS|FAIL|ok)" $$out; else cat $$out; fi; rm -f $$out; exit $$s'
+
+# Three orderers; the first is stopped and the network must keep committing.
+test-fabric-failover: build
+	@ORDERERS=3 bash network/testnet/scripts/with-network.sh test-fabric-failover \
+	  env ANCHORFS_FABRIC_FAILOVER=1 $(GO) test -count=1 -v -run TestFabricOrdererFailover ./network/fabric/
 
 # 20 transactions of 2,000 versions, then 1,000 transactions of one version
 # (20 submitting at a time).
