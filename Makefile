@@ -6,7 +6,7 @@ DEMO_REMOTE ?= $(HOME)/.anchorfs-demo-remote
 MNT      ?= $(CURDIR)/mnt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build run test lint bench fuse3 clean network-up network-down network-deploy test-fabric bench-fabric
+.PHONY: build run test lint bench fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/anchorfs
@@ -53,18 +53,23 @@ network-down:
 network-deploy: build
 	bash network/testnet/scripts/deploy.sh
 
-# Brings the network up, runs the suites that need it, brings it down. Without
-# Fabric's binaries it says SKIP and what is missing.
+# Each brings the network up (ORDERERS=3 for three orderers), runs the suites
+# or the benchmark that need it, and brings it down. Without Fabric's
+# binaries they print a SKIP banner naming what is missing and succeed.
+# The tests' verbose output in full when one fails, else only their verdicts.
 test-fabric: build
-	@if bash -c 'source network/testnet/scripts/env.sh && find_fabric'; then \
-	  bash network/testnet/scripts/up.sh && \
-	  { $(GO) test -count=1 -v -run 'Fabric|AcrossOrganisations|UnavailableNetwork' ./network/fabric/ ./fs/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'; s=$${PIPESTATUS[0]}; \
-	    bash network/testnet/scripts/down.sh; exit $$s; }; \
-	else echo "SKIP: test-fabric needs Fabric's binaries"; fi
+	@bash network/testnet/scripts/with-network.sh test-fabric bash -c '\
+	  out=$$(mktemp); $(GO) test -count=1 -v -run "Fabric|AcrossOrganisations|UnavailableNetwork" ./network/fabric/ ./fs/ > $$out 2>&1; s=$$?; \
+	  if [ $$s = 0 ]; then grep -E "^(=== RUN|--- |    .*SKIP|PASS|FAIL|ok)" $$out; else cat $$out; fi; rm -f $$out; exit $$s'
 
+# Three orderers; the first is stopped and the network must keep committing.
+test-fabric-failover: build
+	@ORDERERS=3 bash network/testnet/scripts/with-network.sh test-fabric-failover \
+	  env ANCHORFS_FABRIC_FAILOVER=1 $(GO) test -count=1 -v -run TestFabricOrdererFailover ./network/fabric/
+
+# 20 transactions of 2,000 versions, then 1,000 transactions of one version
+# (20 submitting at a time).
 bench-fabric: build
-	@if bash -c 'source network/testnet/scripts/env.sh && find_fabric'; then \
-	  bash network/testnet/scripts/up.sh && \
-	  { $(GO) test -run '^$$' -bench BenchmarkFabricAnchor -benchtime 20x ./network/fabric/; s=$$?; \
-	    bash network/testnet/scripts/down.sh; exit $$s; }; \
-	else echo "SKIP: bench-fabric needs Fabric's binaries"; fi
+	@bash network/testnet/scripts/with-network.sh bench-fabric bash -c '\
+	  $(GO) test -count=1 -run "^$$" -bench "BenchmarkFabricAnchor/batched" -benchtime 20x ./network/fabric/ && \
+	  $(GO) test -count=1 -run "^$$" -bench "BenchmarkFabricAnchor/one-per-tx" -benchtime 1000x ./network/fabric/'

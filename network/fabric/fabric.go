@@ -203,6 +203,19 @@ func (l *Ledger) Evaluate(ctx context.Context, fn string, args ...string) ([]byt
 	return out, classify(err)
 }
 
+// Ready endorses a call that commits nothing (the contract API's
+// GetMetadata) on as many organisations as the chaincode's endorsement
+// policy needs. It fails until the gateway peer knows such peers: a network
+// that has just started learns them through gossip within seconds.
+func (l *Ledger) Ready(ctx context.Context) error {
+	p, err := l.contract.NewProposal("org.hyperledger.fabric:GetMetadata")
+	if err != nil {
+		return err
+	}
+	_, err = p.EndorseWithContext(ctx)
+	return classify(err)
+}
+
 // AnchorBatch anchors file versions, many per transaction.
 func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor) ([]network.AnchorResult, error) {
 	return invoke.AnchorBatch(ctx, l, anchors, anchorsPerTx)

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,6 +150,60 @@ func TestUnavailableNetwork(t *testing.T) {
 	defer cancel()
 	if _, err := l.Latest(ctx, randHex(16), randHex(16)); !errors.Is(err, network.ErrUnavailable) {
 		t.Fatalf("a network that is down: %v", err)
+	}
+}
+
+// TestFabricOrdererFailover stops the first of three orderers (the Raft
+// leader after a start, and the first endpoint clients try) and anchors
+// again: the two left elect a leader and keep committing. It stops a process
+// of the test network, so it runs only when asked: ANCHORFS_FABRIC_FAILOVER=1
+// on a network started with ORDERERS=3 (make test-fabric-failover).
+func TestFabricOrdererFailover(t *testing.T) {
+	if os.Getenv("ANCHORFS_FABRIC_FAILOVER") == "" {
+		t.Skip("SKIP: stops an orderer; runs with ANCHORFS_FABRIC_FAILOVER=1 on a network started with ORDERERS=3 (make test-fabric-failover)")
+	}
+	l := open(t, "org1")
+	run := filepath.Join("..", "testnet", "run")
+	if n, _ := os.ReadFile(filepath.Join(run, "orderers")); strings.TrimSpace(string(n)) != "3" {
+		t.Fatal("the test network does not run three orderers: start it with ORDERERS=3")
+	}
+	ctx := context.Background()
+	vol := randHex(16)
+	anchorOne := func() {
+		t.Helper()
+		res, err := l.AnchorBatch(ctx, []network.Anchor{anchor(vol, randHex(16), 1)})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("anchoring: %+v %v", res, err)
+		}
+	}
+	anchorOne()
+	before, err := l.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(run, "pids", "orderer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("stopping the first orderer (pid %d): %v", pid, err)
+	}
+	for i := 0; syscall.Kill(pid, 0) == nil; i++ {
+		if i == 100 {
+			t.Fatalf("the first orderer (pid %d) does not exit", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t0 := time.Now()
+	const n = 20
+	for range n {
+		anchorOne()
+	}
+	t.Logf("%d transactions committed in %v with the first orderer down", n, time.Since(t0).Round(time.Millisecond))
+	after, err := l.Info(ctx)
+	if err != nil || after.Height < before.Height+n {
+		t.Fatalf("the chain grew from %d to %d blocks (%v), want %d more", before.Height, after.Height, err, n)
 	}
 }
 
