@@ -156,8 +156,12 @@ func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(v
 		if err := grantKeys(ctx, o, keys, req.Path, grantee, rights); err != nil {
 			return "", err
 		}
+		ledger := o.cfg.Ledger
+		if strings.HasPrefix(ledger, "fabric:") {
+			ledger = "fabric:THEIR-PROFILE.yaml" // a grantee reaches the network as a user of its own organisation
+		}
 		return fmt.Sprintf("shared %s with %s (%s); they attach with:\n  anchorfs join --volume %s --remote %s --ledger %s",
-			req.Path, grantee.KeyID(), rightsName(rights), vol, strings.Join(o.cfg.Remotes, " --remote "), o.cfg.Ledger), nil
+			req.Path, grantee.KeyID(), rightsName(rights), vol, strings.Join(o.cfg.Remotes, " --remote "), ledger), nil
 	case "revoke":
 		keys, ok, err := o.vol.SharedFolder(req.Path)
 		if err != nil {
