@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/anchorfs/anchorfs/fs"
 	"github.com/anchorfs/anchorfs/fs/volume"
@@ -67,4 +68,58 @@ func TestFabricLedgerThroughTheMount(t *testing.T) {
 	if f, _ := m2.vol.Verify(ctx, "/", nil); len(f) != 1 || f[0].Path != "/f" {
 		t.Fatalf("verify after a rollback: %+v", f)
 	}
+}
+
+// TestFabricEventsBringOtherWritersVersions: two mounts of one volume, one
+// as a user of Org1 and one of Org2. The second has read the file once;
+// when the first writes a new version, the chaincode event tells the second,
+// whose next open takes the new version from the ledger rather than the one
+// it checked before.
+func TestFabricEventsBringOtherWritersVersions(t *testing.T) {
+	profile := func(env, name string) string {
+		p := os.Getenv(env)
+		if p == "" {
+			p, _ = filepath.Abs(filepath.Join("..", "network", "testnet", "run", "profiles", name))
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("SKIP: no Fabric test network (%s missing): set FABRIC_BIN and run `make test-fabric`", p)
+		}
+		return p
+	}
+	p1, p2 := profile("ANCHORFS_FABRIC_PROFILE_ORG1", "org1-user1.yaml"), profile("ANCHORFS_FABRIC_PROFILE_ORG2", "org2-user1.yaml")
+	l1, err := fabric.Open(p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	l2, err := fabric.Open(p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	a := mountFull(t, store, volume.Options{CacheDir: t.TempDir(), Ledger: l1, Actor: l1.Actor(), Logf: t.Logf}, selfUnwrap, fs.MountOptions{})
+	os.WriteFile(a.path("f"), []byte("version one"), 0o644)
+	if err := a.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := mountFull(t, store, volume.Options{CacheDir: t.TempDir(), Ledger: l2, Actor: l2.Actor(), Logf: t.Logf}, selfUnwrap, fs.MountOptions{})
+	if got, err := os.ReadFile(b.path("f")); err != nil || string(got) != "version one" {
+		t.Fatalf("the second mount reads %q %v", got, err)
+	}
+	os.WriteFile(a.path("f"), []byte("version two"), 0o644)
+	if err := a.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The event arrives when the block is delivered: wait for it.
+	var got []byte
+	for i := 0; i < 100; i++ {
+		if got, _ = os.ReadFile(b.path("f")); string(got) == "version two" {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the second mount still reads %q after the first anchored a new version", got)
 }

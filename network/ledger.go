@@ -129,6 +129,14 @@ type Block struct {
 	TxIDs    []string  `json:"txIds"`
 }
 
+// Follower is a Ledger that tells of file versions as they are committed,
+// whoever anchored them (on Fabric, the chaincode's "anchored" events).
+type Follower interface {
+	// Follow calls fn with the versions each committed transaction
+	// anchored, from now until ctx ends or the stream breaks.
+	Follow(ctx context.Context, fn func([]Anchor)) error
+}
+
 // Ledger is what the drive needs of a ledger. Implementations are safe for
 // concurrent use.
 type Ledger interface {

@@ -282,6 +282,10 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 			v.outbox = ob
 			v.bg.Add(1)
 			go v.anchorer()
+			if f, ok := opt.Ledger.(network.Follower); ok {
+				v.bg.Add(1)
+				go v.follow(f)
+			}
 		}
 		v.bg.Add(1)
 		go v.committer()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -87,6 +88,7 @@ const (
 // Ledger is anchorfs's chaincode on a Fabric channel.
 type Ledger struct {
 	actor    string
+	network  *client.Network
 	profile  *Profile
 	conn     *grpc.ClientConn
 	gw       *client.Gateway
@@ -148,7 +150,30 @@ func Open(profilePath string) (*Ledger, error) {
 	}
 	nw := gw.GetNetwork(p.Channel)
 	actor := network.ActorID(p.MSPID, cert.RawSubjectPublicKeyInfo)
-	return &Ledger{actor: actor, profile: p, conn: conn, gw: gw, contract: nw.GetContract(p.Chaincode), qscc: nw.GetContract("qscc")}, nil
+	return &Ledger{actor: actor, network: nw, profile: p, conn: conn, gw: gw, contract: nw.GetContract(p.Chaincode), qscc: nw.GetContract("qscc")}, nil
+}
+
+// Follow calls fn with the file versions of every "anchored" chaincode
+// event the network commits from now on, until ctx ends.
+func (l *Ledger) Follow(ctx context.Context, fn func([]network.Anchor)) error {
+	events, err := l.network.ChaincodeEvents(ctx, l.profile.Chaincode)
+	if err != nil {
+		return classify(err)
+	}
+	for ev := range events {
+		if ev.EventName != "anchored" {
+			continue
+		}
+		var anchors []network.Anchor
+		if err := json.Unmarshal(ev.Payload, &anchors); err != nil {
+			continue // not ours to judge: a later chaincode may say more
+		}
+		fn(anchors)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: the chaincode event stream ended", network.ErrUnavailable)
 }
 
 // Actor is how the chaincode names this client.
