@@ -123,6 +123,19 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	if _, ok := sh(`mkdir ` + mb + `/projects/mine`); ok {
 		t.Fatal("a folder outside the shares was made")
 	}
+	// The owner adds to the read-only share: bob's mount, which never writes
+	// there, picks the change up by itself.
+	if out, ok := sh(`echo q2 > ` + ma + `/finance/q2.txt`); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, alice, "sync")
+	var q2 string
+	for i := 0; i < 300 && q2 != "q2\n"; i++ {
+		q2, _ = sh(`cat ` + mb + `/finance/q2.txt 2>/dev/null || sleep 0.1`)
+	}
+	if q2 != "q2\n" {
+		t.Fatalf("the grantee's mount does not see the owner's new file in a read-only share: %q", q2)
+	}
 	if out, ok := sh(`set -e; echo from-bob > ` + mb + `/projects/acme/bob.txt; mkdir ` + mb + `/projects/acme/bobdir`); !ok {
 		t.Fatal(out)
 	}

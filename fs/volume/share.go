@@ -381,3 +381,28 @@ func (v *Volume) loadShares(ctx context.Context) error {
 	}
 	return nil
 }
+
+// refreshReadOnlyShares takes the newest head of each read-only share, so
+// that a grantee who never writes sees the owner's changes while mounted.
+func (v *Volume) refreshReadOnlyShares(ctx context.Context) {
+	v.mu.Lock()
+	var ro []*domain
+	for _, d := range v.sharedDomains() {
+		if d.readOnly {
+			ro = append(ro, d)
+		}
+	}
+	v.mu.Unlock()
+	for _, d := range ro {
+		head, name, err := v.newestHead(ctx, d)
+		if err != nil {
+			v.logf("shared folder %s: %v", d.name, err)
+			continue
+		}
+		v.mu.Lock()
+		if head.Seq > d.headSeq {
+			v.adoptDomainHead(d, foreignHead{name: name, head: *head, dom: d})
+		}
+		v.mu.Unlock()
+	}
+}

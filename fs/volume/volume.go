@@ -419,6 +419,7 @@ func (v *Volume) committer() {
 		case <-v.stop:
 			return
 		case <-t.C:
+			v.refreshReadOnlyShares(context.Background())
 			v.mu.Lock()
 			dirty := v.dirty
 			v.mu.Unlock()
