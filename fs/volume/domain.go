@@ -1,12 +1,15 @@
 package volume
 
 import (
+	"context"
 	"slices"
 	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/network"
 )
 
 // A key domain is a part of the tree sealed under one folder key: the whole
@@ -190,9 +193,41 @@ func (v *Volume) writableAt(n *Node) error {
 		return syscall.EROFS
 	}
 	if n != nil && (n.synthetic || n.dom.readOnly) {
+		v.recordDenied(n)
 		return syscall.EACCES
 	}
 	return nil
+}
+
+// recordDenied puts a "denied" event on the ledger for a write refused in
+// a grantee's mount, once per node and mount, in the background.
+func (v *Volume) recordDenied(n *Node) {
+	if v.opt.Ledger == nil {
+		return
+	}
+	v.deniedMu.Lock()
+	if v.denied == nil {
+		v.denied = map[format.ID]bool{}
+	}
+	seen := v.denied[n.id]
+	v.denied[n.id] = true
+	v.deniedMu.Unlock()
+	if seen {
+		return
+	}
+	reason := "a write into a read-only share"
+	if n.synthetic {
+		reason = "a write outside the folders shared with this user"
+	}
+	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: "denied", Volume: v.id.String(),
+		File: n.id.String(), Detail: map[string]string{"reason": reason, "domain": n.dom.ledgerID()}}
+	v.bg.Add(1) // Close waits for it
+	go func() {
+		defer v.bg.Done()
+		if err := v.opt.Ledger.Record(context.Background(), []network.Event{ev}); err != nil {
+			v.logf("recording a denied write: %v", err)
+		}
+	}()
 }
 
 // Writable tells whether n may be changed (checked when a file is opened

@@ -119,6 +119,9 @@ type Volume struct {
 
 	outbox *outbox // versions waiting for the ledger; nil without one
 
+	deniedMu sync.Mutex
+	denied   map[format.ID]bool // nodes whose refused writes are on the ledger
+
 	commitMu sync.Mutex // one commit at a time
 	stop     chan struct{}
 	bg       sync.WaitGroup
