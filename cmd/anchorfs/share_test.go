@@ -93,7 +93,8 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	mustRun(t, alice, "share", "/finance", bobID, "--read-only")
 	carol := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "carol"), "ANCHORFS_PASSPHRASE=c"}
 	lines = strings.Split(strings.TrimSpace(mustRun(t, carol, "identity")), "\n")
-	mustRun(t, alice, "share", "/projects/acme", lines[len(lines)-1])
+	carolID := lines[len(lines)-1]
+	mustRun(t, alice, "share", "/projects/acme", carolID)
 	if r := anchorfs(t, alice, "share", "/projects", bobID); r.code != 1 || !strings.Contains(r.err, "nest") {
 		t.Fatalf("a share holding a shared folder: %+v", r)
 	}
@@ -257,6 +258,41 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 		t.Fatalf("after the revoke, bob sees:\n%s", out)
 	}
 
+	// Revoking carol with --rekey re-encrypts what is there: the newest
+	// version of a file written before either revoke opens with none of the
+	// keys carol ever held.
+	unmountAndWait(t, carol, mc)
+	mustRun(t, alice, "revoke", "/projects/acme", carolID, "--rekey")
+	mustRun(t, alice, "sync") // the re-keyed versions are anchored
+	cid, err := keyring.Load(filepath.Join(strings.TrimPrefix(carol[0], "ANCHORFS_HOME="), "keyring"), []byte("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ = l.Grants(ctx, info.Volume, domain)
+	var carolKeys map[uint32][]byte
+	for _, g := range all {
+		if g.GranteeID == cid.Public().KeyID() {
+			carolKeys, _ = cid.UnwrapFolderKeys(g.Keys)
+		}
+	}
+	if len(carolKeys) != 2 {
+		t.Fatalf("carol held keys of epochs %v, want 1 and 2", carolKeys)
+	}
+	json.Unmarshal([]byte(mustRun(t, alice, "audit", "--path", "/projects/acme/plan.txt", "--format", "json")), &anchors)
+	newest := anchors[len(anchors)-1]
+	version, _ := strconv.ParseUint(newest.Detail["version"], 10, 64)
+	fid, _ := format.ParseID(newest.File)
+	h, _ := format.ParseHash(newest.Detail["manifestHash"])
+	obj, _ := os.ReadFile(filepath.Join(remote, format.ObjectName(h)))
+	for e, k := range carolKeys {
+		if _, err := format.Open(format.MetaKey(k, vol), format.ManifestAAD(vol, fid, version), obj); err == nil {
+			t.Fatalf("after --rekey, carol's epoch %d key opens the re-keyed file", e)
+		}
+	}
+	if out, _ := sh(`cat ` + ma + `/projects/acme/plan.txt ` + ma + `/projects/acme/docs/spec.txt`); out != "plan\ndeep\n" {
+		t.Fatalf("the owner reads after --rekey: %q", out)
+	}
+
 	// A forged grant: bob, not the owner, grants himself the private folder.
 	g := network.Grant{Volume: info.Volume, Domain: domain, Path: "/private", GranteeKey: id.Public().SigningKeyText(), Rights: "rw", Epoch: 1}
 	if err := l.Grant(ctx, g); !errors.Is(err, network.ErrDenied) {
@@ -270,7 +306,7 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	}
 	// Denials: three refused writes in bob's mount (each recorded once), his late
 	// write after the revoke (refused by the chaincode), and the forged grant.
-	if count["grant"] != 4 || count["revoke"] != 1 || count["join"] != 2 || count["denied"] < 5 || count["register"] != 1 {
+	if count["grant"] != 4 || count["revoke"] != 2 || count["join"] != 2 || count["denied"] < 5 || count["register"] != 1 {
 		t.Fatalf("audit actions: %v", count)
 	}
 }

@@ -194,6 +194,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	type want struct {
 		i     int64
 		c     format.Chunk
+		key   []byte // taken under f.mu: a new version may change it
 		dst   []byte
 		start int
 	}
@@ -220,7 +221,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		} else if c := f.chunks[i]; c.Hash == "" {
 			clear(dst)
 		} else {
-			fetches = append(fetches, want{i: i, c: c, dst: dst, start: in})
+			fetches = append(fetches, want{i: i, c: c, key: f.keyFor(c), dst: dst, start: in})
 		}
 		done += n
 	}
@@ -231,14 +232,14 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	if sequential {
 		for i := last + 1; i <= last+readAhead && i < int64(len(f.chunks)); i++ {
 			if _, d := f.dirty[i]; !d && f.chunks[i].Hash != "" {
-				ahead = append(ahead, want{i: i, c: f.chunks[i]})
+				ahead = append(ahead, want{i: i, c: f.chunks[i], key: f.keyFor(f.chunks[i])})
 			}
 		}
 	}
 	f.mu.Unlock()
 
 	for _, w := range ahead {
-		go v.plain(context.Background(), h.n, f.keyFor(w.c), w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
+		go v.plain(context.Background(), h.n, w.key, w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
 	}
 	if len(fetches) > 1 {
 		var wg sync.WaitGroup
@@ -247,7 +248,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				b, err := v.plain(context.Background(), h.n, f.keyFor(w.c), w.i, w.c)
+				b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
 				if err == nil {
 					copy(w.dst, b[w.start:])
 				}
@@ -262,7 +263,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		}
 	} else if len(fetches) == 1 {
 		w := fetches[0]
-		b, err := v.plain(context.Background(), h.n, f.keyFor(w.c), w.i, w.c)
+		b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
 		if err != nil {
 			return 0, v.integrity(err)
 		}
