@@ -21,8 +21,10 @@ type PolicyContract struct {
 
 // Grant gives a grantee key rights on one domain of a volume.
 type Grant struct {
-	Volume     string `json:"volume"`
-	Domain     string `json:"domain"`
+	Volume string `json:"volume"`
+	Domain string `json:"domain"`
+	// Path labels the folder for its readers; anchorfs seals the folder's path
+	// for the owner and the grantee, so the ledger holds no names.
 	Path       string `json:"path"`
 	GranteeKey string `json:"granteeKey"`
 	GranteeID  string `json:"granteeId"`
@@ -64,7 +66,7 @@ const (
 const JoinLabel = "anchorfs join v1\x00"
 
 const (
-	maxPath = 4096
+	maxPath = 16 << 10
 	// maxKeys bounds a grant's wrapped keys: the base64 of 64 KiB.
 	maxKeys = (64<<10 + 2) / 3 * 4
 )
@@ -223,8 +225,8 @@ func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volu
 	if err := checkID("domain", domain); err != nil {
 		return nil, err
 	}
-	if len(path) == 0 || len(path) > maxPath || !strings.HasPrefix(path, "/") {
-		return nil, fmt.Errorf("path %q must start with / and hold at most %d bytes", path, maxPath)
+	if len(path) == 0 || len(path) > maxPath {
+		return nil, fmt.Errorf("the folder's label holds 1 to %d bytes, not %d", maxPath, len(path))
 	}
 	_, keyID, err := granteeID(granteeKey)
 	if err != nil {
@@ -252,7 +254,7 @@ func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volu
 		return nil, err
 	}
 	if err := putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "grant", Volume: volume,
-		Detail: map[string]string{"domain": domain, "path": path, "grantee": keyID, "rights": rights, "epoch": strconv.FormatUint(uint64(epoch), 10)}}); err != nil {
+		Detail: map[string]string{"domain": domain, "grantee": keyID, "rights": rights, "epoch": strconv.FormatUint(uint64(epoch), 10)}}); err != nil {
 		return nil, err
 	}
 	return &PolicyOutcome{Status: StatusGranted}, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"filippo.io/age"
 )
@@ -75,4 +76,36 @@ func PublicFromParts(recipient, signingKey string) (Public, error) {
 		return Public{}, fmt.Errorf("%w: bad signing key", ErrMalformedIdentity)
 	}
 	return Public{Recipient: r, SigningKey: key}, nil
+}
+
+// sealedPrefix marks a text sealed with SealText.
+const sealedPrefix = "sealed:"
+
+// SealText encrypts a short text (a folder's path on a grant) so that only
+// the given identities can read it: "sealed:" and an age file in unpadded
+// base64url. Names never reach the ledger in the clear.
+func SealText(text string, to ...Public) (string, error) {
+	b, err := WrapKey([]byte(text), to...)
+	if err != nil {
+		return "", err
+	}
+	return sealedPrefix + b64(b), nil
+}
+
+// OpenText reads a text sealed with SealText for this identity; a text that
+// is not sealed is returned as it is.
+func (id *Identity) OpenText(s string) (string, error) {
+	rest, ok := strings.CutPrefix(s, sealedPrefix)
+	if !ok {
+		return s, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return "", fmt.Errorf("a sealed text is malformed")
+	}
+	pt, err := id.UnwrapKey(b)
+	if err != nil {
+		return "", err
+	}
+	return string(pt), nil
 }

@@ -65,7 +65,8 @@ type Event struct {
 type Grant struct {
 	Volume string `json:"volume"`
 	Domain string `json:"domain"`
-	// Path is the folder's display path, such as "/projects/acme".
+	// Path labels the folder: anchorfs seals its path (keyring.SealText) for
+	// the owner and the grantee, so the ledger holds no names.
 	Path string `json:"path"`
 	// GranteeKey is the grantee's Ed25519 signing key, unpadded base64url.
 	GranteeKey string `json:"granteeKey"`

@@ -189,7 +189,7 @@ func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(v
 			if err != nil {
 				return "", fmt.Errorf("grant of %s: %w", g.GranteeID, err)
 			}
-			if err := grantKeys(ctx, o, keys, g.Path, p, g.Rights); err != nil {
+			if err := grantKeys(ctx, o, keys, req.Path, p, g.Rights); err != nil {
 				return "", err
 			}
 			kept++
@@ -210,7 +210,11 @@ func grantKeys(ctx context.Context, o *opened, keys volume.DomainKeys, p string,
 	if err != nil {
 		return err
 	}
-	g := network.Grant{Volume: o.vol.ID(), Domain: keys.Domain, Path: p, GranteeKey: grantee.SigningKeyText(),
+	sealed, err := keyring.SealText(p, o.id.Public(), grantee) // no names on the ledger
+	if err != nil {
+		return err
+	}
+	g := network.Grant{Volume: o.vol.ID(), Domain: keys.Domain, Path: sealed, GranteeKey: grantee.SigningKeyText(),
 		Recipient: grantee.Recipient.String(), Rights: rights, Keys: blob, Epoch: keys.Epoch}
 	if err := o.ledger.Grant(ctx, g); err != nil {
 		return fmt.Errorf("recording the grant on the ledger: %w", err)
@@ -270,6 +274,15 @@ folders at or under it.`,
 				}
 				return grants[i].GranteeID < grants[j].GranteeID
 			})
+			id, err := s.loadIdentity()
+			if err != nil {
+				return err
+			}
+			for i := range grants {
+				if grants[i].Path, err = id.OpenText(grants[i].Path); err != nil {
+					grants[i].Path = "(sealed for others)"
+				}
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "FOLDER\tGRANTEE\tRIGHTS\tEPOCH\tGRANTED\tSTATE")
 			for _, g := range grants {
@@ -397,11 +410,15 @@ func sharesFor(ctx context.Context, l network.Ledger, id *keyring.Identity, vol 
 		if g.GranteeID != me || g.Revoked {
 			continue
 		}
+		p, err := id.OpenText(g.Path)
+		if err != nil {
+			return nil, fmt.Errorf("the folder of the grant on shared folder %s: %w", g.Domain, err)
+		}
 		keys, err := id.UnwrapFolderKeys(g.Keys)
 		if err != nil {
-			return nil, fmt.Errorf("the keys of the grant on %s: %w", g.Path, err)
+			return nil, fmt.Errorf("the keys of the grant on %s: %w", p, err)
 		}
-		out = append(out, volume.Shared{Domain: g.Domain, Path: g.Path, ReadOnly: g.Rights == "ro", Keys: keys})
+		out = append(out, volume.Shared{Domain: g.Domain, Path: p, ReadOnly: g.Rights == "ro", Keys: keys})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, me)
