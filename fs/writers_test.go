@@ -3,6 +3,8 @@ package fs_test
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -73,5 +75,47 @@ func TestTwoWritersMerge(t *testing.T) {
 	}
 	if len(fs) != 2 || !strings.Contains(strings.Join(fs, "|"), "a's f") || !strings.Contains(strings.Join(fs, "|"), "b's f") {
 		t.Errorf("both writers wrote f: %q", fs)
+	}
+}
+
+// TestALeftoverHeadLosesNothing: a head that should have been removed (its
+// removal failed, or a writer crashed just after writing its successor) is
+// still on the remote beside the newest. Whoever opens the volume next
+// merges it without taking the files it lacks as removed.
+func TestALeftoverHeadLosesNothing(t *testing.T) {
+	store := newTestStore(t)
+	newVolume(t, store)
+	ctx := context.Background()
+	m := mount(t, store, t.TempDir())
+	os.WriteFile(m.path("old.txt"), []byte("old"), 0o644)
+	if err := m.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	heads := filepath.Join(store.root, "heads")
+	saved := t.TempDir()
+	exec.Command("cp", "-a", heads+"/.", saved).Run()
+	os.WriteFile(m.path("new.txt"), []byte("new"), 0o644)
+	if err := m.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.unmount()
+	exec.Command("cp", "-a", saved+"/.", heads).Run() // the older head comes back
+	if n, _ := os.ReadDir(heads); len(n) != 2 {
+		t.Fatalf("%d heads, want the newest and the leftover", len(n))
+	}
+	m2 := mount(t, store, t.TempDir())
+	os.WriteFile(m2.path("later.txt"), []byte("later"), 0o644)
+	if err := m2.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"old.txt", "new.txt", "later.txt"} {
+		if _, err := os.Stat(m2.path(f)); err != nil {
+			t.Fatalf("after merging a leftover head: %v", err)
+		}
+	}
+	m2.unmount()
+	m3 := mount(t, store, t.TempDir())
+	if _, err := os.Stat(m3.path("new.txt")); err != nil {
+		t.Fatalf("after a remount: %v", err)
 	}
 }

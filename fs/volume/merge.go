@@ -15,7 +15,8 @@ import (
 // Several writers (two homes with the same keys, or two mounts) may commit
 // heads to one volume. Before a writer commits, it merges every head it did
 // not write into its own tree, three ways: the base is the tree of the last
-// head this writer wrote or merged. A change only one side made is taken; a
+// head this writer wrote or merged, when their head names it as a parent
+// (otherwise a union, see mergeHead). A change only one side made is taken; a
 // name both sides changed keeps both (theirs under a conflict name), except
 // that a file both sides wrote keeps the higher version, and the ledger
 // turns an equal version written twice into a conflict copy when it is
@@ -90,16 +91,26 @@ type pendingCopy struct {
 }
 
 // mergeHead merges another writer's head into the tree. Called with v.mu held.
+//
+// The base is this writer's last head only when their head descends from it
+// (names it as a parent). Otherwise the common ancestor is unknown (their
+// writer started from an older head, or several heads were there when this
+// writer opened the volume), and the merge is a union against an empty base:
+// what either side has is kept, so a removal may come back, but nothing one
+// side added is lost because the other side lacks it.
 func (v *Volume) mergeHead(ctx context.Context, f foreignHead) (*merger, error) {
 	h := &f.head
 	m := &merger{v: v, head: h}
+	own, base, root := v.headHash, v.baseTree, v.root
 	if f.dom.shared {
-		return m, m.dir(ctx, f.dom.root, f.dom.baseTree, h.Root.Tree)
-	}
-	if h.Root.ID != v.root.id.String() {
+		own, base, root = f.dom.headHash, f.dom.baseTree, f.dom.root
+	} else if h.Root.ID != v.root.id.String() {
 		return nil, fmt.Errorf("head of another volume tree")
 	}
-	return m, m.dir(ctx, v.root, v.baseTree, h.Root.Tree)
+	if own == "" || !slices.Contains(h.Parents, own) {
+		base = ""
+	}
+	return m, m.dir(ctx, root, base, h.Root.Tree)
 }
 
 // entries opens folder id's object with hash tree, sealed in key domain
@@ -254,6 +265,13 @@ func (m *merger) reconcile(ctx context.Context, d *Node, name string, o *Node, b
 		case !oursChanged:
 			o.version, o.manifest, o.size = t.Version, t.Manifest, t.Size
 			v.touchParents(o)
+		case base == nil && t.Version != o.version:
+			// No common ancestor is known, and a file's versions follow one
+			// another: the higher one is the newer state.
+			if t.Version > o.version {
+				o.version, o.manifest, o.size = t.Version, t.Manifest, t.Size
+				v.touchParents(o)
+			}
 		default:
 			// Both wrote the file. With a ledger, anchoring finds the loser
 			// and keeps it as a conflict copy. Without one, the higher
