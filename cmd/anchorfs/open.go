@@ -108,6 +108,9 @@ func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(stri
 			shares, err = sharesFor(ctx, o.ledger, o.id, c.Volume)
 		}
 		if err == nil {
+			opt.Shares = func(ctx context.Context) ([]volume.Shared, error) {
+				return grantsToMe(ctx, o.ledger, o.id, c.Volume)
+			}
 			o.vol, err = volume.OpenShared(ctx, o.store, shares, opt)
 		}
 	} else {

@@ -398,8 +398,18 @@ func runJoin(cmd *cobra.Command, args []string) error {
 }
 
 // sharesFor reads the grants of a volume to this identity from the ledger
-// and unwraps their keys.
+// and unwraps their keys; none is an error.
 func sharesFor(ctx context.Context, l network.Ledger, id *keyring.Identity, vol string) ([]volume.Shared, error) {
+	out, err := grantsToMe(ctx, l, id, vol)
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, id.Public().KeyID())
+	}
+	return out, err
+}
+
+// grantsToMe reads the active grants of a volume to this identity and
+// unwraps their keys.
+func grantsToMe(ctx context.Context, l network.Ledger, id *keyring.Identity, vol string) ([]volume.Shared, error) {
 	grants, err := l.Grants(ctx, vol, "")
 	if err != nil {
 		return nil, fmt.Errorf("reading grants from the ledger: %w", err)
@@ -419,9 +429,6 @@ func sharesFor(ctx context.Context, l network.Ledger, id *keyring.Identity, vol 
 			return nil, fmt.Errorf("the keys of the grant on %s: %w", p, err)
 		}
 		out = append(out, volume.Shared{Domain: g.Domain, Path: p, ReadOnly: g.Rights == "ro", Keys: keys})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, me)
 	}
 	return out, nil
 }

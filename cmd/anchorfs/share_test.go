@@ -155,15 +155,35 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 		t.Fatal("the grantee's anchor is not under its own identity")
 	}
 
+	// Carol, a second grantee, mounts before bob's revoke.
+	mustRun(t, carol, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	mc := mountBackground(t, carol)
+	if out, _ := sh(`cat ` + mc + `/projects/acme/plan.txt`); out != "plan\n" {
+		t.Fatalf("carol reads %q", out)
+	}
+
 	// Revoke: new writes are under a key bob never gets.
 	mustRun(t, alice, "revoke", "/projects/acme", bobID)
 	if out, ok := sh(`echo after > ` + ma + `/projects/acme/after.txt`); !ok {
 		t.Fatal(out)
 	}
 	mustRun(t, alice, "sync")
-	// Bob's mount still runs with the old keys: its writes are refused by the chaincode.
+	// Bob's running mount holds the old keys: a write it makes before it
+	// learns of the revoke is refused by the chaincode, one after is refused
+	// at once; either way the refusal is on the ledger. The folder then
+	// leaves his mount.
 	sh(`echo late > ` + mb + `/projects/acme/late.txt`)
 	mustRun(t, bob, "sync")
+	gone := false
+	for i := 0; i < 300 && !gone; i++ {
+		_, err := os.Stat(filepath.Join(mb, "projects/acme"))
+		if gone = os.IsNotExist(err); !gone {
+			exec.Command("sleep", "0.1").Run()
+		}
+	}
+	if !gone {
+		t.Fatal("a revoked share stays in the grantee's running mount")
+	}
 	unmountAndWait(t, bob, mb)
 
 	// Bob with everything he has: his keyring, the ledger, the remote.
@@ -248,11 +268,27 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 		t.Fatalf("a write by the revoked grantee reached the owner's tree: %v", err)
 	}
 
-	// Carol, who kept her grant, got the new key with it.
-	mustRun(t, carol, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir)
-	mc := mountBackground(t, carol)
-	if out, _ := sh(`cat ` + mc + `/projects/acme/after.txt ` + mc + `/projects/acme/plan.txt`); out != "after\nplan\n" {
-		t.Fatalf("a remaining grantee after the revoke reads %q", out)
+	// Carol, who kept her grant, gets the new key in her running mount: once
+	// it has it, her commit takes the owner's head of the new epoch (she reads
+	// what was written after the revoke) and her writes are sealed in it, so
+	// the owner merges them.
+	var after string
+	for i := 0; i < 300 && after != "after\n"; i++ {
+		mustRun(t, carol, "sync")
+		if after, _ = sh(`cat ` + mc + `/projects/acme/after.txt 2>/dev/null`); after != "after\n" {
+			exec.Command("sleep", "0.1").Run()
+		}
+	}
+	if after != "after\n" {
+		t.Fatalf("a remaining grantee's running mount reads %q after the revoke", after)
+	}
+	if out, ok := sh(`echo from-carol > ` + mc + `/projects/acme/carol.txt`); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, carol, "sync")
+	mustRun(t, alice, "sync")
+	if out, _ := sh(`cat ` + ma + `/projects/acme/carol.txt`); out != "from-carol\n" {
+		t.Fatalf("the owner reads carol's write after the rotation as %q", out)
 	}
 
 	// Remounted, bob sees only what is still shared with him.

@@ -299,13 +299,9 @@ func OpenShared(ctx context.Context, store ObjectStore, shares []Shared, opt Opt
 		if err != nil {
 			return nil, fmt.Errorf("share %s: %w", s.Path, err)
 		}
-		d := &domain{id: did, shared: true, readOnly: s.ReadOnly, keys: map[uint32][]byte{}, metas: map[uint32][]byte{}, name: s.Path}
-		for e, k := range s.Keys {
-			if len(k) != format.KeySize || e == 0 {
-				return nil, fmt.Errorf("share %s: a malformed key", s.Path)
-			}
-			d.keys[e] = k
-			d.current = max(d.current, e)
+		d, err := shareDomain(did, s)
+		if err != nil {
+			return nil, err
 		}
 		v.domains[did] = d
 	}
@@ -317,13 +313,7 @@ func OpenShared(ctx context.Context, store ObjectStore, shares []Shared, opt Opt
 
 // loadShares builds a grantee's tree: made-up folders down to each share.
 func (v *Volume) loadShares(ctx context.Context) error {
-	now := time.Now().UnixNano()
-	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
-	synth := func() *Node {
-		return &Node{id: format.NewID(), typ: format.TypeDir, mode: 0o555, uid: uid, gid: gid, mtime: now, ctime: now,
-			nlink: 1, entries: map[string]*Node{}, dom: v.rootDom, synthetic: true}
-	}
-	v.root = synth()
+	v.root = v.synthDir()
 	v.root.ino = 1
 	var problems []string
 	shown := 0
@@ -333,44 +323,10 @@ func (v *Volume) loadShares(ctx context.Context) error {
 	}
 	sort.Slice(doms, func(i, j int) bool { return doms[i].name < doms[j].name })
 	for _, d := range doms {
-		head, name, err := v.newestHead(ctx, d)
-		if err != nil {
+		if err := v.attachShare(ctx, d); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", d.name, err))
 			continue
 		}
-		n, err := v.nodeFromEntry(&head.Root, nil, v.rootDom)
-		if err == nil && n.dom != d {
-			err = errors.New("its head names another folder")
-		}
-		if err == nil {
-			err = v.loaded(n)
-		}
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", d.name, err))
-			d.root = nil
-			continue
-		}
-		d.headSeq, d.headHash, d.baseTree, d.headTree = head.Seq, name, head.Root.Tree, head.Root.Tree
-		parts := strings.Split(strings.Trim(path.Clean("/"+d.name), "/"), "/")
-		dir := v.root
-		for _, part := range parts[:len(parts)-1] {
-			next := dir.entries[part]
-			if next == nil {
-				next = synth()
-				v.assignIno(next)
-				next.parents = []*Node{dir}
-				dir.entries[part] = next
-			}
-			dir = next
-		}
-		last := parts[len(parts)-1]
-		if !validName(last) || dir.entries[last] != nil || !dir.synthetic {
-			problems = append(problems, fmt.Sprintf("%s: a path that cannot be shown", d.name))
-			d.root = nil
-			continue
-		}
-		dir.entries[last] = n
-		n.parents = []*Node{dir}
 		shown++
 	}
 	for _, p := range problems {
@@ -380,6 +336,130 @@ func (v *Volume) loadShares(ctx context.Context) error {
 		return fmt.Errorf("none of the folders shared with you can be opened: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// synthDir makes a read-only folder of a grantee's tree that holds shares.
+func (v *Volume) synthDir() *Node {
+	now := time.Now().UnixNano()
+	return &Node{id: format.NewID(), typ: format.TypeDir, mode: 0o555, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
+		mtime: now, ctime: now, nlink: 1, entries: map[string]*Node{}, dom: v.rootDom, synthetic: true}
+}
+
+// shareDomain makes the domain of a share from its grant.
+func shareDomain(id format.ID, s Shared) (*domain, error) {
+	d := &domain{id: id, shared: true, readOnly: s.ReadOnly, keys: map[uint32][]byte{}, metas: map[uint32][]byte{}, name: s.Path}
+	for e, k := range s.Keys {
+		if len(k) != format.KeySize || e == 0 {
+			return nil, fmt.Errorf("share %s: a malformed key", s.Path)
+		}
+		d.keys[e] = k
+		d.current = max(d.current, e)
+	}
+	return d, nil
+}
+
+// attachShare reads a share's newest head and shows its folder at its path
+// in a grantee's tree. Called with v.mu held, or before the volume is shared.
+func (v *Volume) attachShare(ctx context.Context, d *domain) error {
+	head, name, err := v.newestHead(ctx, d)
+	if err != nil {
+		return err
+	}
+	n, err := v.nodeFromEntry(&head.Root, nil, v.rootDom)
+	if err == nil && n.dom != d {
+		err = errors.New("its head names another folder")
+	}
+	if err == nil {
+		err = v.loaded(n)
+	}
+	if err != nil {
+		d.root = nil
+		return err
+	}
+	parts := strings.Split(strings.Trim(path.Clean("/"+d.name), "/"), "/")
+	dir := v.root
+	for _, part := range parts[:len(parts)-1] {
+		next := dir.entries[part]
+		if next == nil {
+			next = v.synthDir()
+			v.assignIno(next)
+			next.parents = []*Node{dir}
+			dir.entries[part] = next
+		}
+		dir = next
+	}
+	last := parts[len(parts)-1]
+	if !validName(last) || dir.entries[last] != nil || !dir.synthetic {
+		d.root = nil
+		return errors.New("a path that cannot be shown")
+	}
+	d.headSeq, d.headHash, d.baseTree, d.headTree = head.Seq, name, head.Root.Tree, head.Root.Tree
+	dir.entries[last] = n
+	n.parents = []*Node{dir}
+	return nil
+}
+
+// refreshGrants asks again which folders are shared with this grantee: a
+// new key epoch (after a revocation of someone else) is taken, so new
+// writes are sealed in it; a new share appears; a revoked one leaves the
+// mount, and its files refuse writes.
+func (v *Volume) refreshGrants(ctx context.Context) {
+	shares, err := v.opt.Shares(ctx)
+	if err != nil {
+		v.logf("asking which folders are shared with you: %v", err)
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	listed := map[format.ID]bool{}
+	for _, s := range shares {
+		id, err := format.ParseID(s.Domain)
+		if err != nil {
+			continue
+		}
+		listed[id] = true
+		d := v.domains[id]
+		if d == nil {
+			if d, err = shareDomain(id, s); err == nil {
+				v.domains[id] = d
+				err = v.attachShare(ctx, d)
+			}
+			if err != nil {
+				v.logf("shared folder %s: %v", s.Path, err)
+				delete(v.domains, id)
+			}
+			continue
+		}
+		d.mu.Lock()
+		for e, k := range s.Keys {
+			if _, ok := d.keys[e]; !ok && len(k) == format.KeySize {
+				d.keys[e] = k
+				d.current = max(d.current, e)
+			}
+		}
+		d.mu.Unlock()
+		d.readOnly = s.ReadOnly
+		if d.root == nil { // shared again, or unreadable until now
+			if err := v.attachShare(ctx, d); err != nil {
+				v.logf("shared folder %s: %v", s.Path, err)
+			}
+		}
+	}
+	for id, d := range v.domains {
+		if listed[id] || d.root == nil {
+			continue
+		}
+		v.logf("the grant on %s was revoked: it leaves the mount", d.name)
+		d.readOnly = true
+		for _, p := range d.root.parents {
+			for name, c := range p.entries {
+				if c == d.root {
+					delete(p.entries, name)
+				}
+			}
+		}
+		d.root = nil
+	}
 }
 
 // refreshReadOnlyShares takes the newest head of each read-only share, so

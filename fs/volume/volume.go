@@ -60,6 +60,10 @@ type Options struct {
 	// CommitInterval is how often dirty metadata is committed in the
 	// background; 0 means 5 seconds.
 	CommitInterval time.Duration
+	// Shares, for a grantee's volume (OpenShared), tells again which folders
+	// are shared with this user; asked at every commit interval, so that
+	// key rotations, new shares and revocations reach a running mount.
+	Shares func(context.Context) ([]Shared, error)
 	// Logf receives diagnostics; nil discards them. Never given secrets.
 	Logf func(format string, args ...any)
 }
@@ -422,6 +426,9 @@ func (v *Volume) committer() {
 		case <-v.stop:
 			return
 		case <-t.C:
+			if v.rootKey == nil && v.opt.Shares != nil {
+				v.refreshGrants(context.Background())
+			}
 			v.refreshReadOnlyShares(context.Background())
 			v.mu.Lock()
 			dirty := v.dirty
