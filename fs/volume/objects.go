@@ -23,9 +23,14 @@ const (
 	// bound, so more than the core count pays off.
 	uploadWorkers = 8
 	// uploadBudget bounds the bytes sealed but not yet uploaded that stay in
-	// memory; beyond it objects wait on local disk (the write-back cache,
-	// ciphertext only), and writers wait only when that disk is full.
+	// memory. Beyond it a writer waits for uploads while the remote takes
+	// them; when the remote fails or stalls, objects wait on local disk
+	// instead (the write-back cache, ciphertext only), and writers wait only
+	// when that disk is full.
 	uploadBudget = 256 << 20
+	// uploadStall is how long the remote may go without finishing an upload
+	// before writers stop waiting for it and spill to local disk.
+	uploadStall = 2 * time.Second
 	// chunkCacheSize bounds the decrypted chunks kept in memory for readers.
 	chunkCacheSize = 128 << 20
 )
@@ -47,6 +52,7 @@ type objects struct {
 	open     map[uint64]int    // generation -> uploads not yet done
 	failures int               // uploads that failed and are being retried
 	lastErr  error
+	lastDone time.Time // when an upload last finished
 	queue    chan upload
 	wg       sync.WaitGroup
 	closed   bool
@@ -82,6 +88,7 @@ func newObjects(store ObjectStore, spill string, budget int64, logf func(string,
 		queue:    make(chan upload, 1<<16),
 		fetching: map[string]*fetch{},
 		cache:    newChunkCache(chunkCacheSize),
+		lastDone: time.Now(),
 	}
 	o.cond = sync.NewCond(&o.mu)
 	for range uploadWorkers {
@@ -144,6 +151,9 @@ func (o *objects) put(name string, obj []byte) {
 		return
 	}
 	if o.inflight > o.budget {
+		o.waitForRoom()
+	}
+	if o.inflight > o.budget {
 		o.mu.Unlock()
 		spilled := o.spillObject(name, obj)
 		o.mu.Lock()
@@ -164,6 +174,32 @@ func (o *objects) put(name string, obj []byte) {
 	o.open[g]++
 	o.mu.Unlock()
 	o.queue <- upload{name: name, gen: g}
+}
+
+// waitForRoom waits while the memory budget is full and the remote keeps
+// taking uploads: writing the objects to local disk first would write
+// everything twice. It gives up when an upload fails or none finishes for
+// uploadStall (the caller then spills). Called with o.mu held.
+func (o *objects) waitForRoom() {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // wakes the wait below to look at the clock
+		t := time.NewTicker(uploadStall / 8)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				o.mu.Lock()
+				o.cond.Broadcast()
+				o.mu.Unlock()
+			}
+		}
+	}()
+	for o.inflight > o.budget && !o.closed && o.failures == 0 && time.Since(o.lastDone) < uploadStall {
+		o.cond.Wait()
+	}
 }
 
 func (o *objects) uploader() {
@@ -224,6 +260,7 @@ func (o *objects) finish(u upload, size int64) {
 	defer o.mu.Unlock()
 	delete(o.pending, u.name)
 	o.inflight -= size
+	o.lastDone = time.Now()
 	if o.open[u.gen]--; o.open[u.gen] == 0 {
 		delete(o.open, u.gen)
 	}
