@@ -80,9 +80,13 @@ func newInfoCmd() *cobra.Command {
 				Remotes    []string     `json:"remotes"`
 				Ledger     string       `json:"ledger"`
 				Identity   string       `json:"identity"`
+				Role       string       `json:"role"` // owner, or grantee for a joined home
 				Mountpoint string       `json:"mountpoint"`
 				Pending    volume.Stats `json:"pending"`
-			}{Volume: cfg.Volume, Ledger: cfg.Ledger, Remotes: []string{}}
+			}{Volume: cfg.Volume, Ledger: cfg.Ledger, Remotes: []string{}, Role: "owner"}
+			if cfg.Shared {
+				out.Role = "grantee"
+			}
 			for _, r := range cfg.Remotes {
 				out.Remotes = append(out.Remotes, remote.Redact(r))
 			}
@@ -108,6 +112,7 @@ func newInfoCmd() *cobra.Command {
 			}
 			fmt.Fprintf(w, "ledger:     %s\n", out.Ledger)
 			fmt.Fprintf(w, "identity:   %s\n", out.Identity)
+			fmt.Fprintf(w, "role:       %s\n", out.Role)
 			mp := out.Mountpoint
 			if mp == "" {
 				mp = "(not mounted)"

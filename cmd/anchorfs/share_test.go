@@ -108,6 +108,9 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	}
 
 	mustRun(t, bob, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	if r := mustRun(t, bob, "info", "--json"); !strings.Contains(r, `"role": "grantee"`) {
+		t.Fatalf("info in a joined home: %s", r)
+	}
 	mb := mountBackground(t, bob)
 	if out, _ := sh(`cd ` + mb + ` && ls && ls projects && cat projects/acme/plan.txt projects/acme/docs/spec.txt finance/q1.txt`); out != "finance\nprojects\nacme\nplan\ndeep\nq1\n" {
 		t.Fatalf("the grantee's view:\n%s", out)
