@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -119,6 +120,9 @@ type Info struct {
 	Where  string `json:"where"`
 	Height uint64 `json:"height"`
 	Head   string `json:"head"` // hash of the newest block, hex
+	// Signer is the embedded ledger's node key, hex: what its proofs are
+	// signed with.
+	Signer string `json:"signer,omitempty"`
 }
 
 // Block is one committed block as the ledger reports it.
@@ -174,4 +178,54 @@ type Ledger interface {
 	Actor() string
 	// Close releases the ledger.
 	Close() error
+}
+
+// Proof shows, to someone who has only it, that a file version was anchored:
+// the block that holds the anchoring transaction, exactly as the ledger
+// keeps it, and what ties that block to the ledger (the signature of the
+// embedded ledger's node; on Fabric, the headers of every later block up to
+// the head, whose hash anyone with access to the channel can compare).
+type Proof struct {
+	Format int    `json:"format"` // 1
+	Kind   string `json:"kind"`   // "embedded" or "fabric"
+	Anchor Anchor `json:"anchor"`
+	Path   string `json:"path,omitempty"` // where the file was, for the reader; not proven
+	Block  []byte `json:"block"`
+	// Embedded: the node's Ed25519 signature over the block's hash, and its key.
+	Signature []byte `json:"signature,omitempty"`
+	NodeKey   []byte `json:"nodeKey,omitempty"`
+	// Fabric: the serialized headers of the blocks after Block, in order.
+	Headers [][]byte `json:"headers,omitempty"`
+}
+
+// ProofCheck is what checking a proof established.
+type ProofCheck struct {
+	Block     uint64    `json:"block"`
+	BlockHash string    `json:"blockHash"`
+	Head      uint64    `json:"head"`     // the last block the proof reaches
+	HeadHash  string    `json:"headHash"` // compare with `anchorfs ledger info`
+	Time      time.Time `json:"time"`
+	Actor     string    `json:"actor"`
+	Signer    string    `json:"signer,omitempty"` // embedded: the node key, hex
+}
+
+// Prover is a Ledger that makes proofs of anchored versions.
+type Prover interface {
+	// Prove makes the proof of an anchored version (Anchor.TxID names its
+	// transaction, as History returns it).
+	Prove(ctx context.Context, a Anchor) (Proof, error)
+}
+
+// ErrBadProof means a proof does not show what it claims.
+var ErrBadProof = errors.New("the proof does not hold")
+
+// MatchesAnchor reports whether a stored anchor value (the chaincode's JSON
+// of a file version) is the anchor a proof claims.
+func MatchesAnchor(value []byte, a Anchor) (Anchor, bool) {
+	var got Anchor
+	if err := json.Unmarshal(value, &got); err != nil {
+		return got, false
+	}
+	return got, got.Volume == a.Volume && got.File == a.File && got.Version == a.Version &&
+		got.ManifestHash == a.ManifestHash && got.MerkleRoot == a.MerkleRoot && got.Size == a.Size && got.TxID == a.TxID
 }

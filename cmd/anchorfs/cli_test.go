@@ -251,6 +251,26 @@ func TestMountSyncAuditVerify(t *testing.T) {
 	if r := anchorfs(t, env, "verify"); r.code != 0 {
 		t.Fatalf("verify: %+v", r)
 	}
+	// A proof of the file's newest version, checked offline, and a forged one.
+	proof := filepath.Join(t.TempDir(), "proof.json")
+	if r := anchorfs(t, env, "audit", "prove", "/docs/numbers.txt", "--out", proof); r.code != 0 {
+		t.Fatalf("audit prove: %+v", r)
+	}
+	li := anchorfs(t, env, "ledger", "info")
+	chk := anchorfs(t, nil, "audit", "check", proof)
+	signer := li.out[strings.Index(li.out, "signer: ")+8:]
+	if chk.code != 0 || !strings.Contains(chk.out, "proof holds: version 2") || !strings.Contains(chk.out, strings.TrimSpace(signer)) {
+		t.Fatalf("audit check: %+v (ledger info %s)", chk, li.out)
+	}
+	pb, _ := os.ReadFile(proof)
+	var p map[string]any
+	json.Unmarshal(pb, &p)
+	p["anchor"].(map[string]any)["size"] = 7
+	forged, _ := json.Marshal(p)
+	os.WriteFile(proof, forged, 0o644)
+	if r := anchorfs(t, nil, "audit", "check", proof); r.code != 1 || !strings.Contains(r.err, "does not hold") {
+		t.Fatalf("audit check of a forged proof: %+v", r)
+	}
 	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("umount: %s", out)
 	}

@@ -65,6 +65,14 @@ func TestFabricSharingAcrossOrganisations(t *testing.T) {
 	if len(evs) == 0 || !strings.HasPrefix(evs[0].Actor, "Org2MSP/") {
 		t.Fatalf("the Org2 write is not anchored under Org2: %+v", evs)
 	}
+	// A proof of the Org2 write, checked offline: block, transaction, write,
+	// and the chain of later headers.
+	proof := filepath.Join(t.TempDir(), "proof.json")
+	mustRun(t, alice, "audit", "prove", "/proj/b.txt", "--out", proof)
+	mustRun(t, alice, "sync") // more blocks after the proven one
+	if out := mustRun(t, nil, "audit", "check", proof); !strings.Contains(out, "proof holds") || !strings.Contains(out, "Org2MSP/") {
+		t.Fatalf("audit check of a Fabric proof:\n%s", out)
+	}
 	mustRun(t, alice, "revoke", "/proj", bobID)
 	sh(`echo late > ` + mb + `/proj/late.txt`)
 	mustRun(t, bob, "sync")

@@ -48,6 +48,9 @@ func newLedgerCmd() *cobra.Command {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(i)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "kind:   %s\nwhere:  %s\nheight: %d\nhead:   %s\n", i.Kind, i.Where, i.Height, i.Head)
+			if i.Signer != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "signer: %s\n", i.Signer)
+			}
 			return nil
 		},
 	}
@@ -153,7 +156,8 @@ failures, and (as they land) reads, grants and payments. Filters combine; times 
 RFC 3339 or a date (2026-11-23). File ids are shown as paths where the volume still has them.`,
 		Example: `  anchorfs audit
   anchorfs audit --path /projects/report.pdf --format csv
-  anchorfs audit --action integrity --since 2026-11-01`,
+  anchorfs audit --action integrity --since 2026-11-01
+  anchorfs audit prove /projects/report.pdf > proof.json && anchorfs audit check proof.json`,
 		Args: cobra.NoArgs,
 		RunE: runAudit,
 	}
@@ -163,6 +167,7 @@ RFC 3339 or a date (2026-11-23). File ids are shown as paths where the volume st
 	c.Flags().String("since", "", "only events at or after this time")
 	c.Flags().String("until", "", "only events at or before this time")
 	c.Flags().String("format", "table", "table, json or csv")
+	c.AddCommand(newProveCmd(), newCheckCmd())
 	return c
 }
 

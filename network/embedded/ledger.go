@@ -445,7 +445,8 @@ func (l *Ledger) Info(ctx context.Context) (network.Info, error) {
 	if err := l.db.QueryRowContext(ctx, `SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1`).Scan(&n, &hash); err != nil {
 		return network.Info{}, err
 	}
-	return network.Info{Kind: "embedded", Where: l.dir, Height: n + 1, Head: hex.EncodeToString(hash)}, nil
+	return network.Info{Kind: "embedded", Where: l.dir, Height: n + 1, Head: hex.EncodeToString(hash),
+		Signer: hex.EncodeToString(l.nodeKey.Public().(ed25519.PublicKey))}, nil
 }
 
 // Blocks calls fn for each block from number from on.
