@@ -102,6 +102,20 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	if !strings.Contains(grants, "/projects/acme") || !strings.Contains(grants, "/finance") || !strings.Contains(grants, "read-only") {
 		t.Fatalf("grants:\n%s", grants)
 	}
+	// A shared folder's edges: no hard links into it, moves across it are
+	// copies (mv falls back to one), and it is not removed while shared.
+	if out, ok := sh(`ln ` + ma + `/projects/acme/plan.txt ` + ma + `/projects/plan-link`); ok || !strings.Contains(out, "cross-device") {
+		t.Fatalf("a hard link out of a shared folder: %q", out)
+	}
+	if out, ok := sh(`set -e; echo moved > ` + ma + `/private/moved.txt; mv ` + ma + `/private/moved.txt ` + ma + `/projects/acme/; cat ` + ma + `/projects/acme/moved.txt; test ! -e ` + ma + `/private/moved.txt`); !ok || out != "moved\n" {
+		t.Fatalf("a move into a shared folder: %q", out)
+	}
+	if out, _ := sh(`rmdir ` + ma + `/finance; mkdir ` + ma + `/empty; mv -T ` + ma + `/empty ` + ma + `/finance; rmdir ` + ma + `/empty`); strings.Count(out, "busy") != 2 {
+		t.Fatalf("removing or replacing a shared folder: %q", out)
+	}
+	sh(`rm -f ` + ma + `/projects/acme/moved.txt`)
+	mustRun(t, alice, "sync")
+
 	// The owner's mount reads what it re-sealed.
 	if out, ok := sh(`cat ` + ma + `/projects/acme/docs/spec.txt ` + ma + `/finance/q1.txt`); !ok || out != "deep\nq1\n" {
 		t.Fatalf("owner reads after sharing: %q", out)
