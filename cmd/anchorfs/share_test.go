@@ -162,6 +162,9 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	if out, _ := sh(`cat ` + ma + `/projects/acme/bob.txt && ls ` + ma + `/projects/acme`); out != "from-bob\nbob.txt\nbobdir\ndocs\nplan.txt\n" {
 		t.Fatalf("the owner's view of the grantee's write:\n%s", out)
 	}
+	// Both sides verify every object they can see against hashes and the ledger.
+	mustRun(t, alice, "verify")
+	mustRun(t, bob, "verify")
 	var events []struct{ Action, Actor, Path string }
 	json.Unmarshal([]byte(mustRun(t, alice, "audit", "--path", "/projects/acme/bob.txt", "--format", "json")), &events)
 	if len(events) == 0 || events[0].Action != "anchor" {
