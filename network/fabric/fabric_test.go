@@ -171,9 +171,19 @@ func TestFabricOrdererFailover(t *testing.T) {
 	vol := randHex(16)
 	anchorOne := func() {
 		t.Helper()
-		res, err := l.AnchorBatch(ctx, []network.Anchor{anchor(vol, randHex(16), 1)})
-		if err != nil || res[0].Err != nil {
-			t.Fatalf("anchoring: %+v %v", res, err)
+		a := anchor(vol, randHex(16), 1)
+		// While the two left elect a leader a submit may be turned away; the
+		// drive's outbox tries again, and so does this.
+		for try := 1; ; try++ {
+			res, err := l.AnchorBatch(ctx, []network.Anchor{a})
+			if err == nil && res[0].Err == nil {
+				return
+			}
+			if try == 20 {
+				t.Fatalf("anchoring: %+v %v", res, err)
+			}
+			t.Logf("anchoring, try %d: %v", try, err)
+			time.Sleep(500 * time.Millisecond)
 		}
 	}
 	anchorOne()
