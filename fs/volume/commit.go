@@ -193,8 +193,11 @@ func (v *Volume) commit(ctx context.Context) error {
 			// Sealed in an older key epoch: written by someone who does not
 			// hold the folder's current key (a revoked grantee), after the
 			// rotation. It is not merged.
-			v.logf("shared folder %s: ignoring head %s sealed in key epoch %d (the folder is at %d): its writer lacks the current key",
-				d.id, path.Base(f.name), f.head.Epoch, d.epoch())
+			if !v.ignored[f.name] {
+				v.ignored[f.name] = true
+				v.logf("shared folder %s: ignoring head %s sealed in key epoch %d (the folder is at %d): its writer lacks the current key",
+					d.id, path.Base(f.name), f.head.Epoch, d.epoch())
+			}
 			continue
 		}
 		if d.shared && (d.readOnly || (d.headHash == "" && f.head.Root.Tree == d.baseTree)) {

@@ -123,6 +123,8 @@ type Volume struct {
 
 	outbox *outbox // versions waiting for the ledger; nil without one
 
+	ignored map[string]bool // heads of shared folders left unmerged, reported once
+
 	deniedMu sync.Mutex
 	denied   map[format.ID]bool // nodes whose refused writes are on the ledger
 
@@ -246,7 +248,7 @@ func newVolume(id format.ID, chunkSize int, rootKey []byte, store ObjectStore, o
 		opt.CommitInterval = 5 * time.Second
 	}
 	v := &Volume{
-		id: id, chunkSize: chunkSize, rootKey: rootKey, domains: map[format.ID]*domain{},
+		id: id, chunkSize: chunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
 		stop: make(chan struct{}),
 	}
