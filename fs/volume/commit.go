@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"time"
 
@@ -184,6 +185,8 @@ func (v *Volume) commit(ctx context.Context) error {
 	v.mu.Lock()
 	var mergers []*merger
 	var merged []foreignHead
+	var superseded []string // our own heads that adopted heads replace
+	localChanges := v.dirty
 	seq := v.headSeq
 	domSeq := map[*domain]uint64{}
 	mergedIn := map[*domain][]string{}
@@ -208,10 +211,23 @@ func (v *Volume) commit(ctx context.Context) error {
 			}
 			continue
 		}
+		own := v.headHash
+		if d.shared {
+			own = d.headHash
+		}
 		m, err := v.mergeHead(ctx, f)
 		if err != nil {
 			v.mu.Unlock()
 			return fmt.Errorf("merging the head %s of another writer: %w", f.name, err)
+		}
+		if !localChanges && !v.dirty && len(m.copies) == 0 && own != "" && slices.Contains(f.head.Parents, own) {
+			// Their head follows ours and this writer has nothing of its
+			// own: it becomes this writer's head as it is, and nobody
+			// writes a head only to say so (two writers that poll would
+			// otherwise answer each other for ever).
+			v.adoptHead(f)
+			superseded = append(superseded, d.headName(mustHash(own)))
+			continue
 		}
 		mergers = append(mergers, m)
 		merged = append(merged, f)
@@ -225,6 +241,7 @@ func (v *Volume) commit(ctx context.Context) error {
 	}
 	if !v.dirty {
 		v.mu.Unlock()
+		v.deleteHeads(ctx, superseded)
 		return v.obj.wait(ctx, v.obj.barrier())
 	}
 	if v.rootKey != nil {
@@ -302,6 +319,7 @@ func (v *Volume) commit(ctx context.Context) error {
 	for _, m := range mergers {
 		m.writeCopies()
 	}
+	v.deleteHeads(ctx, superseded)
 	v.mu.Lock()
 	for i, p := range heads {
 		if p.dom.shared {
@@ -322,6 +340,31 @@ func (v *Volume) commit(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// adoptHead takes a head that follows this writer's own, whose tree the
+// merge found nothing new in, as this writer's head. Called with v.mu held.
+func (v *Volume) adoptHead(f foreignHead) {
+	name := path.Base(f.name)
+	if d := f.dom; d.shared {
+		d.headSeq, d.headHash, d.baseTree, d.headTree = f.head.Seq, name, f.head.Root.Tree, d.root.tree
+		return
+	}
+	v.headSeq, v.headHash, v.baseTree, v.linksHash = f.head.Seq, name, f.head.Root.Tree, f.head.Links
+}
+
+// deleteHeads removes heads others' heads have replaced.
+func (v *Volume) deleteHeads(ctx context.Context, names []string) {
+	for _, name := range names {
+		if err := v.store.Delete(ctx, name); err != nil && !errNotFound(err) {
+			v.logf("removing a superseded head: %v", err)
+		}
+	}
+}
+
+func mustHash(s string) format.Hash {
+	h, _ := format.ParseHash(s)
+	return h
 }
 
 // adoptDomainHead takes a shared folder's head as this writer's own without

@@ -486,3 +486,16 @@ func (v *Volume) refreshReadOnlyShares(ctx context.Context) {
 		v.mu.Unlock()
 	}
 }
+
+// sharesWritable reports whether a shared folder others may write is open
+// here: then every commit interval looks for their heads, so that their
+// changes show up without waiting for a write or a sync of this side.
+// Called with v.mu held.
+func (v *Volume) sharesWritable() bool {
+	for _, d := range v.sharedDomains() {
+		if !d.readOnly {
+			return true
+		}
+	}
+	return false
+}

@@ -418,7 +418,8 @@ func (v *Volume) Close(ctx context.Context) error {
 	return err
 }
 
-// committer commits dirty metadata in the background.
+// committer commits dirty metadata in the background, and looks for the
+// heads other writers commit to shared folders this writer may write.
 func (v *Volume) committer() {
 	defer v.bg.Done()
 	t := time.NewTicker(v.opt.CommitInterval)
@@ -433,7 +434,7 @@ func (v *Volume) committer() {
 			}
 			v.refreshReadOnlyShares(context.Background())
 			v.mu.Lock()
-			dirty := v.dirty
+			dirty := v.dirty || v.sharesWritable()
 			v.mu.Unlock()
 			if dirty {
 				if err := v.commit(context.Background()); err != nil {
