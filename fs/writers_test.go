@@ -119,3 +119,42 @@ func TestALeftoverHeadLosesNothing(t *testing.T) {
 		t.Fatalf("after a remount: %v", err)
 	}
 }
+
+// TestARemovalSurvivesAWriterThatMovedOn: one writer commits twice while
+// the other, still on the first head, removes a file. The second writer
+// recognises the first's newest head as following its own (heads carry
+// their ancestry), merges three ways, and the removal stands, with both of
+// the first writer's new files.
+func TestARemovalSurvivesAWriterThatMovedOn(t *testing.T) {
+	store := newTestStore(t)
+	newVolume(t, store)
+	ctx := context.Background()
+	setup := mount(t, store, t.TempDir())
+	os.WriteFile(setup.path("z"), []byte("to be removed"), 0o644)
+	setup.unmount()
+	a := mount(t, store, t.TempDir())
+	b := mount(t, store, t.TempDir())
+	for _, f := range []string{"n1", "n2"} {
+		os.WriteFile(a.path(f), []byte(f), 0o644)
+		if err := a.vol.Sync(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(b.path("z")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.unmount()
+	b.unmount()
+	c := mount(t, store, t.TempDir())
+	if _, err := os.Stat(c.path("z")); !os.IsNotExist(err) {
+		t.Fatalf("the removed file came back: %v", err)
+	}
+	for _, f := range []string{"n1", "n2"} {
+		if _, err := os.Stat(c.path(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -208,9 +208,13 @@ type Head struct {
 	Epoch   uint32   `json:"epoch,omitempty"`
 	Seq     uint64   `json:"seq"`
 	Parents []string `json:"parents,omitempty"`
-	Time    int64    `json:"time"`
-	Root    Entry    `json:"root"`
-	Links   string   `json:"links,omitempty"` // hash of the link table, if any
+	// Ancestors are earlier heads this one descends from (beyond its
+	// parents, nearest first, at most 32): a writer whose own head is among
+	// them knows this head follows its own.
+	Ancestors []string `json:"ancestors,omitempty"`
+	Time      int64    `json:"time"`
+	Root      Entry    `json:"root"`
+	Links     string   `json:"links,omitempty"` // hash of the link table, if any
 	// Domains lists the volume's shared folders (volume heads only), each
 	// with the ids of the folders above it, top first, to find it at open.
 	Domains []HeadDomain `json:"domains,omitempty"`

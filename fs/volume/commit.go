@@ -70,6 +70,7 @@ func (v *Volume) loadHead(ctx context.Context) error {
 	v.baseTree = best.Root.Tree
 	v.headSeq = best.Seq
 	v.headHash = bestName
+	v.rootDom.lin.note(bestName, best.Root.Tree, ancestry(best))
 	for _, hd := range best.Domains {
 		if err := v.findDomain(hd); err != nil {
 			v.logf("integrity: shared folder %s: %v", hd.ID, err)
@@ -190,6 +191,7 @@ func (v *Volume) commit(ctx context.Context) error {
 	seq := v.headSeq
 	domSeq := map[*domain]uint64{}
 	mergedIn := map[*domain][]string{}
+	mergedHeads := map[*domain][]*format.Head{}
 	for _, f := range foreign {
 		d := f.dom
 		if d.shared && f.head.Epoch < d.epoch() && !d.readOnly {
@@ -220,7 +222,7 @@ func (v *Volume) commit(ctx context.Context) error {
 			v.mu.Unlock()
 			return fmt.Errorf("merging the head %s of another writer: %w", f.name, err)
 		}
-		if !localChanges && !v.dirty && len(m.copies) == 0 && own != "" && slices.Contains(f.head.Parents, own) {
+		if !localChanges && !v.dirty && len(m.copies) == 0 && own != "" && slices.Contains(ancestry(&f.head), own) {
 			// Their head follows ours and this writer has nothing of its
 			// own: it becomes this writer's head as it is, and nobody
 			// writes a head only to say so (two writers that poll would
@@ -233,10 +235,11 @@ func (v *Volume) commit(ctx context.Context) error {
 		merged = append(merged, f)
 		if d.shared {
 			domSeq[d] = max(domSeq[d], f.head.Seq)
-			mergedIn[d] = append(mergedIn[d], path.Base(f.name))
 		} else {
 			seq = max(seq, f.head.Seq)
 		}
+		mergedIn[d] = append(mergedIn[d], path.Base(f.name))
+		mergedHeads[d] = append(mergedHeads[d], &f.head)
 		v.dirty = true
 	}
 	if !v.dirty {
@@ -265,6 +268,7 @@ func (v *Volume) commit(ctx context.Context) error {
 			h.Parents = []string{d.headHash}
 		}
 		h.Parents = append(h.Parents, mergedIn[d]...)
+		h.Ancestors = d.lin.next(d.headHash, mergedHeads[d], mergedIn[d])
 		heads = append(heads, pendingHead{dom: d, head: h, prev: d.headHash})
 	}
 	if v.rootKey != nil {
@@ -272,11 +276,8 @@ func (v *Volume) commit(ctx context.Context) error {
 		if v.headHash != "" {
 			h.Parents = []string{v.headHash}
 		}
-		for _, f := range merged {
-			if !f.dom.shared {
-				h.Parents = append(h.Parents, path.Base(f.name))
-			}
-		}
+		h.Parents = append(h.Parents, mergedIn[v.rootDom]...)
+		h.Ancestors = v.rootDom.lin.next(v.headHash, mergedHeads[v.rootDom], mergedIn[v.rootDom])
 		if len(v.links) > 0 {
 			h.Links = v.sealLinks()
 		}
@@ -328,6 +329,7 @@ func (v *Volume) commit(ctx context.Context) error {
 		} else {
 			v.headSeq, v.headHash, v.baseTree = p.head.Seq, hashes[i], p.head.Root.Tree
 		}
+		p.dom.lin.note(hashes[i], p.head.Root.Tree, ancestry(&p.head))
 	}
 	v.mu.Unlock()
 	for _, p := range heads {
@@ -346,6 +348,7 @@ func (v *Volume) commit(ctx context.Context) error {
 // merge found nothing new in, as this writer's head. Called with v.mu held.
 func (v *Volume) adoptHead(f foreignHead) {
 	name := path.Base(f.name)
+	f.dom.lin.note(name, f.head.Root.Tree, ancestry(&f.head))
 	if d := f.dom; d.shared {
 		d.headSeq, d.headHash, d.baseTree, d.headTree = f.head.Seq, name, f.head.Root.Tree, d.root.tree
 		return
@@ -371,6 +374,7 @@ func mustHash(s string) format.Hash {
 // merging: its tree replaces ours. Called with v.mu held.
 func (v *Volume) adoptDomainHead(d *domain, f foreignHead) {
 	d.headSeq, d.headHash = f.head.Seq, path.Base(f.name)
+	d.lin.note(d.headHash, f.head.Root.Tree, ancestry(&f.head))
 	if d.root.tree != f.head.Root.Tree {
 		d.root.tree, d.root.entries, d.root.dirty = f.head.Root.Tree, nil, false
 		d.root.mtime, d.root.ctime = f.head.Root.Mtime, f.head.Root.Ctime

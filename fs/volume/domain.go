@@ -35,6 +35,7 @@ type domain struct {
 	headHash string
 	baseTree string // the folder's tree in the last head written or merged
 	headTree string // the folder's tree in the last head written
+	lin      lineage
 	name     string // a grantee's mount shows the folder under this path
 }
 
@@ -248,4 +249,84 @@ func (v *Volume) sharedDomains() []*domain {
 	}
 	slices.SortFunc(out, func(a, b *domain) int { return slices.Compare(a.id[:], b.id[:]) })
 	return out
+}
+
+// maxAncestors bounds the ancestry a head carries, and the trees of its own
+// recent heads a writer remembers.
+const maxAncestors = 32
+
+// lineage is what a writer knows of its heads' history in one key domain:
+// the ancestry of its current head (which it writes into its next head, so
+// that others can tell a head that follows theirs), and the trees of its
+// own recent heads (common ancestors for merging a head that follows one
+// of them).
+type lineage struct {
+	ancestors []string
+	trees     map[string]string
+	order     []string
+}
+
+// note records head hash (with root tree and ancestry) as the current one.
+func (l *lineage) note(hash, tree string, ancestry []string) {
+	if l.trees == nil {
+		l.trees = map[string]string{}
+	}
+	if _, ok := l.trees[hash]; !ok {
+		l.order = append(l.order, hash)
+		if len(l.order) > maxAncestors {
+			delete(l.trees, l.order[0])
+			l.order = l.order[1:]
+		}
+	}
+	l.trees[hash] = tree
+	l.ancestors = capped(ancestry)
+}
+
+// next is the ancestry of a head that replaces own and merges heads.
+func (l *lineage) next(own string, merged []*format.Head, mergedNames []string) []string {
+	var out []string
+	if own != "" {
+		out = append(out, own)
+	}
+	out = append(out, l.ancestors...)
+	for i, h := range merged {
+		out = append(out, mergedNames[i])
+		out = append(out, h.Parents...)
+		out = append(out, h.Ancestors...)
+	}
+	return capped(out)
+}
+
+// base is the tree to merge head h against: this writer's own when h
+// follows it, else the tree of the nearest of h's ancestors this writer had
+// as a head, else "" (unknown: a union).
+func (l *lineage) base(own, ownTree string, h *format.Head) string {
+	anc := append(append([]string{}, h.Parents...), h.Ancestors...)
+	if own != "" && slices.Contains(anc, own) {
+		return ownTree
+	}
+	for _, a := range anc {
+		if t, ok := l.trees[a]; ok {
+			return t
+		}
+	}
+	return ""
+}
+
+// capped drops repeats and keeps the first maxAncestors.
+func capped(names []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		if n != "" && !seen[n] && len(out) < maxAncestors {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ancestry is a head's parents and ancestors, nearest first.
+func ancestry(h *format.Head) []string {
+	return capped(append(append([]string{}, h.Parents...), h.Ancestors...))
 }

@@ -92,12 +92,14 @@ type pendingCopy struct {
 
 // mergeHead merges another writer's head into the tree. Called with v.mu held.
 //
-// The base is this writer's last head only when their head descends from it
-// (names it as a parent). Otherwise the common ancestor is unknown (their
-// writer started from an older head, or several heads were there when this
-// writer opened the volume), and the merge is a union against an empty base:
-// what either side has is kept, so a removal may come back, but nothing one
-// side added is lost because the other side lacks it.
+// The base is this writer's last head when their head descends from it (names
+// it among its parents or ancestors), else the tree of the nearest of their
+// ancestors that this writer once had as its head (see lineage). Otherwise
+// the common ancestor is unknown (several heads were there when this writer
+// opened the volume, or their history is longer than heads carry), and the
+// merge is a union against an empty base: what either side has is kept, so a
+// removal may come back, but nothing one side added is lost because the
+// other side lacks it.
 func (v *Volume) mergeHead(ctx context.Context, f foreignHead) (*merger, error) {
 	h := &f.head
 	m := &merger{v: v, head: h}
@@ -107,10 +109,7 @@ func (v *Volume) mergeHead(ctx context.Context, f foreignHead) (*merger, error) 
 	} else if h.Root.ID != v.root.id.String() {
 		return nil, fmt.Errorf("head of another volume tree")
 	}
-	if own == "" || !slices.Contains(h.Parents, own) {
-		base = ""
-	}
-	return m, m.dir(ctx, root, base, h.Root.Tree)
+	return m, m.dir(ctx, root, f.dom.lin.base(own, base, h), h.Root.Tree)
 }
 
 // entries opens folder id's object with hash tree, sealed in key domain
@@ -156,6 +155,9 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 		return err
 	}
 	b, err := m.entries(ctx, ours.dom, ours.id.String(), base)
+	if errNotFound(err) {
+		b, err = map[string]format.Entry{}, nil // an old base gc removed: merge as a union here
+	}
 	if err != nil {
 		return fmt.Errorf("base of folder %s: %w", ours.id, err)
 	}

@@ -394,6 +394,7 @@ func (v *Volume) attachShare(ctx context.Context, d *domain) error {
 		return errors.New("a path that cannot be shown")
 	}
 	d.headSeq, d.headHash, d.baseTree, d.headTree = head.Seq, name, head.Root.Tree, head.Root.Tree
+	d.lin.note(name, head.Root.Tree, ancestry(head))
 	dir.entries[last] = n
 	n.parents = []*Node{dir}
 	return nil
