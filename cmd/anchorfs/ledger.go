@@ -152,8 +152,9 @@ func newAuditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Who did what to which file, and when, from the ledger",
 		Long: `audit lists the ledger's events for this volume: anchors of file versions, integrity
-failures, and (as they land) reads, grants and payments. Filters combine; times are
-RFC 3339 or a date (2026-11-23). File ids are shown as paths where the volume still has them.`,
+failures, grants, revocations, joins and denials. Filters combine; times are RFC 3339 or a
+date (2026-11-23). File ids are shown as paths where the volume still has them.
+` + "`audit prove`" + ` writes a proof that a version was anchored, which ` + "`audit check`" + ` verifies offline.`,
 		Example: `  anchorfs audit
   anchorfs audit --path /projects/report.pdf --format csv
   anchorfs audit --action integrity --since 2026-11-01
