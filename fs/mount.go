@@ -11,6 +11,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 )
@@ -101,9 +102,8 @@ func raiseReadAhead(dir string, logf func(string, ...any)) {
 	if isDarwin() || syscall.Stat(dir, &st) != nil {
 		return
 	}
-	dev := uint64(st.Dev)
-	major, minor := (dev>>8)&0xfff|(dev>>32)&^0xfff, dev&0xff|(dev>>12)&^0xff
-	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", major, minor)
+	dev := uint64(st.Dev) // int32 on darwin
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(dev), unix.Minor(dev))
 	if err := os.WriteFile(p, []byte(fmt.Sprintf("%d", readAheadKB)), 0o644); err != nil {
 		logf("kernel read-ahead stays at its default: %v", err)
 	}

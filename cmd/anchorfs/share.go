@@ -185,7 +185,7 @@ func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(v
 			if g.Revoked {
 				continue
 			}
-			p, err := publicOf(g)
+			p, err := keyring.PublicFromParts(g.Recipient, g.GranteeKey)
 			if err != nil {
 				return "", fmt.Errorf("grant of %s: %w", g.GranteeID, err)
 			}
@@ -220,12 +220,6 @@ func grantKeys(ctx context.Context, o *opened, keys volume.DomainKeys, p string,
 		return fmt.Errorf("recording the grant on the ledger: %w", err)
 	}
 	return nil
-}
-
-// publicOf rebuilds the parts of a grantee's identity a grant holds: its
-// age recipient (to wrap keys for) and its signing key.
-func publicOf(g network.Grant) (keyring.Public, error) {
-	return keyring.PublicFromParts(g.Recipient, g.GranteeKey)
 }
 
 func rightsName(r string) string {

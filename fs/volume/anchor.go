@@ -403,27 +403,34 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
 
 // findLoaded finds a loaded node by id. Called with v.mu held.
 func (v *Volume) findLoaded(id format.ID) *Node {
-	if n := v.links[id]; n != nil {
-		return n
-	}
 	var found *Node
-	var visit func(d *Node)
-	visit = func(d *Node) {
-		for _, c := range d.entries {
-			if found != nil {
-				return
-			}
-			if c.id == id {
-				found = c
-				return
-			}
-			if c.entries != nil {
-				visit(c)
-			}
+	v.eachLoaded(func(n *Node) bool {
+		if n.id == id {
+			found = n
+		}
+		return found == nil
+	})
+	return found
+}
+
+// eachLoaded calls fn for every node in memory (linked files first) until
+// fn returns false. Called with v.mu held.
+func (v *Volume) eachLoaded(fn func(*Node) bool) {
+	for _, n := range v.links {
+		if !fn(n) {
+			return
 		}
 	}
+	var visit func(d *Node) bool
+	visit = func(d *Node) bool {
+		for _, c := range d.entries {
+			if !fn(c) || (c.entries != nil && !visit(c)) {
+				return false
+			}
+		}
+		return true
+	}
 	visit(v.root)
-	return found
 }
 
 // conflictCopy writes the content of version ours of n as a new file named

@@ -228,7 +228,7 @@ func (v *Volume) commit(ctx context.Context) error {
 			// writes a head only to say so (two writers that poll would
 			// otherwise answer each other for ever).
 			v.adoptHead(f)
-			superseded = append(superseded, d.headName(mustHash(own)))
+			superseded = append(superseded, d.headName(own))
 			continue
 		}
 		mergers = append(mergers, m)
@@ -306,7 +306,7 @@ func (v *Volume) commit(ctx context.Context) error {
 	for i, p := range heads {
 		obj := p.dom.seal(v, v.headAAD(p.dom), format.Encode(p.head))
 		hash := format.HashOf(obj)
-		if err := v.store.Put(ctx, p.dom.headName(hash), obj); err != nil {
+		if err := v.store.Put(ctx, p.dom.headName(hash.String()), obj); err != nil {
 			v.redirty()
 			return fmt.Errorf("writing head: %w", err)
 		}
@@ -336,8 +336,7 @@ func (v *Volume) commit(ctx context.Context) error {
 		if p.prev == "" {
 			continue
 		}
-		h, _ := format.ParseHash(p.prev)
-		if err := v.store.Delete(ctx, p.dom.headName(h)); err != nil {
+		if err := v.store.Delete(ctx, p.dom.headName(p.prev)); err != nil {
 			v.logf("removing superseded head: %v", err)
 		}
 	}
@@ -363,11 +362,6 @@ func (v *Volume) deleteHeads(ctx context.Context, names []string) {
 			v.logf("removing a superseded head: %v", err)
 		}
 	}
-}
-
-func mustHash(s string) format.Hash {
-	h, _ := format.ParseHash(s)
-	return h
 }
 
 // adoptDomainHead takes a shared folder's head as this writer's own without

@@ -37,6 +37,7 @@ type domain struct {
 	headTree string // the folder's tree in the last head written
 	lin      lineage
 	name     string // a grantee's mount shows the folder under this path
+	showErr  string // why a grantee's mount could not show it, as last reported
 }
 
 // ledgerID is the domain as anchors name it: "" for the root domain.
@@ -167,8 +168,8 @@ func (d *domain) headsDir() string {
 	return format.DomainHeadsDir(d.id)
 }
 
-// headName is where a domain's head with hash h lives.
-func (d *domain) headName(h format.Hash) string { return d.headsDir() + "/" + h.String() }
+// headName is where a domain's head with hash h (hex) lives.
+func (d *domain) headName(h string) string { return d.headsDir() + "/" + h }
 
 // ownerDomain makes the domain of a shared folder for the volume's owner,
 // whose keys derive from the root key. Called with v.mu held.

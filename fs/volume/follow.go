@@ -56,22 +56,10 @@ func (v *Volume) learn(anchors []network.Anchor) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	stale := func(n *Node) {
+	v.eachLoaded(func(n *Node) bool {
 		if version, ok := newer[n.id]; ok && version > n.version {
 			n.checked = 0
 		}
-	}
-	for _, n := range v.links {
-		stale(n)
-	}
-	var visit func(d *Node)
-	visit = func(d *Node) {
-		for _, c := range d.entries {
-			stale(c)
-			if c.entries != nil {
-				visit(c)
-			}
-		}
-	}
-	visit(v.root)
+		return true
+	})
 }

@@ -73,6 +73,11 @@ func (v *Volume) Share(ctx context.Context, p string, progress func(Progress)) (
 	if err := v.reseal(ctx, d, n, nodes, progress); err != nil {
 		return DomainKeys{}, err
 	}
+	return v.commitKeys(ctx, d)
+}
+
+// commitKeys commits and returns a shared folder's keys.
+func (v *Volume) commitKeys(ctx context.Context, d *domain) (DomainKeys, error) {
 	if err := v.commit(ctx); err != nil {
 		return DomainKeys{}, err
 	}
@@ -118,12 +123,7 @@ func (v *Volume) Rotate(ctx context.Context, p string, rekey bool, progress func
 			return DomainKeys{}, err
 		}
 	}
-	if err := v.commit(ctx); err != nil {
-		return DomainKeys{}, err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.keysOf(d), nil
+	return v.commitKeys(ctx, d)
 }
 
 // SharedFolder returns the keys of the shared folder at p; ok is false if
@@ -359,12 +359,18 @@ func shareDomain(id format.ID, s Shared) (*domain, error) {
 }
 
 // attachShare reads a share's newest head and shows its folder at its path
-// in a grantee's tree. Called with v.mu held, or before the volume is shared.
+// in a grantee's tree. Called before the volume is shared.
 func (v *Volume) attachShare(ctx context.Context, d *domain) error {
 	head, name, err := v.newestHead(ctx, d)
 	if err != nil {
 		return err
 	}
+	return v.showShare(d, head, name)
+}
+
+// showShare puts the folder a share's head names at its path in a
+// grantee's tree. Called with v.mu held (or before the volume is shared).
+func (v *Volume) showShare(d *domain, head *format.Head, name string) error {
 	n, err := v.nodeFromEntry(&head.Root, nil, v.rootDom)
 	if err == nil && n.dom != d {
 		err = errors.New("its head names another folder")
@@ -403,7 +409,8 @@ func (v *Volume) attachShare(ctx context.Context, d *domain) error {
 // refreshGrants asks again which folders are shared with this grantee: a
 // new key epoch (after a revocation of someone else) is taken, so new
 // writes are sealed in it; a new share appears; a revoked one leaves the
-// mount, and its files refuse writes.
+// mount, and its files refuse writes. The remote is read without the tree's
+// lock.
 func (v *Volume) refreshGrants(ctx context.Context) {
 	shares, err := v.opt.Shares(ctx)
 	if err != nil {
@@ -411,8 +418,8 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 		return
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	listed := map[format.ID]bool{}
+	var show []*domain // shares to put in the tree: new, shared again, or unreadable so far
 	for _, s := range shares {
 		id, err := format.ParseID(s.Domain)
 		if err != nil {
@@ -421,15 +428,11 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 		listed[id] = true
 		d := v.domains[id]
 		if d == nil {
-			if d, err = shareDomain(id, s); err == nil {
-				v.domains[id] = d
-				err = v.attachShare(ctx, d)
-			}
-			if err != nil {
+			if d, err = shareDomain(id, s); err != nil {
 				v.logf("shared folder %s: %v", s.Path, err)
-				delete(v.domains, id)
+				continue
 			}
-			continue
+			v.domains[id] = d
 		}
 		d.mu.Lock()
 		for e, k := range s.Keys {
@@ -440,10 +443,8 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 		}
 		d.mu.Unlock()
 		d.readOnly = s.ReadOnly
-		if d.root == nil { // shared again, or unreadable until now
-			if err := v.attachShare(ctx, d); err != nil {
-				v.logf("shared folder %s: %v", s.Path, err)
-			}
+		if d.root == nil {
+			show = append(show, d)
 		}
 	}
 	for id, d := range v.domains {
@@ -461,6 +462,21 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 		}
 		d.root = nil
 	}
+	v.mu.Unlock()
+	for _, d := range show {
+		head, name, err := v.newestHead(ctx, d)
+		v.mu.Lock()
+		if err == nil && d.root == nil {
+			err = v.showShare(d, head, name)
+		}
+		v.mu.Unlock()
+		if err != nil && err.Error() != d.showErr {
+			v.logf("shared folder %s: %v", d.name, err)
+		}
+		if err != nil {
+			d.showErr = err.Error() // reported once, tried again at each refresh
+		}
+	}
 }
 
 // refreshReadOnlyShares takes the newest head of each read-only share, so
@@ -468,21 +484,25 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 func (v *Volume) refreshReadOnlyShares(ctx context.Context) {
 	v.mu.Lock()
 	var ro []*domain
+	var own []string
 	for _, d := range v.sharedDomains() {
 		if d.readOnly {
-			ro = append(ro, d)
+			ro, own = append(ro, d), append(own, d.headHash)
 		}
 	}
 	v.mu.Unlock()
-	for _, d := range ro {
-		head, name, err := v.newestHead(ctx, d)
+	for i, d := range ro {
+		// Only heads other than the one taken last are read.
+		heads, err := v.foreignHeads(ctx, d, own[i])
 		if err != nil {
 			v.logf("shared folder %s: %v", d.name, err)
 			continue
 		}
 		v.mu.Lock()
-		if head.Seq > d.headSeq {
-			v.adoptDomainHead(d, foreignHead{name: name, head: *head, dom: d})
+		for _, f := range heads {
+			if f.head.Seq > d.headSeq {
+				v.adoptDomainHead(d, f)
+			}
 		}
 		v.mu.Unlock()
 	}
