@@ -126,6 +126,18 @@ func (s *Server) Wait() { s.srv.Wait() }
 // Unmount asks the kernel to detach the mount.
 func (s *Server) Unmount() error { return s.srv.Unmount() }
 
+// Detach unmounts dir lazily (umount -l): it leaves the namespace now, and
+// the kernel ends the mount once its open files are closed.
+func Detach(dir string) error {
+	if isDarwin() {
+		return syscall.Unmount(dir, 0)
+	}
+	return syscall.Unmount(dir, mntDetach)
+}
+
+// mntDetach is Linux's MNT_DETACH (2), which darwin's headers lack.
+const mntDetach = 0x2
+
 type logWriter func(string, ...any)
 
 func (w logWriter) Write(p []byte) (int, error) {

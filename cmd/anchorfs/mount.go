@@ -88,13 +88,24 @@ func runMount(cmd *cobra.Command, args []string) error {
 		return mountInBackground(s, dir)
 	}
 	ready := func(string) {}
-	var logOut io.Writer = os.Stderr
+	var logOut io.Writer
 	if os.Getenv(backgroundChild) != "" {
+		logOut = os.Stderr // mount.log, opened by the parent
 		status := os.NewFile(4, "status")
 		ready = func(line string) { fmt.Fprintln(status, line); status.Close() }
 		pass, _ := io.ReadAll(os.NewFile(3, "passphrase"))
 		os.Setenv("ANCHORFS_PASSPHRASE", string(pass))
 		defer os.Unsetenv("ANCHORFS_PASSPHRASE")
+	} else {
+		// A foreground mount logs to the terminal and to HOME/mount.log: when
+		// the terminal goes (closed, or a pipe whose reader left), the log
+		// goes on in the file.
+		f, err := os.OpenFile(filepath.Join(s.home, "mount.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logOut = &teeLog{file: f, term: os.Stderr}
 	}
 	err = serve(s, dir, logOut, ready)
 	if err != nil {
@@ -123,19 +134,15 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 		o.close(ctx)
 		return err
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	// Every signal that ends a terminal session flushes and unmounts; a
+	// closed stdout or stderr makes writes fail instead of killing the mount.
+	signal.Ignore(syscall.SIGPIPE)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	go func() {
-		for range sigs {
-			logf("unmounting %s", dir)
-			for i := 0; i < 50; i++ {
-				if err := srv.Unmount(); err == nil {
-					return
-				} else if i == 0 {
-					logf("unmount: %v (retrying while files are open)", err)
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+		for sig := range sigs {
+			logf("%v: unmounting %s", sig, dir)
+			unmountPatiently(srv, dir, logf)
 		}
 	}()
 	logf("volume %s mounted at %s", o.cfg.Volume, dir)
@@ -149,6 +156,45 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 	}
 	logf("unmounted cleanly")
 	return nil
+}
+
+// unmountPatiently unmounts, retrying while files are open; when they stay
+// open, it detaches the mount (umount -l): the kernel lets the open files
+// finish, and the mount flushes once they are closed.
+func unmountPatiently(srv *fs.Server, dir string, logf func(string, ...any)) {
+	for i := 0; i < 25; i++ {
+		err := srv.Unmount()
+		if err == nil {
+			return
+		}
+		if i == 0 {
+			logf("unmount: %v (retrying while files are open)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := fs.Detach(dir); err != nil {
+		logf("detaching %s: %v", dir, err)
+	} else {
+		logf("files stay open in %s: detached; flushing once they are closed", dir)
+	}
+}
+
+// teeLog writes the mount's log to a file and to the terminal, until
+// writing to the terminal fails.
+type teeLog struct {
+	file    io.Writer
+	term    io.Writer
+	termErr bool
+}
+
+func (t *teeLog) Write(p []byte) (int, error) {
+	if !t.termErr {
+		if _, err := t.term.Write(p); err != nil {
+			t.termErr = true
+		}
+	}
+	t.file.Write(p)
+	return len(p), nil
 }
 
 // mountInBackground re-executes the mount detached and waits for it to be live.
