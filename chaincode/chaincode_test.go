@@ -83,6 +83,34 @@ func TestAnchorBatchOutcomes(t *testing.T) {
 	}
 }
 
+// TestAnchorOnAVersionTheLedgerNeverTookIsStale: two writers both make
+// version 2; the second's version 3, made on its own version 2, names a
+// manifest the ledger does not have and is stale, though the numbers fit.
+func TestAnchorOnAVersionTheLedgerNeverTookIsStale(t *testing.T) {
+	f := newFixture(t)
+	file := hexOf(16)
+	v1 := f.version(file, 1)
+	theirs2, ours2, ours3 := f.version(file, 2), f.version(file, 2), f.version(file, 3)
+	theirs2.PrevManifestHash, ours2.PrevManifestHash = v1.ManifestHash, v1.ManifestHash
+	ours3.PrevManifestHash = ours2.ManifestHash
+	for _, v := range []chaincode.FileVersion{v1, theirs2} {
+		if oc, err := f.batch(v); err != nil || oc[0].Status != chaincode.StatusAnchored {
+			t.Fatalf("anchoring version %d: %+v %v", v.Version, oc, err)
+		}
+	}
+	for _, v := range []chaincode.FileVersion{ours2, ours3} {
+		oc, err := f.batch(v)
+		if err != nil || oc[0].Status != chaincode.StatusStale || oc[0].Current.ManifestHash != theirs2.ManifestHash {
+			t.Fatalf("our version %d on a base the ledger lacks: %+v %v", v.Version, oc, err)
+		}
+	}
+	next := f.version(file, 3)
+	next.PrevManifestHash = theirs2.ManifestHash
+	if oc, err := f.batch(next); err != nil || oc[0].Status != chaincode.StatusAnchored {
+		t.Fatalf("a version on the anchored one: %+v %v", oc, err)
+	}
+}
+
 func TestAnchorBatchRejectsBadInput(t *testing.T) {
 	f := newFixture(t)
 	good := f.version(hexOf(16), 1)
@@ -106,6 +134,10 @@ func TestAnchorBatchRejectsBadInput(t *testing.T) {
 		"negative size":      func(v *chaincode.FileVersion) { v.Size = -5 },
 		"previous = version": func(v *chaincode.FileVersion) { v.PrevVersion = v.Version },
 		"non-hex manifest":   func(v *chaincode.FileVersion) { v.ManifestHash = strings.Repeat("g", 64) },
+		"first replaces one": func(v *chaincode.FileVersion) { v.PrevManifestHash = hexOf(32) },
+		"bad previous hash": func(v *chaincode.FileVersion) {
+			v.Version, v.PrevVersion, v.PrevManifestHash = 2, 1, "xyz"
+		},
 	} {
 		v := f.version(hexOf(16), 1)
 		mutate(&v)

@@ -17,17 +17,21 @@ type FilesContract struct {
 
 // FileVersion is one anchored version of a file.
 type FileVersion struct {
-	Volume       string    `json:"volume"`
-	File         string    `json:"file"`
-	Version      uint64    `json:"version"`
-	PrevVersion  uint64    `json:"prevVersion"`
-	MerkleRoot   string    `json:"merkleRoot"`
-	ManifestHash string    `json:"manifestHash"`
-	Size         int64     `json:"size"`
-	Domain       string    `json:"domain,omitempty" metadata:",optional"`
-	Actor        string    `json:"actor,omitempty" metadata:",optional"`
-	TxID         string    `json:"txId,omitempty" metadata:",optional"`
-	Time         time.Time `json:"time,omitempty" metadata:",optional"`
+	Volume      string `json:"volume"`
+	File        string `json:"file"`
+	Version     uint64 `json:"version"`
+	PrevVersion uint64 `json:"prevVersion"`
+	// PrevManifestHash names the version replaced by its manifest too, so
+	// that two writers' equal version numbers are told apart: an anchor
+	// made on top of a version the ledger never took is stale.
+	PrevManifestHash string    `json:"prevManifestHash,omitempty" metadata:",optional"`
+	MerkleRoot       string    `json:"merkleRoot"`
+	ManifestHash     string    `json:"manifestHash"`
+	Size             int64     `json:"size"`
+	Domain           string    `json:"domain,omitempty" metadata:",optional"`
+	Actor            string    `json:"actor,omitempty" metadata:",optional"`
+	TxID             string    `json:"txId,omitempty" metadata:",optional"`
+	Time             time.Time `json:"time,omitempty" metadata:",optional"`
 }
 
 // Outcome is what became of one anchor of a batch.
@@ -62,6 +66,14 @@ func (v *FileVersion) validate() error {
 	}
 	if v.Version == 0 || v.Version != v.PrevVersion+1 {
 		return fmt.Errorf("file %s: version %d must follow previous version %d", v.File, v.Version, v.PrevVersion)
+	}
+	if v.PrevManifestHash != "" {
+		if v.PrevVersion == 0 {
+			return fmt.Errorf("file %s: a first version replaces no manifest", v.File)
+		}
+		if err := checkHash("previous manifest hash", v.PrevManifestHash); err != nil {
+			return err
+		}
 	}
 	if err := checkHash("merkle root", v.MerkleRoot); err != nil {
 		return err
@@ -158,7 +170,8 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 		case cur != nil && cur.Version == a.Version && cur.ManifestHash == a.ManifestHash:
 			out[i] = Outcome{Status: StatusExists, Current: cur}
 			continue
-		case (cur == nil && a.PrevVersion != 0) || (cur != nil && cur.Version != a.PrevVersion):
+		case (cur == nil && a.PrevVersion != 0) || (cur != nil && cur.Version != a.PrevVersion) ||
+			(cur != nil && a.PrevManifestHash != "" && cur.ManifestHash != a.PrevManifestHash):
 			out[i] = Outcome{Status: StatusStale, Current: cur}
 			continue
 		}

@@ -68,6 +68,9 @@ func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 		Logger:       log.New(logWriter(logf), "", 0),
 		// As root, mount without fusermount3 (it may not be installed).
 		DirectMount: os.Geteuid() == 0,
+		// open(O_TRUNC) arrives as one OPEN with O_TRUNC, not a SETATTR to
+		// size 0 before it: the truncation joins the version the writes make.
+		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
 	}
 	if opt.AllowOther {
 		mo.Options = append(mo.Options, "default_permissions")

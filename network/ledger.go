@@ -25,13 +25,16 @@ var (
 // Anchor commits one file version: who replaced what with which ciphertext.
 // Hashes are lowercase hex SHA-256. Ids are opaque (no names, no content).
 type Anchor struct {
-	Volume       string `json:"volume"`
-	File         string `json:"file"`
-	Version      uint64 `json:"version"`
-	PrevVersion  uint64 `json:"prevVersion"`
-	MerkleRoot   string `json:"merkleRoot"`
-	ManifestHash string `json:"manifestHash"`
-	Size         int64  `json:"size"`
+	Volume      string `json:"volume"`
+	File        string `json:"file"`
+	Version     uint64 `json:"version"`
+	PrevVersion uint64 `json:"prevVersion"`
+	// PrevManifestHash is the manifest of the version replaced: the ledger
+	// refuses the anchor as stale when its latest version has another.
+	PrevManifestHash string `json:"prevManifestHash,omitempty"`
+	MerkleRoot       string `json:"merkleRoot"`
+	ManifestHash     string `json:"manifestHash"`
+	Size             int64  `json:"size"`
 	// Domain is the shared folder the file is in ("" for none).
 	Domain string `json:"domain,omitempty"`
 

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
@@ -163,6 +165,30 @@ func (ob *outbox) done(keys map[string]bool) {
 	ob.cond.Broadcast()
 }
 
+// hasSuccessor reports whether a version made on a waits in the outbox.
+func (ob *outbox) hasSuccessor(a network.Anchor) bool {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	for _, e := range ob.pending {
+		if e.Anchor.File == a.File && e.Anchor.PrevManifestHash == a.ManifestHash {
+			return true
+		}
+	}
+	return false
+}
+
+// holds reports whether version of file, with manifest, waits in the outbox.
+func (ob *outbox) holds(file string, version uint64, manifest string) bool {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	for _, e := range ob.pending {
+		if e.Anchor.File == file && e.Anchor.Version == version && e.Anchor.ManifestHash == manifest {
+			return true
+		}
+	}
+	return false
+}
+
 func (ob *outbox) len() int {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
@@ -204,14 +230,16 @@ func (ob *outbox) close() {
 	ob.file.Close()
 }
 
-// anchor queues a new file version for the ledger.
-func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash string) {
+// anchor queues a new file version for the ledger; prevManifest is the
+// manifest of the version it replaces ("" for a first version).
+func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash, prevManifest string) {
 	if v.outbox == nil {
 		return
 	}
 	v.outbox.add(network.Anchor{
 		Volume: v.id.String(), File: n.id.String(), Version: m.Version, PrevVersion: m.Version - 1,
-		MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size, Domain: n.dom.ledgerID(),
+		PrevManifestHash: prevManifest, MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size,
+		Domain: n.dom.ledgerID(),
 	}, v.obj.barrier())
 }
 
@@ -315,26 +343,28 @@ func (v *Volume) ledgerCheck(n *Node) error {
 		// A ledger that is down delays checks as it delays anchors.
 		v.logf("ledger check of file %s skipped: %v", n.id, err)
 		return nil
-	case latest.Version == version:
-		if latest.ManifestHash != manifest {
-			v.recordIntegrity(n, fmt.Sprintf("manifest %s is not the anchored %s for version %d", manifest, latest.ManifestHash, version))
-			return fmt.Errorf("file %s: manifest does not match the ledger", n.id)
-		}
+	case latest.Version == version && latest.ManifestHash == manifest:
 		v.mu.Lock()
 		n.checked = version
 		v.mu.Unlock()
 		return nil
+	case latest.Version == version && v.outbox != nil && v.outbox.holds(n.id.String(), version, manifest):
+		return nil // ours lost to another writer's: the anchorer keeps it as a conflict copy
 	case latest.Version < version:
-		return nil // ours is newer and waiting in an outbox
+		return nil // newer than the ledger's: waiting in an outbox
 	}
+	// The ledger has a newer version, or another of the same number: a
+	// concurrent writer's that was anchored first (the loser's writer keeps
+	// its own as a conflict copy). The anchored one is what is read.
 	m, err := v.readManifest(ctx, n.dom, n.id, latest.Version, latest.ManifestHash)
 	if err != nil {
 		v.recordIntegrity(n, fmt.Sprintf("the remote lacks anchored version %d: %v", latest.Version, err))
 		return fmt.Errorf("file %s: the remote does not have the anchored version %d (rolled back?): %w", n.id, latest.Version, err)
 	}
 	v.mu.Lock()
-	if n.version == version {
+	if n.version == version && n.manifest == manifest {
 		n.version, n.manifest, n.size = m.Version, latest.ManifestHash, m.Size
+		n.checked = m.Version
 		v.touchParents(n)
 	}
 	v.mu.Unlock()
@@ -361,7 +391,10 @@ func (v *Volume) recordIntegrity(n *Node, problem string) {
 
 // conflict handles a version the ledger rejected because another writer
 // anchored first: our content is kept as a conflict copy beside the file,
-// and the file takes the ledger's version.
+// and the file takes the ledger's version. When a later version of ours,
+// made on the rejected one, waits in the outbox, that one carries our
+// content on: it is rejected in turn (it replaces a version the ledger never
+// took) and its copy keeps the newest of our line.
 func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
 	id, err := format.ParseID(ours.File)
 	if err != nil {
@@ -374,31 +407,48 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
 		v.logf("conflict on file %s: it is no longer in the tree; version %d stays only on the remote", ours.File, ours.Version)
 		return
 	}
-	if err := v.conflictCopy(n, ours); err != nil {
+	if v.outbox.hasSuccessor(ours) {
+		v.logf("conflict: version %d of file %s was not anchored; the version made on it keeps its content", ours.Version, n.id)
+	} else if err := v.conflictCopy(n, ours); err != nil {
 		v.logf("conflict on file %s: keeping a copy failed: %v", ours.File, err)
 	}
-	if theirs != nil {
-		m, err := v.readManifest(context.Background(), n.dom, id, theirs.Version, theirs.ManifestHash)
-		if err != nil {
-			v.logf("conflict on file %s: the winning version %d is not readable: %v", ours.File, theirs.Version, err)
-			return
-		}
-		v.mu.Lock()
-		n.version, n.manifest, n.size = m.Version, theirs.ManifestHash, m.Size
+	if theirs == nil {
+		return
+	}
+	v.mu.Lock()
+	atOurs := n.version == ours.Version && n.manifest == ours.ManifestHash
+	v.mu.Unlock()
+	if !atOurs {
+		return // the file moved on since: a later version of ours, or theirs adopted
+	}
+	m, err := v.readManifest(context.Background(), n.dom, id, theirs.Version, theirs.ManifestHash)
+	if err != nil {
+		v.logf("conflict on file %s: the winning version %d is not readable: %v", ours.File, theirs.Version, err)
+		return
+	}
+	// An open file rereads the winning version, unless it is building a
+	// newer one of its own: that one replaces our rejected version and is
+	// rejected and copied in turn.
+	v.mu.Lock()
+	f := n.data
+	v.mu.Unlock()
+	if f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n.version != ours.Version || n.manifest != ours.ManifestHash {
+		return
+	}
+	n.version, n.manifest, n.size = m.Version, theirs.ManifestHash, m.Size
+	if f == nil || !f.modified {
 		n.liveSet = false
-		f := n.data
-		v.touchParents(n)
-		v.mu.Unlock()
 		if f != nil {
-			// An open file rereads the winning version, unless it is
-			// already building a newer one of its own.
-			f.mu.Lock()
-			if !f.modified {
-				f.loaded = false
-			}
-			f.mu.Unlock()
+			f.loaded = false
 		}
 	}
+	v.touchParents(n)
 }
 
 // findLoaded finds a loaded node by id. Called with v.mu held.
@@ -456,10 +506,21 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	}
 	uid, gid, mode := n.uid, n.gid, n.mode
 	v.mu.Unlock()
-	copyName := conflictName(name, v.opt.Host, time.Now())
-	c, err := v.Create(dir, copyName, mode, uid, gid)
-	if err != nil {
-		return err
+	var c *Node
+	var copyName string
+	for tries := 0; ; tries++ {
+		v.mu.Lock()
+		err := v.loaded(dir)
+		copyName = freeConflictName(dir, name, v.opt.Host, time.Now())
+		v.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if c, err = v.Create(dir, copyName, mode, uid, gid); err == nil {
+			break
+		} else if !errors.Is(err, syscall.EEXIST) || tries == 10 {
+			return err
+		}
 	}
 	h, err := v.Open(c)
 	if err != nil {
@@ -487,6 +548,24 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	}
 	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
 	return h.Release()
+}
+
+// freeConflictName is conflictName, or "name (conflict HOST DATE N).ext"
+// with the smallest N from 2 up that folder dir does not hold yet: several
+// conflicts of one file in one second each keep a copy. Called with v.mu
+// held and dir loaded.
+func freeConflictName(dir *Node, name, host string, t time.Time) string {
+	c := conflictName(name, host, t)
+	ext := filepath.Ext(name)
+	if ext == name {
+		ext = ""
+	}
+	for i := 2; ; i++ {
+		if _, taken := dir.entries[c]; !taken {
+			return c
+		}
+		c = strings.TrimSuffix(conflictName(name, host, t), ")"+ext) + fmt.Sprintf(" %d)", i) + ext
+	}
 }
 
 // conflictName is "name (conflict HOST DATE).ext".

@@ -36,6 +36,10 @@ type fileData struct {
 	size      int64
 	modified  bool
 	next      uint64 // version being built while modified
+	// base is the version the content was loaded from (0 and "" for none):
+	// the version being built replaces it, which its anchor names.
+	baseVersion  uint64
+	baseManifest string
 	lastRead  int64  // chunk index of the previous read, for read-ahead
 }
 
@@ -105,7 +109,10 @@ func (v *Volume) load(n *Node, f *fileData) error {
 		}
 		f.chunks, f.size, f.epoch = m.Chunks, m.Size, m.Epoch
 		f.key, _ = n.dom.fileKey(v, n.id, m.Epoch)
+	} else {
+		f.chunks, f.size = nil, 0
 	}
+	f.baseVersion, f.baseManifest = version, manifest
 	f.loaded = true
 	return nil
 }
@@ -277,13 +284,23 @@ func (h *Handle) begin() error {
 	if err := h.v.writableAt(h.n); err != nil {
 		return err
 	}
+	if !h.f.modified {
+		// A new version starts from the file's current one: another
+		// writer's, adopted since this content was loaded, is loaded first.
+		h.v.mu.Lock()
+		moved := h.n.version != h.f.baseVersion || h.n.manifest != h.f.baseManifest
+		h.v.mu.Unlock()
+		if moved {
+			h.f.loaded = false
+		}
+	}
 	if err := h.v.load(h.n, h.f); err != nil {
 		return err
 	}
 	if !h.f.modified {
 		v, f, dom := h.v, h.f, h.n.dom
 		v.mu.Lock()
-		f.next = h.n.version + 1
+		f.next = f.baseVersion + 1
 		f.sealEpoch = dom.epoch()
 		key, ok := dom.fileKey(v, h.n.id, f.sealEpoch)
 		v.mu.Unlock()
@@ -504,7 +521,9 @@ func (h *Handle) Flush() error {
 	v.mu.Unlock()
 	f.modified, f.rekey = false, false
 	f.key, f.epoch = f.sealKey, f.sealEpoch
-	v.anchor(n, &m, hash.String())
+	prev := f.baseManifest
+	f.baseVersion, f.baseManifest = f.next, hash.String()
+	v.anchor(n, &m, hash.String(), prev)
 	return nil
 }
 

@@ -201,7 +201,7 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 				return err
 			}
 		default: // both put something different under the name: keep both
-			if err := m.add(ours, conflictName(name, "merge", time.Now()), te); err != nil {
+			if err := m.add(ours, freeConflictName(ours, name, "merge", time.Now()), te); err != nil {
 				return err
 			}
 		}
@@ -226,7 +226,7 @@ func (m *merger) add(d *Node, name string, e format.Entry) error {
 		return err
 	}
 	if _, taken := d.entries[name]; taken {
-		name = conflictName(name, "merge", time.Now())
+		name = freeConflictName(d, name, "merge", time.Now())
 	}
 	d.entries[name] = n
 	n.parents = append(n.parents, d)

@@ -419,7 +419,9 @@ func (v *Volume) Close(ctx context.Context) error {
 }
 
 // committer commits dirty metadata in the background, and looks for the
-// heads other writers commit to shared folders this writer may write.
+// heads other writers commit (other homes of the owner, grantees of shared
+// folders this writer may write): an idle mount shows their changes within
+// the commit interval. A look that finds nothing costs one listing.
 func (v *Volume) committer() {
 	defer v.bg.Done()
 	t := time.NewTicker(v.opt.CommitInterval)
@@ -434,9 +436,9 @@ func (v *Volume) committer() {
 			}
 			v.refreshReadOnlyShares(context.Background())
 			v.mu.Lock()
-			dirty := v.dirty || v.sharesWritable()
+			look := v.dirty || v.rootKey != nil || v.sharesWritable()
 			v.mu.Unlock()
-			if dirty {
+			if look {
 				if err := v.commit(context.Background()); err != nil {
 					v.logf("background commit: %v", err)
 				}

@@ -56,7 +56,7 @@ func AnchorBatch(ctx context.Context, t Transactor, anchors []network.Anchor, pe
 
 func anchorOf(v chaincode.FileVersion) network.Anchor {
 	return network.Anchor{Volume: v.Volume, File: v.File, Version: v.Version, PrevVersion: v.PrevVersion,
-		MerkleRoot: v.MerkleRoot, ManifestHash: v.ManifestHash, Size: v.Size, Domain: v.Domain, Actor: v.Actor, TxID: v.TxID, Time: v.Time}
+		PrevManifestHash: v.PrevManifestHash, MerkleRoot: v.MerkleRoot, ManifestHash: v.ManifestHash, Size: v.Size, Domain: v.Domain, Actor: v.Actor, TxID: v.TxID, Time: v.Time}
 }
 
 // Latest returns the newest anchored version of a file.
