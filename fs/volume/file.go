@@ -40,7 +40,7 @@ type fileData struct {
 	// the version being built replaces it, which its anchor names.
 	baseVersion  uint64
 	baseManifest string
-	lastRead  int64  // chunk index of the previous read, for read-ahead
+	lastRead     int64 // chunk index of the previous read, for read-ahead
 }
 
 // Handle is an open file.
