@@ -119,7 +119,11 @@ type AuditQuery struct {
 
 // Info describes a ledger.
 type Info struct {
-	Kind   string `json:"kind"` // "embedded" or "fabric"
+	Kind string `json:"kind"` // "embedded" or "fabric"
+	// ID names the chain for good: "embedded:" and the hash of its first
+	// block, or "fabric:CHANNEL/CHAINCODE:" and the hash of the channel's
+	// first block. A volume's config records the ID of its ledger.
+	ID     string `json:"id"`
 	Where  string `json:"where"`
 	Height uint64 `json:"height"`
 	Head   string `json:"head"` // hash of the newest block, hex

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +40,24 @@ config.yaml is written last: a failed init leaves the home as it was.`,
 	return c
 }
 
+// mayBeLedger refuses, before opening it, an embedded ledger folder that
+// holds no ledger at all when the volume names one (opening would make an
+// empty ledger there).
+func (s *settings) mayBeLedger(spec string, vc volume.Config, volumeSpec string) error {
+	if !strings.HasPrefix(vc.Ledger, "embedded:") || (spec != "embedded" && !strings.HasPrefix(spec, "embedded:")) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(s.ledgerDir(spec), "ledger.db")); err == nil {
+		return nil
+	}
+	where := ""
+	if volumeSpec != "" {
+		where = " at " + strings.TrimPrefix(volumeSpec, "embedded:")
+	}
+	return fmt.Errorf("volume %s anchors on the embedded ledger %s%s; %s holds no ledger: leave --ledger out to take the volume's",
+		vc.Volume, vc.Ledger, where, s.ledgerDir(spec))
+}
+
 func runInit(cmd *cobra.Command, args []string) error {
 	s, err := loadSettings(cmd)
 	if err != nil {
@@ -61,6 +81,7 @@ func runInit(cmd *cobra.Command, args []string) error {
 	if err := checkLedgerSpec(ledger); err != nil {
 		return usageError{err}
 	}
+	ledgerGiven := s.v.IsSet("ledger")
 	for i, r := range remotes {
 		if remotes[i], err = absoluteRemote(r); err != nil {
 			return err
@@ -83,31 +104,58 @@ func runInit(cmd *cobra.Command, args []string) error {
 	}
 	defer store.Close()
 	vc, err := volume.ReadConfig(ctx, store)
+	attach := err == nil
 	switch {
-	case err == nil:
-		// A second home of the same owner: attach if this identity opens it.
+	case attach:
+		// A second home of the same owner: attach if this identity opens it,
+		// on the volume's own ledger.
 		v, err := volume.Open(ctx, store, id.UnwrapKey, volume.Options{ReadOnly: true})
 		if err != nil {
 			return fmt.Errorf("the remote already holds volume %s, which this identity cannot open (%v); to use folders shared with you, use `anchorfs join`", vc.Volume, err)
 		}
 		v.Close(ctx)
-		fmt.Fprintf(cmd.OutOrStdout(), "attached to existing volume %s\n", vc.Volume)
-	case errors.Is(err, volume.ErrNoVolume):
-		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{}); err != nil {
+		spec, err := volume.LedgerSpec(ctx, store, id.UnwrapKey)
+		if err != nil {
+			return err
+		}
+		if !ledgerGiven && spec != "" {
+			ledger = spec
+		} else if err := s.mayBeLedger(ledger, vc, spec); err != nil {
+			return err
+		}
+	case !errors.Is(err, volume.ErrNoVolume):
+		return err
+	}
+	l, err := s.openLedger(ctx, ledger, id)
+	if err != nil {
+		return fmt.Errorf("opening the ledger: %w", err)
+	}
+	if l != nil {
+		defer l.Close()
+	}
+	lid, err := ledgerID(ctx, l)
+	if err != nil {
+		return err
+	}
+	if attach {
+		if vc.Ledger != "" && vc.Ledger != lid {
+			return fmt.Errorf("volume %s anchors on ledger %s, not on %s (--ledger %s); leave --ledger out to take the volume's", vc.Volume, vc.Ledger, lid, ledger)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "attached to existing volume %s (ledger %s)\n", vc.Volume, ledger)
+	} else {
+		abs, err := s.absoluteLedgerSpec(ledger)
+		if err != nil {
+			return err
+		}
+		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{Ledger: lid, LedgerSpec: abs}); err != nil {
 			return fmt.Errorf("creating the volume: %w", err)
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "created volume %s on %s\n", vc.Volume, store)
-	default:
-		return err
 	}
-	cfg.Volume = vc.Volume
-	if l, err := s.openLedger(ctx, ledger, id); err != nil {
-		return fmt.Errorf("opening the ledger: %w", err)
-	} else if l != nil {
+	cfg.Volume, cfg.Ledger = vc.Volume, ledger
+	if l != nil {
 		// The ledger learns who owns the volume: only the owner may share it.
-		err := l.Register(ctx, cfg.Volume)
-		l.Close()
-		if err != nil {
+		if err := l.Register(ctx, cfg.Volume); err != nil {
 			return fmt.Errorf("registering the volume on the ledger: %w", err)
 		}
 	}

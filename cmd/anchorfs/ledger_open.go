@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/anchorfs/anchorfs/keyring"
@@ -31,4 +32,30 @@ func (s *settings) openLedger(ctx context.Context, spec string, id *keyring.Iden
 		return nil, fmt.Errorf("embedded ledger %s: %w", s.ledgerDir(spec), err)
 	}
 	return l, nil
+}
+
+// ledgerID is the ID a volume's config records for ledger l (nil: none).
+func ledgerID(ctx context.Context, l network.Ledger) (string, error) {
+	if l == nil {
+		return "none", nil
+	}
+	info, err := l.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("asking the ledger for its id: %w", err)
+	}
+	return info.ID, nil
+}
+
+// absoluteLedgerSpec is spec with its folder or profile made absolute, as
+// a volume's config keeps it for other homes.
+func (s *settings) absoluteLedgerSpec(spec string) (string, error) {
+	switch {
+	case spec == "none":
+		return spec, nil
+	case strings.HasPrefix(spec, "fabric:"):
+		p, err := filepath.Abs(strings.TrimPrefix(spec, "fabric:"))
+		return "fabric:" + p, err
+	}
+	p, err := filepath.Abs(s.ledgerDir(spec))
+	return "embedded:" + p, err
 }

@@ -93,8 +93,13 @@ func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(stri
 		o.close(ctx)
 		return nil, err
 	}
+	lid, err := ledgerID(ctx, o.ledger)
+	if err != nil {
+		o.close(ctx)
+		return nil, err
+	}
 	host, _ := os.Hostname()
-	opt := volume.Options{CacheDir: s.cacheDir(c.Volume), Ledger: o.ledger, Actor: o.id.Public().LedgerID(), Host: host,
+	opt := volume.Options{CacheDir: s.cacheDir(c.Volume), Ledger: o.ledger, LedgerID: lid, Actor: o.id.Public().LedgerID(), Host: host,
 		ReadOnly: readOnly, Logf: logf}
 	if o.ledger != nil {
 		opt.Actor = o.ledger.Actor()
@@ -115,6 +120,11 @@ func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(stri
 		}
 	} else {
 		o.vol, err = volume.Open(ctx, o.store, o.id.UnwrapKey, opt)
+	}
+	var other *volume.OtherLedgerError
+	if errors.As(err, &other) {
+		o.close(ctx)
+		return nil, fmt.Errorf("%s names ledger %s: %w", s.configPath(), c.Ledger, err)
 	}
 	if err != nil {
 		o.close(ctx)

@@ -139,6 +139,7 @@ const (
 	kindDir      = "dir"
 	kindLinks    = "links"
 	kindHead     = "head"
+	kindLedger   = "ledger"
 )
 
 func aad(kind string, volume ID, id []byte, numbers ...uint64) []byte {
@@ -167,6 +168,9 @@ func DirAAD(volume, dir ID) []byte { return aad(kindDir, volume, dir[:]) }
 
 // LinksAAD binds a link table to its volume.
 func LinksAAD(volume ID) []byte { return aad(kindLinks, volume, nil) }
+
+// LedgerAAD binds a config's sealed ledger spec to its volume.
+func LedgerAAD(volume ID) []byte { return aad(kindLedger, volume, nil) }
 
 // HeadAAD binds a head to its volume.
 func HeadAAD(volume ID) []byte { return aad(kindHead, volume, nil) }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Remote layout: every object but the config and heads lives under objects/,
@@ -42,7 +43,17 @@ type Config struct {
 	KeyCheck string `json:"keyCheck"`
 	// OwnerKey is the root key wrapped for the owner (an age file).
 	OwnerKey []byte `json:"ownerKey"`
+	// Ledger is the ID of the ledger the volume anchors on (network.Info's
+	// ID, or "none"); absent in volumes made before it was recorded.
+	Ledger string `json:"ledger,omitempty"`
+	// LedgerSpec is where the creating home reached that ledger (its
+	// --ledger, made absolute), sealed with the meta key and LedgerAAD: a
+	// second home of the owner takes it from here.
+	LedgerSpec []byte `json:"ledgerSpec,omitempty"`
 }
+
+// maxLedgerField bounds the ledger fields of a config.
+const maxLedgerField = 4096
 
 // Validate checks a config read from a remote.
 func (c *Config) Validate() error {
@@ -57,6 +68,12 @@ func (c *Config) Validate() error {
 	}
 	if len(c.OwnerKey) == 0 {
 		return fmt.Errorf("config: no wrapped key")
+	}
+	if c.Ledger != "" && c.Ledger != "none" && !strings.HasPrefix(c.Ledger, "embedded:") && !strings.HasPrefix(c.Ledger, "fabric:") {
+		return fmt.Errorf("config: unknown ledger %q", c.Ledger)
+	}
+	if len(c.Ledger) > maxLedgerField || len(c.LedgerSpec) > maxLedgerField {
+		return fmt.Errorf("config: ledger fields too long")
 	}
 	return nil
 }

@@ -289,6 +289,9 @@ func OpenShared(ctx context.Context, store ObjectStore, shares []Shared, opt Opt
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLedger(c, opt); err != nil {
+		return nil, err
+	}
 	id, _ := format.ParseID(c.Volume)
 	if len(shares) == 0 {
 		return nil, errors.New("nothing of this volume is shared with you")

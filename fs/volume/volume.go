@@ -34,12 +34,17 @@ type Config struct {
 	Volume    string `json:"volume"`
 	ChunkSize int    `json:"chunkSize"`
 	KeyCheck  string `json:"keyCheck"`
+	// Ledger is the ID of the volume's ledger ("" when not recorded).
+	Ledger string `json:"ledger,omitempty"`
 }
 
 // CreateOptions shape a new volume.
 type CreateOptions struct {
 	// ChunkSize is the plaintext size of a chunk; 0 means format.DefaultChunkSize.
 	ChunkSize int
+	// Ledger is the ID of the ledger the volume anchors on, LedgerSpec where
+	// this home reaches it (kept sealed in the config for other homes).
+	Ledger, LedgerSpec string
 }
 
 // Options shape an opened volume.
@@ -49,6 +54,10 @@ type Options struct {
 	CacheDir string
 	// Ledger anchors file versions; nil runs without a ledger.
 	Ledger network.Ledger
+	// LedgerID is Ledger's ID (network.Info), "none" without one. When the
+	// volume's config names another ledger, opening fails with an
+	// *OtherLedgerError; "" skips the check.
+	LedgerID string
 	// Actor is this user's ledger identity, Host this machine's name (used in
 	// conflict copy names).
 	Actor, Host string
@@ -92,6 +101,23 @@ var ErrNoVolume = errors.New("no anchorfs volume on this remote")
 
 // ErrWrongKey means the unwrapped key is not this volume's key.
 var ErrWrongKey = errors.New("key does not open this volume")
+
+// OtherLedgerError is a volume opened with a ledger other than its own.
+type OtherLedgerError struct {
+	Volume, Want, Got string
+}
+
+func (e *OtherLedgerError) Error() string {
+	return fmt.Sprintf("ledger %s is not this volume's ledger: volume %s anchors on %s", e.Got, e.Volume, e.Want)
+}
+
+// checkLedger refuses a ledger other than the one config c names.
+func checkLedger(c *format.Config, opt Options) error {
+	if c.Ledger == "" || opt.LedgerID == "" || c.Ledger == opt.LedgerID {
+		return nil
+	}
+	return &OtherLedgerError{Volume: c.Volume, Want: c.Ledger, Got: opt.LedgerID}
+}
 
 // ErrReadOnly is returned by writes on a volume opened read-only.
 var ErrReadOnly = errors.New("volume is open read-only")
@@ -140,7 +166,7 @@ func ReadConfig(ctx context.Context, store ObjectStore) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck}, nil
+	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck, Ledger: c.Ledger}, nil
 }
 
 func readConfig(ctx context.Context, store ObjectStore) (*format.Config, error) {
@@ -188,6 +214,10 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 		Created:   time.Now().UTC().Format(time.RFC3339),
 		KeyCheck:  format.KeyCheck(key, id),
 		OwnerKey:  wrapped,
+		Ledger:    opt.Ledger,
+	}
+	if opt.LedgerSpec != "" {
+		c.LedgerSpec = format.Seal(format.MetaKey(key, id), format.LedgerAAD(id), []byte(opt.LedgerSpec))
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -214,7 +244,29 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 	if err := store.Put(ctx, format.ConfigName, b); err != nil {
 		return Config{}, err
 	}
-	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck}, nil
+	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck, Ledger: c.Ledger}, nil
+}
+
+// LedgerSpec is where the home that created the volume reached its ledger
+// ("" when the config does not say), read with the volume's key.
+func LedgerSpec(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([]byte, error)) (string, error) {
+	c, err := readConfig(ctx, store)
+	if err != nil {
+		return "", err
+	}
+	if len(c.LedgerSpec) == 0 {
+		return "", nil
+	}
+	id, _ := format.ParseID(c.Volume)
+	key, err := unwrap(c.OwnerKey)
+	if err != nil {
+		return "", fmt.Errorf("opening the volume key: %w", err)
+	}
+	spec, err := format.Open(format.MetaKey(key, id), format.LedgerAAD(id), c.LedgerSpec)
+	if err != nil {
+		return "", fmt.Errorf("volume config is corrupt: its ledger spec does not open: %w", err)
+	}
+	return string(spec), nil
 }
 
 // Open opens the volume on store; unwrap recovers the root key from the
@@ -222,6 +274,9 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([]byte, error), opt Options) (*Volume, error) {
 	c, err := readConfig(ctx, store)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLedger(c, opt); err != nil {
 		return nil, err
 	}
 	id, _ := format.ParseID(c.Volume)

@@ -441,11 +441,14 @@ func (l *Ledger) Join(ctx context.Context, volume, granteeKey, signature string)
 // Info describes the ledger.
 func (l *Ledger) Info(ctx context.Context) (network.Info, error) {
 	var n uint64
-	var hash []byte
+	var hash, first []byte
 	if err := l.db.QueryRowContext(ctx, `SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1`).Scan(&n, &hash); err != nil {
 		return network.Info{}, err
 	}
-	return network.Info{Kind: "embedded", Where: l.dir, Height: n + 1, Head: hex.EncodeToString(hash),
+	if err := l.db.QueryRowContext(ctx, `SELECT hash FROM blocks WHERE number = 0`).Scan(&first); err != nil {
+		return network.Info{}, err
+	}
+	return network.Info{Kind: "embedded", ID: "embedded:" + hex.EncodeToString(first), Where: l.dir, Height: n + 1, Head: hex.EncodeToString(hash),
 		Signer: hex.EncodeToString(l.nodeKey.Public().(ed25519.PublicKey))}, nil
 }
 

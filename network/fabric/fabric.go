@@ -306,8 +306,16 @@ func (l *Ledger) Info(ctx context.Context) (network.Info, error) {
 	if err := proto.Unmarshal(out, &ci); err != nil {
 		return network.Info{}, err
 	}
-	return network.Info{Kind: "fabric", Where: l.profile.Gateway + " channel " + l.profile.Channel,
-		Height: ci.Height, Head: hex.EncodeToString(ci.CurrentBlockHash)}, nil
+	out, err = l.qscc.EvaluateWithContext(ctx, "GetBlockByNumber", client.WithArguments(l.profile.Channel, "0"))
+	if err != nil {
+		return network.Info{}, classify(err)
+	}
+	first, err := blockOf(out)
+	if err != nil {
+		return network.Info{}, fmt.Errorf("the channel's first block: %w", err)
+	}
+	return network.Info{Kind: "fabric", ID: "fabric:" + l.profile.Channel + "/" + l.profile.Chaincode + ":" + first.Hash,
+		Where: l.profile.Gateway + " channel " + l.profile.Channel, Height: ci.Height, Head: hex.EncodeToString(ci.CurrentBlockHash)}, nil
 }
 
 // Blocks calls fn for each block from number from on, read through qscc.
