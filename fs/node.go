@@ -144,6 +144,9 @@ func (d *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 }
 
 func (d *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.v.Full() {
+		return nil, syscall.ENOSPC
+	}
 	uid, gid := caller(ctx)
 	c, err := d.v.Mkdir(d.n, name, mode, uid, gid)
 	if err != nil {
@@ -153,6 +156,11 @@ func (d *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (d *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if d.v.Full() {
+		// Refused whole: an empty file that could never be stored would
+		// stay behind otherwise.
+		return nil, nil, 0, syscall.ENOSPC
+	}
 	uid, gid := caller(ctx)
 	c, err := d.v.Create(d.n, name, mode, uid, gid)
 	if err != nil {
@@ -207,6 +215,9 @@ func (d *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 }
 
 func (d *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.v.Full() {
+		return nil, syscall.ENOSPC
+	}
 	uid, gid := caller(ctx)
 	c, err := d.v.Symlink(d.n, name, target, uid, gid)
 	if err != nil {
@@ -234,12 +245,21 @@ func (d *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 	return d.child(ctx, t.n, out), 0
 }
 
+// statfsBlock is the block size Statfs reports sizes in.
+const statfsBlock = 4096
+
+// Statfs reports the remote's space where its backend tells it, else the
+// cache disk's (volume.Space).
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(n.v.CacheDir(), &st); err != nil {
+	sp, err := n.v.Space(ctx)
+	if err != nil {
 		return errno(err)
 	}
-	out.FromStatfsT(&st)
+	out.Bsize, out.Frsize = statfsBlock, statfsBlock
+	out.Blocks = uint64(sp.Total) / statfsBlock
+	out.Bfree = uint64(sp.Free) / statfsBlock
+	out.Bavail = out.Bfree
+	out.Files, out.Ffree = sp.Files, sp.FilesFree
 	out.NameLen = 255
 	return 0
 }

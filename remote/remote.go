@@ -252,6 +252,23 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(name string, si
 // String is the spec with any secrets redacted.
 func (s *Store) String() string { return s.spec }
 
+// Space asks the backend for its total and free bytes (rclone's About);
+// ok is false when the backend does not tell.
+func (s *Store) Space(ctx context.Context) (total, free int64, ok bool, err error) {
+	about := s.f.Features().About
+	if about == nil {
+		return 0, 0, false, nil
+	}
+	u, err := about(ctx)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if u == nil || u.Total == nil || u.Free == nil {
+		return 0, 0, false, nil
+	}
+	return *u.Total, *u.Free, true, nil
+}
+
 // Close releases the backend's resources.
 func (s *Store) Close() error {
 	if sh, ok := s.f.(fs.Shutdowner); ok {

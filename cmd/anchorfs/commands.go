@@ -83,6 +83,8 @@ func newInfoCmd() *cobra.Command {
 				Role       string       `json:"role"` // owner, or grantee for a joined home
 				Mountpoint string       `json:"mountpoint"`
 				Pending    volume.Stats `json:"pending"`
+				// Space is what df shows on the mount, and where it comes from.
+				Space *volume.Space `json:"space,omitempty"`
 			}{Volume: cfg.Volume, Ledger: cfg.Ledger, Remotes: []string{}, Role: "owner"}
 			if cfg.Shared {
 				out.Role = "grantee"
@@ -95,7 +97,7 @@ func newInfoCmd() *cobra.Command {
 			}
 			if c := dialMount(s); c != nil {
 				if r, err := c.info(); err == nil {
-					out.Mountpoint, out.Pending = r.Mountpoint, r.Pending
+					out.Mountpoint, out.Pending, out.Space = r.Mountpoint, r.Pending, r.Space
 				}
 			} else {
 				out.Pending.PendingAnchors = volume.OutboxPending(s.cacheDir(cfg.Volume))
@@ -119,6 +121,9 @@ func newInfoCmd() *cobra.Command {
 			}
 			fmt.Fprintf(w, "mountpoint: %s\n", mp)
 			fmt.Fprintf(w, "pending:    %d uploads (%d bytes), %d anchors\n", out.Pending.PendingUploads, out.Pending.PendingBytes, out.Pending.PendingAnchors)
+			if sp := out.Space; sp != nil {
+				fmt.Fprintf(w, "space:      %s, %s free of %s (what df shows on the mount)\n", sp.Source, humanBytes(sp.Free), humanBytes(sp.Total))
+			}
 			return nil
 		},
 	}

@@ -21,8 +21,9 @@ import (
 // done by the process that holds the volume.
 
 type infoReply struct {
-	Mountpoint string       `json:"mountpoint"`
-	Pending    volume.Stats `json:"pending"`
+	Mountpoint string        `json:"mountpoint"`
+	Pending    volume.Stats  `json:"pending"`
+	Space      *volume.Space `json:"space,omitempty"`
 }
 
 // streamLine is one line of a streamed reply: progress, a finding, or the end.
@@ -55,7 +56,11 @@ func startControl(s *settings, o *opened, mountpoint string, logf func(string, .
 	os.Chmod(path, 0o600)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(infoReply{Mountpoint: mountpoint, Pending: o.vol.Stats()})
+		reply := infoReply{Mountpoint: mountpoint, Pending: o.vol.Stats()}
+		if sp, err := o.vol.Space(r.Context()); err == nil {
+			reply.Space = &sp
+		}
+		json.NewEncoder(w).Encode(reply)
 	})
 	stream := func(w http.ResponseWriter, work func(emit func(streamLine)) streamLine) {
 		enc := json.NewEncoder(w)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"golang.org/x/term"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
@@ -66,3 +67,6 @@ func (p *progressBar) done() {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
 }
+
+// humanBytes writes a byte count as people read it: "19 MiB".
+func humanBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }

@@ -165,6 +165,22 @@ func (ob *outbox) done(keys map[string]bool) {
 	ob.cond.Broadcast()
 }
 
+// dropUnstored forgets the versions of file whose manifests were never
+// uploaded (their object names are in names): the file is gone.
+func (ob *outbox) dropUnstored(file string, names map[string]bool) {
+	done := map[string]bool{}
+	ob.mu.Lock()
+	for _, e := range ob.pending {
+		if h, err := format.ParseHash(e.Anchor.ManifestHash); err == nil && e.Anchor.File == file && names[format.ObjectName(h)] {
+			done[anchorKey(e.Anchor)] = true
+		}
+	}
+	ob.mu.Unlock()
+	if len(done) > 0 {
+		ob.done(done)
+	}
+}
+
 // hasSuccessor reports whether a version made on a waits in the outbox.
 func (ob *outbox) hasSuccessor(a network.Anchor) bool {
 	ob.mu.Lock()
@@ -296,6 +312,7 @@ func (v *Volume) submit(batch []outboxEntry) error {
 		return fmt.Errorf("ledger answered %d results for %d anchors", len(results), len(anchors))
 	}
 	done := map[string]bool{}
+	var later error
 	for i, r := range results {
 		a := anchors[i]
 		switch {
@@ -305,8 +322,11 @@ func (v *Volume) submit(batch []outboxEntry) error {
 			r.Current.Version == a.Version && r.Current.ManifestHash == a.ManifestHash:
 			done[anchorKey(a)] = true // committed by an earlier try
 		case errors.Is(r.Err, network.ErrStale):
-			v.conflict(a, r.Current)
-			done[anchorKey(a)] = true
+			if err := v.conflict(a, r.Current); err != nil {
+				later = err // kept, and tried again after the anchorer's wait
+			} else {
+				done[anchorKey(a)] = true
+			}
 		default:
 			// Denied or malformed: it will not pass by retrying. Keep a record
 			// and drop it so the rest of the outbox moves on.
@@ -315,7 +335,7 @@ func (v *Volume) submit(batch []outboxEntry) error {
 		}
 	}
 	v.outbox.done(done)
-	return nil
+	return later
 }
 
 // ledgerCheck compares a file's version with the ledger before its content
@@ -395,36 +415,45 @@ func (v *Volume) recordIntegrity(n *Node, problem string) {
 // made on the rejected one, waits in the outbox, that one carries our
 // content on: it is rejected in turn (it replaces a version the ledger never
 // took) and its copy keeps the newest of our line.
-func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
+//
+// It fails, and the version stays in the outbox to be tried again, when the
+// copy cannot be written for now (a full or unreachable remote).
+func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) error {
 	id, err := format.ParseID(ours.File)
 	if err != nil {
-		return
+		return nil
 	}
 	v.mu.Lock()
 	n := v.findLoaded(id)
 	v.mu.Unlock()
 	if n == nil {
 		v.logf("conflict on file %s: it is no longer in the tree; version %d stays only on the remote", ours.File, ours.Version)
-		return
+		return nil
 	}
 	if v.outbox.hasSuccessor(ours) {
 		v.logf("conflict: version %d of file %s was not anchored; the version made on it keeps its content", ours.Version, n.id)
 	} else if err := v.conflictCopy(n, ours); err != nil {
-		v.logf("conflict on file %s: keeping a copy failed: %v", ours.File, err)
+		var ie *IntegrityError
+		if errors.As(err, &ie) || errors.Is(err, errNoName) {
+			v.logf("conflict on file %s: version %d cannot be kept: %v", ours.File, ours.Version, err)
+		} else {
+			v.logf("conflict on file %s: keeping a copy of version %d failed, trying again later: %v", ours.File, ours.Version, err)
+			return err
+		}
 	}
 	if theirs == nil {
-		return
+		return nil
 	}
 	v.mu.Lock()
 	atOurs := n.version == ours.Version && n.manifest == ours.ManifestHash
 	v.mu.Unlock()
 	if !atOurs {
-		return // the file moved on since: a later version of ours, or theirs adopted
+		return nil // the file moved on since: a later version of ours, or theirs adopted
 	}
 	m, err := v.readManifest(context.Background(), n.dom, id, theirs.Version, theirs.ManifestHash)
 	if err != nil {
 		v.logf("conflict on file %s: the winning version %d is not readable: %v", ours.File, theirs.Version, err)
-		return
+		return nil
 	}
 	// An open file rereads the winning version, unless it is building a
 	// newer one of its own: that one replaces our rejected version and is
@@ -439,7 +468,7 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if n.version != ours.Version || n.manifest != ours.ManifestHash {
-		return
+		return nil
 	}
 	n.version, n.manifest, n.size = m.Version, theirs.ManifestHash, m.Size
 	if f == nil || !f.modified {
@@ -449,7 +478,11 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) {
 		}
 	}
 	v.touchParents(n)
+	return nil
 }
+
+// errNoName is a file that lost its last name while its conflict waited.
+var errNoName = errors.New("the file has no name any more")
 
 // findLoaded finds a loaded node by id. Called with v.mu held.
 func (v *Volume) findLoaded(id format.ID) *Node {
@@ -494,7 +527,7 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	v.mu.Lock()
 	if len(n.parents) == 0 {
 		v.mu.Unlock()
-		return errors.New("the file has no name any more")
+		return errNoName
 	}
 	dir := n.parents[0]
 	var name string
@@ -522,6 +555,22 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 			return err
 		}
 	}
+	if err := v.fillCopy(c, n, m); err != nil {
+		// A half-written copy is taken back; the conflict is tried again.
+		v.mu.Lock()
+		if dir.entries[copyName] == c {
+			v.removeName(dir, copyName, c)
+		}
+		v.mu.Unlock()
+		return err
+	}
+	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
+	return nil
+}
+
+// fillCopy writes the content of version m of n into the new file c.
+func (v *Volume) fillCopy(c, n *Node, m *format.Manifest) error {
+	ctx := context.Background()
 	h, err := v.Open(c)
 	if err != nil {
 		return err
@@ -546,7 +595,6 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 		h.Release()
 		return err
 	}
-	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
 	return h.Release()
 }
 

@@ -3,7 +3,10 @@ package volume
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
+	"strings"
 	"slices"
 	"sort"
 	"time"
@@ -160,12 +163,23 @@ type pendingHead struct {
 // commit writes every dirty folder, the link table and new heads (the
 // volume's, and each changed shared folder's), once the objects they name
 // are on the store. Heads other writers committed are merged first.
-func (v *Volume) commit(ctx context.Context) error {
+func (v *Volume) commit(ctx context.Context) error { return v.commitTo(ctx, false) }
+
+// commitTo is commit; with park, for a volume closing while its uploads
+// cannot proceed, the objects stay in the write-back folder and the new
+// heads in the parked folder of the cache instead of going to the store,
+// and nothing is merged: the next open uploads them (unpark).
+func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	v.commitMu.Lock()
 	defer v.commitMu.Unlock()
+	if !park {
+		if err := v.unpark(ctx); err != nil {
+			return err
+		}
+	}
 
 	var foreign []foreignHead
-	if v.rootKey != nil {
+	if v.rootKey != nil && !park {
 		f, err := v.foreignHeads(ctx, v.rootDom, v.headHash)
 		if err != nil {
 			return fmt.Errorf("listing heads: %w", err)
@@ -176,6 +190,9 @@ func (v *Volume) commit(ctx context.Context) error {
 	doms := v.sharedDomains()
 	v.mu.Unlock()
 	for _, d := range doms {
+		if park {
+			break
+		}
 		f, err := v.foreignHeads(ctx, d, d.headHash)
 		if err != nil {
 			return fmt.Errorf("listing the heads of shared folder %s: %w", d.id, err)
@@ -242,6 +259,11 @@ func (v *Volume) commit(ctx context.Context) error {
 		mergedHeads[d] = append(mergedHeads[d], &f.head)
 		v.dirty = true
 	}
+	if !v.dirty && park {
+		v.mu.Unlock()
+		_, _, err := v.obj.spillAll()
+		return err
+	}
 	if !v.dirty {
 		v.mu.Unlock()
 		v.deleteHeads(ctx, superseded)
@@ -290,6 +312,9 @@ func (v *Volume) commit(ctx context.Context) error {
 	v.dirty, v.linksDirty = false, false
 	v.mu.Unlock()
 
+	if park {
+		return v.parkHeads(heads)
+	}
 	if err := v.obj.wait(ctx, v.obj.barrier()); err != nil {
 		v.redirty()
 		return err
@@ -341,6 +366,93 @@ func (v *Volume) commit(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// parkedDir holds heads sealed while the store could not take their
+// objects; their objects wait in the write-back folder.
+func (v *Volume) parkedDir() string { return filepath.Join(v.opt.CacheDir, "parked") }
+
+// parkHeads keeps sealed heads in the parked folder, after the objects they
+// name are in the write-back folder and the outbox is durable.
+func (v *Volume) parkHeads(heads []pendingHead) error {
+	n, bytes, err := v.obj.spillAll()
+	if err != nil {
+		return err
+	}
+	if v.outbox != nil {
+		if err := v.outbox.durable(); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(v.parkedDir(), 0o700); err != nil {
+		return err
+	}
+	for _, p := range heads {
+		obj := p.dom.seal(v, v.headAAD(p.dom), format.Encode(p.head))
+		name := p.dom.headName(format.HashOf(obj).String())
+		if err := writeFileSynced(filepath.Join(v.parkedDir(), strings.ReplaceAll(name, "/", "_")), obj); err != nil {
+			return fmt.Errorf("parking a head: %w", err)
+		}
+	}
+	v.logf("the remote does not take uploads: %d objects (%d bytes) stay queued in %s and the last changes to the tree in %s; the next mount or sync uploads them",
+		n, bytes, filepath.Join(v.opt.CacheDir, "writeback"), v.parkedDir())
+	return nil
+}
+
+// unpark puts the heads a previous close parked on the store, once the
+// objects they name are uploaded; they are then merged as any other
+// writer's heads. Called with commitMu held.
+func (v *Volume) unpark(ctx context.Context) error {
+	entries, err := os.ReadDir(v.parkedDir())
+	if err != nil || len(entries) == 0 {
+		return nil
+	}
+	if err := v.obj.wait(ctx, v.obj.barrier()); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(v.parkedDir(), e.Name())
+		obj, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := v.store.Put(ctx, strings.ReplaceAll(e.Name(), "_", "/"), obj); err != nil {
+			return fmt.Errorf("uploading a parked head: %w", err)
+		}
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+	}
+	v.logf("uploaded %d parked heads", len(entries))
+	return nil
+}
+
+// hasParked reports whether a previous close left parked heads.
+func (v *Volume) hasParked() bool {
+	entries, _ := os.ReadDir(v.parkedDir())
+	return len(entries) > 0
+}
+
+// writeFileSynced writes a file whole and durably (temporary name, fsync, rename).
+func writeFileSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(path+".tmp", path)
+	}
+	if err != nil {
+		os.Remove(path + ".tmp")
+	}
+	return err
 }
 
 // adoptHead takes a head that follows this writer's own, whose tree the

@@ -91,6 +91,20 @@ func (v *Volume) release(n *Node) {
 	if n.opens--; n.opens == 0 {
 		n.data = nil
 		delete(v.open, n)
+		v.forgetIfGone(n)
+	}
+}
+
+// forgetIfGone cancels the uploads and anchors of a file that has no name
+// and no open handle left, for what of it has not reached the remote: it is
+// gone, and a full remote must not keep waiting for it. Called with v.mu held.
+func (v *Volume) forgetIfGone(n *Node) {
+	if n.typ != format.TypeFile || len(n.parents) > 0 || n.opens > 0 {
+		return
+	}
+	names := v.obj.drop(n.id)
+	if len(names) > 0 && v.outbox != nil {
+		v.outbox.dropUnstored(n.id.String(), names)
 	}
 }
 
@@ -436,7 +450,7 @@ func (h *Handle) seal(i int64) {
 	b := f.dirty[i]
 	obj := format.Seal(f.sealKey, format.ChunkAAD(v.id, h.n.id, f.next, uint64(i)), b)
 	hash := format.HashOf(obj)
-	v.obj.put(format.ObjectName(hash), obj)
+	v.obj.putFor(h.n.id, format.ObjectName(hash), obj)
 	v.obj.cache.add(hash, b)
 	f.chunks[i] = format.Chunk{Hash: hash.String(), Size: len(b), Version: f.next}
 	delete(f.dirty, i)
@@ -512,7 +526,7 @@ func (h *Handle) Flush() error {
 	mk, _ := n.dom.metaKey(v, f.sealEpoch)
 	obj := format.Seal(mk, format.ManifestAAD(v.id, n.id, f.next), format.Encode(m))
 	hash := format.HashOf(obj)
-	v.obj.put(format.ObjectName(hash), obj)
+	v.obj.putFor(n.id, format.ObjectName(hash), obj)
 
 	v.mu.Lock()
 	n.version, n.manifest, n.size = f.next, hash.String(), f.size

@@ -31,6 +31,9 @@ const (
 	// uploadStall is how long the remote may go without finishing an upload
 	// before writers stop waiting for it and spill to local disk.
 	uploadStall = 2 * time.Second
+	// maxUploadBackoff bounds the wait between tries of a failed upload: a
+	// remote that had no room takes writes again soon after room is made.
+	maxUploadBackoff = 10 * time.Second
 	// chunkCacheSize bounds the decrypted chunks kept in memory for readers.
 	chunkCacheSize = 128 << 20
 )
@@ -58,6 +61,10 @@ type objects struct {
 	closed   bool
 
 	tracking map[string]bool // names put while gc runs, nil otherwise
+
+	owners  map[string]format.ID // file whose chunk or manifest a queued object is
+	dropped map[string]bool      // queued objects nothing needs any more: not uploaded
+	wake    chan struct{}        // closed to end the waits of failed uploads early
 
 	fetching map[string]*fetch
 	cache    *chunkCache
@@ -89,6 +96,9 @@ func newObjects(store ObjectStore, spill string, budget int64, logf func(string,
 		fetching: map[string]*fetch{},
 		cache:    newChunkCache(chunkCacheSize),
 		lastDone: time.Now(),
+		owners:   map[string]format.ID{},
+		dropped:  map[string]bool{},
+		wake:     make(chan struct{}),
 	}
 	o.cond = sync.NewCond(&o.mu)
 	for range uploadWorkers {
@@ -144,11 +154,18 @@ func (o *objects) spillObject(name string, obj []byte) bool {
 
 // put queues obj for upload under name and returns at once (or once the
 // upload budget has room). Reads see the object while it is queued.
-func (o *objects) put(name string, obj []byte) {
+func (o *objects) put(name string, obj []byte) { o.putFor(format.ID{}, name, obj) }
+
+// putFor is put for a chunk or manifest of file owner: when the file goes
+// away before the object is uploaded, drop(owner) cancels the upload.
+func (o *objects) putFor(owner format.ID, name string, obj []byte) {
 	o.mu.Lock()
 	if _, dup := o.pending[name]; dup {
 		o.mu.Unlock()
 		return
+	}
+	if owner != (format.ID{}) {
+		o.owners[name] = owner
 	}
 	if o.inflight > o.budget {
 		o.waitForRoom()
@@ -218,6 +235,9 @@ func (o *objects) uploader() {
 		}
 		backoff := time.Second
 		for {
+			if o.takeDropped(u.name) {
+				break
+			}
 			err := o.store.Put(context.Background(), u.name, obj)
 			if err == nil {
 				break
@@ -239,8 +259,14 @@ func (o *objects) uploader() {
 				break
 			}
 			o.logf("upload of %s failed, retrying in %v: %v", u.name, backoff, err)
-			time.Sleep(backoff)
-			backoff = min(backoff*2, time.Minute)
+			o.mu.Lock()
+			wake := o.wake
+			o.mu.Unlock()
+			select {
+			case <-time.After(backoff):
+			case <-wake:
+			}
+			backoff = min(backoff*2, maxUploadBackoff)
 			o.mu.Lock()
 			o.failures--
 			o.mu.Unlock()
@@ -254,11 +280,49 @@ func (o *objects) uploader() {
 	}
 }
 
+// takeDropped reports whether the upload of name was dropped, forgetting it.
+func (o *objects) takeDropped(name string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.dropped[name] {
+		return false
+	}
+	delete(o.dropped, name)
+	return true
+}
+
+// drop cancels the uploads of file's objects still queued (the file is
+// gone, and no head names an object before it is uploaded) and returns
+// their names. Failed uploads are retried at once: the room they leave on a
+// full remote may be what the others wait for.
+func (o *objects) drop(file format.ID) map[string]bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	names := map[string]bool{}
+	for name, owner := range o.owners {
+		if _, queued := o.pending[name]; queued && owner == file {
+			o.dropped[name] = true
+			names[name] = true
+		}
+	}
+	if len(names) > 0 {
+		o.retryNow()
+	}
+	return names
+}
+
+// retryNow ends the waits of failed uploads. Called with o.mu held.
+func (o *objects) retryNow() {
+	close(o.wake)
+	o.wake = make(chan struct{})
+}
+
 // finish marks an upload done; size is what it held in memory.
 func (o *objects) finish(u upload, size int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.pending, u.name)
+	delete(o.owners, u.name)
 	o.inflight -= size
 	o.lastDone = time.Now()
 	if o.open[u.gen]--; o.open[u.gen] == 0 {
@@ -339,6 +403,39 @@ func isNoSpace(err error) bool {
 	return err != nil && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
 		strings.Contains(err.Error(), "no space left on device") ||
 		strings.Contains(err.Error(), "too big for remaining disk space"))
+}
+
+// spillAll writes every queued object held in memory to the write-back
+// folder too, so that a volume closed while uploads cannot proceed keeps
+// them for its next open (which queues them again). It reports how many
+// objects, and bytes, stay queued.
+func (o *objects) spillAll() (n int, bytes int64, err error) {
+	if o.spill == "" {
+		return 0, 0, errors.New("no write-back folder")
+	}
+	o.mu.Lock()
+	inMemory := map[string][]byte{}
+	for name, obj := range o.pending {
+		if obj != nil && !o.dropped[name] {
+			inMemory[name] = obj
+		}
+		n++
+	}
+	o.mu.Unlock()
+	for name, obj := range inMemory {
+		if !o.spillObject(name, obj) {
+			return 0, 0, fmt.Errorf("writing %s to the write-back folder %s failed", name, o.spill)
+		}
+		bytes += int64(len(obj))
+	}
+	if d, err := os.Open(o.spill); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, bytes, nil
 }
 
 // stats reports uploads not yet on the store.

@@ -418,6 +418,7 @@ func (v *Volume) removeName(dir *Node, name string, n *Node) {
 	}
 	n.nlink--
 	n.ctime = time.Now().UnixNano()
+	v.forgetIfGone(n)
 	if n.nlink <= 1 && v.links[n.id] != nil {
 		delete(v.links, n.id)
 		v.linksDirty = true

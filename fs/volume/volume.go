@@ -154,6 +154,10 @@ type Volume struct {
 	deniedMu sync.Mutex
 	denied   map[format.ID]bool // nodes whose refused writes are on the ledger
 
+	spaceMu sync.Mutex
+	space   Space
+	spaceAt time.Time
+
 	commitMu sync.Mutex // one commit at a time
 	stop     chan struct{}
 	bg       sync.WaitGroup
@@ -353,6 +357,15 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 		}
 		v.bg.Add(1)
 		go v.committer()
+		if v.hasParked() {
+			v.bg.Add(1)
+			go func() { // a previous close parked changes: up with them now
+				defer v.bg.Done()
+				if err := v.commit(context.Background()); err != nil {
+					v.logf("uploading what the last mount left queued: %v (trying again every commit interval)", err)
+				}
+			}()
+		}
 	}
 	return nil
 }
@@ -394,6 +407,52 @@ func (v *Volume) Stats() Stats {
 		st.PendingAnchors = v.outbox.len()
 	}
 	return st
+}
+
+// Full reports whether the remote has refused uploads for want of room:
+// new files and writes get ENOSPC until an upload succeeds again.
+func (v *Volume) Full() bool { return v.obj.full() }
+
+// Space is the room a mount reports (df): the remote's, when its backend
+// tells it, else the cache disk's.
+type Space struct {
+	Source           string `json:"source"` // "remote" or "cache disk"
+	Total            int64  `json:"total"`
+	Free             int64  `json:"free"`
+	Files, FilesFree uint64 `json:"-"`
+}
+
+// SpaceReporter is an ObjectStore that can tell its total and free bytes;
+// ok is false when its backend does not say.
+type SpaceReporter interface {
+	Space(ctx context.Context) (total, free int64, ok bool, err error)
+}
+
+// spaceTTL is how long a remote's answer about its space is reused: df
+// and file managers ask often, and a network remote answers slowly.
+const spaceTTL = 10 * time.Second
+
+// Space reports the volume's room.
+func (v *Volume) Space(ctx context.Context) (Space, error) {
+	v.spaceMu.Lock()
+	defer v.spaceMu.Unlock()
+	if time.Since(v.spaceAt) < spaceTTL {
+		return v.space, nil
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(v.CacheDir(), &st); err != nil {
+		return Space{}, err
+	}
+	bs := int64(st.Bsize)
+	sp := Space{Source: "cache disk", Total: int64(st.Blocks) * bs, Free: int64(st.Bavail) * bs,
+		Files: uint64(st.Files), FilesFree: uint64(st.Ffree)}
+	if r, ok := v.store.(SpaceReporter); ok {
+		if total, free, ok, err := r.Space(ctx); err == nil && ok {
+			sp.Source, sp.Total, sp.Free = "remote", total, free
+		}
+	}
+	v.space, v.spaceAt = sp, time.Now()
+	return sp, nil
 }
 
 // Sync returns once everything written so far is on the remote.
@@ -452,8 +511,12 @@ func (v *Volume) Close(ctx context.Context) error {
 		if ferr := v.flushOpenFiles(); ferr != nil {
 			err = ferr
 		}
-		if cerr := v.commit(ctx); cerr != nil && err == nil {
-			err = cerr
+		if cerr := v.commit(ctx); cerr != nil {
+			// The store does not take uploads: what is queued, and the
+			// tree that names it, wait in the cache for the next open.
+			if perr := v.commitTo(ctx, true); perr != nil && err == nil {
+				err = fmt.Errorf("%v; keeping it in the cache failed too: %w", cerr, perr)
+			}
 		}
 		if v.outbox != nil {
 			wctx, cancel := context.WithTimeout(ctx, closeAnchorWait)
