@@ -6,9 +6,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
