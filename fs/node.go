@@ -170,7 +170,7 @@ func (d *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, errno(err)
 	}
-	return d.child(ctx, c, out), &handle{h: h}, 0, 0
+	return d.child(ctx, c, out), &handle{h: h, appending: flags&syscall.O_APPEND != 0}, 0, 0
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -195,7 +195,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if n.cachedVersion.Swap(version) == version {
 		flagsOut = fuse.FOPEN_KEEP_CACHE
 	}
-	return &handle{h: h}, flagsOut, 0
+	return &handle{h: h, appending: flags&syscall.O_APPEND != 0}, flagsOut, 0
 }
 
 func (d *node) Unlink(ctx context.Context, name string) syscall.Errno {
@@ -297,6 +297,9 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 // handle is an open file.
 type handle struct {
 	h *volume.Handle
+	// appending is O_APPEND: writes go to the end of the content as the
+	// volume knows it, not to the offset of the kernel's cached size.
+	appending bool
 }
 
 var (
@@ -316,7 +319,13 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 }
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	n, err := h.h.WriteAt(data, off)
+	var n int
+	var err error
+	if h.appending {
+		n, err = h.h.Append(data)
+	} else {
+		n, err = h.h.WriteAt(data, off)
+	}
 	if err != nil {
 		return uint32(n), errno(err)
 	}

@@ -379,15 +379,35 @@ func (h *Handle) grow(size int64) error {
 
 // WriteAt writes p at off, extending the file as needed.
 func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
-	v, f := h.v, h.f
-	if v.obj.full() {
+	if h.v.obj.full() {
 		return 0, syscall.ENOSPC
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
 	if err := h.begin(); err != nil {
 		return 0, err
 	}
+	return h.write(p, off)
+}
+
+// Append writes p at the end of the file's current content (O_APPEND):
+// the end as this volume knows it, which another writer's version adopted
+// since the kernel last asked may have moved.
+func (h *Handle) Append(p []byte) (int, error) {
+	if h.v.obj.full() {
+		return 0, syscall.ENOSPC
+	}
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if err := h.begin(); err != nil {
+		return 0, err
+	}
+	return h.write(p, h.f.size)
+}
+
+// write is WriteAt with f.mu held and the version begun.
+func (h *Handle) write(p []byte, off int64) (int, error) {
+	v, f := h.v, h.f
 	if off > f.size {
 		if err := h.grow(off); err != nil {
 			return 0, err
