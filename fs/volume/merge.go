@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/network"
@@ -200,13 +200,50 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 			if err := m.add(ours, name, te); err != nil {
 				return err
 			}
-		default: // both put something different under the name: keep both
-			if err := m.add(ours, freeConflictName(ours, name, "merge", time.Now()), te); err != nil {
+		default:
+			// Both put something different under the name: keep both, and
+			// the same way on every side, so that the trees agree after
+			// each has merged the other: the smaller id keeps the name, the
+			// other moves to a name made from its id.
+			if te.ID < o.id.String() {
+				v.moveAside(ours, name, o)
+				if err := m.add(ours, name, te); err != nil {
+					return err
+				}
+			} else if err := m.add(ours, mergeConflictName(ours, name, te.ID), te); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// moveAside gives node o, under name in folder d, the name a merge gives
+// the side that does not keep a name. Called with v.mu held.
+func (v *Volume) moveAside(d *Node, name string, o *Node) {
+	alt := mergeConflictName(d, name, o.id.String())
+	delete(d.entries, name)
+	d.entries[alt] = o
+	v.markDirty(d)
+}
+
+// mergeConflictName is "name (conflict ID).ext" for the entry with id
+// (its first 8 hex digits), or with " N" added where d already holds that
+// name. Every writer that merges the same two entries picks the same name.
+func mergeConflictName(d *Node, name, id string) string {
+	short := id[:min(8, len(id))]
+	ext := filepath.Ext(name)
+	if ext == name {
+		ext = ""
+	}
+	stem := name[:len(name)-len(ext)]
+	c := fmt.Sprintf("%s (conflict %s)%s", stem, short, ext)
+	for i := 2; ; i++ {
+		if _, taken := d.entries[c]; !taken {
+			return c
+		}
+		c = fmt.Sprintf("%s (conflict %s %d)%s", stem, short, i, ext)
+	}
 }
 
 // add puts their entry under name in folder d.
@@ -226,7 +263,7 @@ func (m *merger) add(d *Node, name string, e format.Entry) error {
 		return err
 	}
 	if _, taken := d.entries[name]; taken {
-		name = freeConflictName(d, name, "merge", time.Now())
+		name = mergeConflictName(d, name, e.ID)
 	}
 	d.entries[name] = n
 	n.parents = append(n.parents, d)
