@@ -28,32 +28,47 @@ const (
 	anchorRetryMax = 30 * time.Second
 )
 
-// outbox holds file versions waiting to be anchored. Entries are appended to
-// a log in the cache folder as versions are made and the log is fsynced
-// before every head is written, so a version the remote knows of is never
-// forgotten by the outbox; entries are marked done once committed.
+// outbox holds file versions waiting to be anchored. A version goes to the
+// ledger only once a head that names it is on the remote, so the ledger
+// never anchors a state of a file that no tree has (a crash between the
+// two would otherwise leave the ledger ahead of every head). Each commit
+// writes its versions to the log in the cache folder, then the names of
+// the heads it is about to write, and fsyncs, before the heads go up; once
+// they are up, a "committed" line follows. Entries are marked done once
+// anchored. On reopen (after a crash), the versions of a commit whose heads
+// never reached the remote are dropped: nothing acknowledged them.
 type outbox struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	file    *os.File
 	w       *bufio.Writer
 	pending []outboxEntry
+	commit  uint64 // the newest commit tag given out
 	kick    chan struct{}
 	lastErr error
 }
 
 type outboxEntry struct {
-	Op     string         `json:"op"` // "add" or "done"
-	Anchor network.Anchor `json:"anchor"`
+	// Op is "add" (a version), "done" (it is anchored), "heads" (the heads
+	// commit Commit is about to write) or "committed" (they are written).
+	Op     string         `json:"op"`
+	Anchor network.Anchor `json:"anchor,omitzero"`
+	Commit uint64         `json:"commit,omitempty"` // 0: written before commit tags existed
+	Heads  []string       `json:"heads,omitempty"`
 	gen    uint64         // upload generation of the manifest
+	ready  bool           // a head naming it is on the remote: it may go to the ledger
 }
 
-func openOutbox(dir string) (*outbox, error) {
+// openOutbox reads the log in dir; headExists tells whether a head a commit
+// named reached the remote (or waits parked in the cache).
+func openOutbox(dir string, headExists func(name string) bool, logf func(string, ...any)) (*outbox, error) {
 	path := filepath.Join(dir, "outbox")
 	ob := &outbox{kick: make(chan struct{}, 1)}
 	ob.cond = sync.NewCond(&ob.mu)
 	if b, err := os.ReadFile(path); err == nil {
 		done := map[string]bool{}
+		heads := map[uint64][]string{}
+		committed := map[uint64]bool{}
 		var adds []outboxEntry
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(nil, 1<<20)
@@ -62,21 +77,48 @@ func openOutbox(dir string) (*outbox, error) {
 			if json.Unmarshal(sc.Bytes(), &e) != nil {
 				continue // a torn last line from a crash
 			}
-			if e.Op == "done" {
+			ob.commit = max(ob.commit, e.Commit)
+			switch e.Op {
+			case "done":
 				done[anchorKey(e.Anchor)] = true
-			} else {
+			case "heads":
+				heads[e.Commit] = e.Heads
+			case "committed":
+				committed[e.Commit] = true
+			case "add":
 				adds = append(adds, e)
 			}
 		}
+		upTo := map[uint64]bool{} // commits whose heads are up, found on the remote
+		dropped := 0
 		for _, e := range adds {
-			if !done[anchorKey(e.Anchor)] {
-				ob.pending = append(ob.pending, e)
+			if done[anchorKey(e.Anchor)] {
+				continue
 			}
+			t := e.Commit
+			if t != 0 && !committed[t] {
+				if _, asked := upTo[t]; !asked {
+					up := len(heads[t]) > 0
+					for _, h := range heads[t] {
+						up = up && headExists(h)
+					}
+					upTo[t] = up
+				}
+				if !upTo[t] {
+					dropped++
+					continue
+				}
+			}
+			e.ready = true
+			ob.pending = append(ob.pending, e)
+		}
+		if dropped > 0 {
+			logf("outbox: %d versions of a commit that never reached the remote are dropped (nothing had acknowledged them)", dropped)
 		}
 	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	// Rewrite the log with what is still pending.
+	// Rewrite the log with what is still pending, all of it committed.
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -84,7 +126,7 @@ func openOutbox(dir string) (*outbox, error) {
 	}
 	w := bufio.NewWriter(f)
 	for _, e := range ob.pending {
-		writeEntry(w, e)
+		writeEntry(w, outboxEntry{Op: "add", Anchor: e.Anchor})
 	}
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
@@ -107,26 +149,54 @@ func writeEntry(w *bufio.Writer, e outboxEntry) {
 	w.WriteByte('\n')
 }
 
+// add queues a version; it is written to the log, and may go to the ledger,
+// with the commit that names it.
 func (ob *outbox) add(a network.Anchor, gen uint64) {
 	ob.mu.Lock()
-	e := outboxEntry{Op: "add", Anchor: a, gen: gen}
-	ob.pending = append(ob.pending, e)
-	writeEntry(ob.w, e)
+	ob.pending = append(ob.pending, outboxEntry{Op: "add", Anchor: a, gen: gen})
+	ob.mu.Unlock()
+}
+
+// durable writes the versions not yet in the log, tagged with a new
+// commit, and the names of the heads that commit is about to write, and
+// fsyncs the log. It returns the commit's tag, for committed.
+func (ob *outbox) durable(heads []string) (uint64, error) {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	ob.commit++
+	t := ob.commit
+	for i := range ob.pending {
+		if e := &ob.pending[i]; e.Commit == 0 && !e.ready {
+			e.Commit = t
+			writeEntry(ob.w, outboxEntry{Op: "add", Anchor: e.Anchor, Commit: t})
+		}
+	}
+	writeEntry(ob.w, outboxEntry{Op: "heads", Commit: t, Heads: heads})
+	if err := ob.w.Flush(); err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	if err := ob.file.Sync(); err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	return t, nil
+}
+
+// committed records that the heads of commit t are on the remote: its
+// versions, and those of earlier commits, may go to the ledger.
+func (ob *outbox) committed(t uint64) {
+	ob.mu.Lock()
+	for i := range ob.pending {
+		if e := &ob.pending[i]; e.Commit != 0 && e.Commit <= t {
+			e.ready = true
+		}
+	}
+	writeEntry(ob.w, outboxEntry{Op: "committed", Commit: t})
+	ob.w.Flush()
 	ob.mu.Unlock()
 	select {
 	case ob.kick <- struct{}{}:
 	default:
 	}
-}
-
-// durable flushes the log to disk.
-func (ob *outbox) durable() error {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	if err := ob.w.Flush(); err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	return ob.file.Sync()
 }
 
 // batch returns up to max pending entries, at most one per file (a file's
@@ -140,7 +210,10 @@ func (ob *outbox) batch(max int) []outboxEntry {
 		if seen[e.Anchor.File] {
 			continue
 		}
-		seen[e.Anchor.File] = true
+		seen[e.Anchor.File] = true // a later version waits for this one, ready or not
+		if !e.ready {
+			continue
+		}
 		out = append(out, e)
 		if len(out) == max {
 			break
@@ -654,9 +727,10 @@ func OutboxPending(cacheDir string) int {
 		if json.Unmarshal(line, &e) != nil {
 			continue
 		}
-		if e.Op == "done" {
+		switch e.Op {
+		case "done":
 			done[anchorKey(e.Anchor)] = true
-		} else {
+		case "add":
 			adds = append(adds, anchorKey(e.Anchor))
 		}
 	}

@@ -319,23 +319,25 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		v.redirty()
 		return err
 	}
+	objs, hashes, names := v.sealHeads(heads)
+	var tag uint64
 	if v.outbox != nil {
 		// Every version the heads name is in the durable outbox first.
-		if err := v.outbox.durable(); err != nil {
+		var err error
+		if tag, err = v.outbox.durable(names); err != nil {
 			v.redirty()
 			return err
 		}
 	}
 	// Shared folders' heads first: the volume's head names their trees too.
-	hashes := make([]string, len(heads))
-	for i, p := range heads {
-		obj := p.dom.seal(v, v.headAAD(p.dom), format.Encode(p.head))
-		hash := format.HashOf(obj)
-		if err := v.store.Put(ctx, p.dom.headName(hash.String()), obj); err != nil {
+	for i := range heads {
+		if err := v.store.Put(ctx, names[i], objs[i]); err != nil {
 			v.redirty()
 			return fmt.Errorf("writing head: %w", err)
 		}
-		hashes[i] = hash.String()
+	}
+	if v.outbox != nil {
+		v.outbox.committed(tag)
 	}
 	for _, f := range merged {
 		if err := v.store.Delete(ctx, f.name); err != nil {
@@ -372,6 +374,21 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 // objects; their objects wait in the write-back folder.
 func (v *Volume) parkedDir() string { return filepath.Join(v.opt.CacheDir, "parked") }
 
+// sealHeads seals heads and names them on the store.
+func (v *Volume) sealHeads(heads []pendingHead) (objs [][]byte, hashes, names []string) {
+	for _, p := range heads {
+		obj := p.dom.seal(v, v.headAAD(p.dom), format.Encode(p.head))
+		hash := format.HashOf(obj).String()
+		objs, hashes, names = append(objs, obj), append(hashes, hash), append(names, p.dom.headName(hash))
+	}
+	return objs, hashes, names
+}
+
+// parkedPath is where head name waits in the parked folder.
+func (v *Volume) parkedPath(name string) string {
+	return filepath.Join(v.parkedDir(), strings.ReplaceAll(name, "/", "_"))
+}
+
 // parkHeads keeps sealed heads in the parked folder, after the objects they
 // name are in the write-back folder and the outbox is durable.
 func (v *Volume) parkHeads(heads []pendingHead) error {
@@ -379,18 +396,17 @@ func (v *Volume) parkHeads(heads []pendingHead) error {
 	if err != nil {
 		return err
 	}
+	objs, _, names := v.sealHeads(heads)
 	if v.outbox != nil {
-		if err := v.outbox.durable(); err != nil {
+		if _, err := v.outbox.durable(names); err != nil {
 			return err
 		}
 	}
 	if err := os.MkdirAll(v.parkedDir(), 0o700); err != nil {
 		return err
 	}
-	for _, p := range heads {
-		obj := p.dom.seal(v, v.headAAD(p.dom), format.Encode(p.head))
-		name := p.dom.headName(format.HashOf(obj).String())
-		if err := writeFileSynced(filepath.Join(v.parkedDir(), strings.ReplaceAll(name, "/", "_")), obj); err != nil {
+	for i, name := range names {
+		if err := writeFileSynced(v.parkedPath(name), objs[i]); err != nil {
 			return fmt.Errorf("parking a head: %w", err)
 		}
 	}

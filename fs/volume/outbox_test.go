@@ -27,11 +27,14 @@ func TestConflictName(t *testing.T) {
 	}
 }
 
-// TestOutboxSurvivesReopen: entries made durable come back after a reopen
-// (a crash), done entries do not, and a torn last line is ignored.
+// TestOutboxSurvivesReopen: entries of a commit whose heads are up come
+// back after a reopen (a crash), done entries do not, a torn last line is
+// ignored, and only committed versions go to the ledger.
 func TestOutboxSurvivesReopen(t *testing.T) {
 	dir := t.TempDir()
-	ob, err := openOutbox(dir)
+	up := map[string]bool{}
+	exists := func(name string) bool { return up[name] }
+	ob, err := openOutbox(dir, exists, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +44,19 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	ob.add(a, 0)
 	ob.add(b, 0)
 	ob.add(c, 0)
+	if got := ob.batch(10); len(got) != 0 {
+		t.Fatalf("versions no head names yet went to the ledger: %+v", got)
+	}
+	tag, err := ob.durable([]string{"heads/h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.committed(tag)
 	if got := ob.batch(10); len(got) != 2 {
 		t.Fatalf("a batch holds one version per file: %d entries", len(got))
 	}
 	ob.done(map[string]bool{anchorKey(a): true})
-	if err := ob.durable(); err != nil {
+	if _, err := ob.durable(nil); err != nil { // flushes the done line
 		t.Fatal(err)
 	}
 	ob.file.Close() // a crash: no clean close
@@ -55,13 +66,35 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	if n := OutboxPending(dir); n != 2 {
 		t.Fatalf("OutboxPending = %d, want 2", n)
 	}
-	ob2, err := openOutbox(dir)
+	ob2, err := openOutbox(dir, exists, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ob2.close()
 	got := ob2.sortedPending()
 	if len(got) != 2 || got[0] != c || got[1] != b {
 		t.Fatalf("after reopen: %+v", got)
+	}
+	// A commit that crashed before its heads were written: its versions go;
+	// one whose heads did reach the remote (its last line lost) stays.
+	d := network.Anchor{File: "f3", Version: 1}
+	e := network.Anchor{File: "f4", Version: 1}
+	ob2.add(d, 0)
+	if _, err := ob2.durable([]string{"heads/lost"}); err != nil {
+		t.Fatal(err)
+	}
+	ob2.add(e, 0)
+	if _, err := ob2.durable([]string{"heads/up"}); err != nil {
+		t.Fatal(err)
+	}
+	ob2.file.Close()
+	up["heads/up"] = true
+	ob3, err := openOutbox(dir, exists, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob3.close()
+	got = ob3.sortedPending()
+	if len(got) != 3 || got[2] != e || len(ob3.batch(10)) != 3 {
+		t.Fatalf("after a crash mid-commit: %+v", got)
 	}
 }

@@ -341,7 +341,7 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	}
 	if !opt.ReadOnly {
 		if opt.Ledger != nil {
-			ob, err := openOutbox(opt.CacheDir)
+			ob, err := openOutbox(opt.CacheDir, v.headExists, v.logf)
 			if err != nil {
 				v.obj.close()
 				v.unlockCache()
@@ -368,6 +368,15 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 		}
 	}
 	return nil
+}
+
+// headExists tells whether head name is on the store, or parked in the cache.
+func (v *Volume) headExists(name string) bool {
+	if _, err := os.Stat(v.parkedPath(name)); err == nil {
+		return true
+	}
+	_, err := v.store.Get(context.Background(), name)
+	return err == nil
 }
 
 func (v *Volume) lockCache() error {
