@@ -211,6 +211,13 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	mergedHeads := map[*domain][]*format.Head{}
 	for _, f := range foreign {
 		d := f.dom
+		if slices.Contains(d.lin.ancestors, path.Base(f.name)) {
+			// An ancestor of this writer's head, left behind when a crash
+			// came between writing a head and removing the one it replaced:
+			// everything in it is merged already. It goes, unmerged.
+			superseded = append(superseded, f.name)
+			continue
+		}
 		if d.shared && f.head.Epoch < d.epoch() && !d.readOnly {
 			// Sealed in an older key epoch: written by someone who does not
 			// hold the folder's current key (a revoked grantee), after the
