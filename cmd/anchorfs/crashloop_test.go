@@ -192,8 +192,10 @@ func TestKill9AtRandomPointsLosesNothingFsynced(t *testing.T) {
 					}
 					hist = append(hist, describe(s)+mark)
 				}
-				t.Fatalf("cycle %d (seed %d): %s holds %s; its states were:\n%s", cycle, seed,
-					p, describe(have), strings.Join(hist, "\n"))
+				log, _ := os.ReadFile(filepath.Join(homeOf(env), "mount.log"))
+				os.WriteFile(filepath.Join(os.TempDir(), "anchorfs-crashloop-failure.log"), log, 0o644)
+				t.Fatalf("cycle %d (seed %d): %s holds %s; its states were:\n%s\n(mount log in %s)", cycle, seed,
+					p, describe(have), strings.Join(hist, "\n"), filepath.Join(os.TempDir(), "anchorfs-crashloop-failure.log"))
 			}
 		}
 		w.sync()

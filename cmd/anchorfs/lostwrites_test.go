@@ -79,11 +79,25 @@ func eventually(d time.Duration, cond func() bool) bool {
 // second's in a conflict copy, byte for byte.
 func TestAConflictCopyKeepsTheLosingSide(t *testing.T) {
 	needRoot(t)
-	ledger := filepath.Join(t.TempDir(), "ledger")
+	ledger := "embedded:" + filepath.Join(t.TempDir(), "ledger")
+	conflictKeepsBothSides(t, ledger, "--ledger", ledger)
+}
+
+// TestFabricConflictKeepsTheLosingSide is the same on the Fabric test
+// network; the second home takes the volume's ledger from its config.
+func TestFabricConflictKeepsTheLosingSide(t *testing.T) {
+	profile := fabricProfile(t, "ANCHORFS_FABRIC_PROFILE_ORG1", "org1-user1.yaml")
+	needRoot(t)
+	conflictKeepsBothSides(t, "fabric:"+profile)
+}
+
+// conflictKeepsBothSides runs issue 9's conflict on a volume anchored on
+// ledger; the second home's init gets extra.
+func conflictKeepsBothSides(t *testing.T, ledger string, extra ...string) {
 	remote := filepath.Join(t.TempDir(), "remote")
 	env1 := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home1"), "ANCHORFS_PASSPHRASE="}
-	mustRun(t, env1, "init", "--remote", remote, "--ledger", "embedded:"+ledger)
-	env2 := secondHome(t, env1, remote, "--ledger", "embedded:"+ledger)
+	mustRun(t, env1, "init", "--remote", remote, "--ledger", ledger)
+	env2 := secondHome(t, env1, remote, extra...)
 	mw1 := mountBackground(t, env1)
 	if out, ok := sh("echo 'edit A1 from mw1' > " + mw1 + "/g.txt"); !ok {
 		t.Fatal(out)

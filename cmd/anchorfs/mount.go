@@ -28,8 +28,11 @@ func newMountCmd() *cobra.Command {
 		Use:   "mount MOUNTPOINT",
 		Short: "Mount the volume; stays in the foreground until unmounted",
 		Long: `mount serves the volume at MOUNTPOINT. It stays in the foreground until the mount goes
-away (Ctrl-C, SIGTERM, fusermount3 -u or umount), then flushes everything to the remote
-and exits. With --background it returns once the mount is live and logs to HOME/mount.log.
+away (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, fusermount3 -u or umount), then flushes everything
+to the remote and exits. It logs to the terminal and to HOME/mount.log; a terminal that
+goes away stops only the terminal copy. With --background it returns once the mount is
+live and logs to HOME/mount.log. What the remote cannot take at unmount (full, or down)
+waits in the cache for the next mount.
 
 --allow-other lets other local users in, under the kernel's ordinary permission checks.`,
 		Example: `  anchorfs mount ~/Vault

@@ -520,14 +520,18 @@ func (v *Volume) Close(ctx context.Context) error {
 		if ferr := v.flushOpenFiles(); ferr != nil {
 			err = ferr
 		}
+		parked := false
 		if cerr := v.commit(ctx); cerr != nil {
 			// The store does not take uploads: what is queued, and the
 			// tree that names it, wait in the cache for the next open.
+			parked = true
 			if perr := v.commitTo(ctx, true); perr != nil && err == nil {
 				err = fmt.Errorf("%v; keeping it in the cache failed too: %w", cerr, perr)
 			}
 		}
-		if v.outbox != nil {
+		if v.outbox != nil && parked {
+			v.logf("%d versions stay in the outbox for the next mount or sync", v.outbox.len())
+		} else if v.outbox != nil {
 			wctx, cancel := context.WithTimeout(ctx, closeAnchorWait)
 			if werr := v.outbox.wait(wctx, nil); werr != nil {
 				v.logf("%d versions stay in the outbox for the next mount or sync: %v", v.outbox.len(), werr)
