@@ -98,3 +98,30 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 		t.Fatalf("after a crash mid-commit: %+v", got)
 	}
 }
+
+// TestConflictNamesAreFree: several conflicts of one file in one second
+// each get a name of their own, and a merge names the side that moves aside
+// from its id, the same on every writer.
+func TestConflictNamesAreFree(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 4, 5, 0, time.UTC)
+	d := &Node{entries: map[string]*Node{}}
+	for _, want := range []string{
+		"g (conflict vm 2026-11-23 100405).txt",
+		"g (conflict vm 2026-11-23 100405 2).txt",
+		"g (conflict vm 2026-11-23 100405 3).txt",
+	} {
+		got := freeConflictName(d, "g.txt", "vm", at)
+		if got != want {
+			t.Fatalf("freeConflictName = %q, want %q", got, want)
+		}
+		d.entries[got] = &Node{}
+	}
+	id := "3f9a1c2e00112233445566778899aabb"
+	if got := mergeConflictName(d, "Makefile", id); got != "Makefile (conflict 3f9a1c2e)" {
+		t.Fatalf("mergeConflictName = %q", got)
+	}
+	d.entries["notes (conflict 3f9a1c2e).md"] = &Node{}
+	if got := mergeConflictName(d, "notes.md", id); got != "notes (conflict 3f9a1c2e 2).md" {
+		t.Fatalf("mergeConflictName when taken = %q", got)
+	}
+}
