@@ -116,12 +116,14 @@ func TestKill9AtRandomPointsLosesNothingFsynced(t *testing.T) {
 				switch op := rng.IntN(10); {
 				case op < 5: // create or overwrite
 					c := content(p)
+					model.set(p, "") // open(O_TRUNC) empties it first, as on any file system
 					model.set(p, c)
 					if os.WriteFile(path, []byte(c), 0o644) != nil {
 						return
 					}
 				case op < 7: // write and fsync: the whole tree is durable then
 					c := content(p)
+					model.set(p, "")
 					model.set(p, c)
 					f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 					if err != nil {

@@ -235,6 +235,7 @@ func (ob *outbox) done(keys map[string]bool) {
 		}
 	}
 	ob.pending = kept
+	ob.w.Flush() // a process killed now does not send them again
 	ob.cond.Broadcast()
 }
 
@@ -394,6 +395,8 @@ func (v *Volume) submit(batch []outboxEntry) error {
 		case errors.Is(r.Err, network.ErrStale) && r.Current != nil &&
 			r.Current.Version == a.Version && r.Current.ManifestHash == a.ManifestHash:
 			done[anchorKey(a)] = true // committed by an earlier try
+		case errors.Is(r.Err, network.ErrStale) && r.Current != nil && r.Current.Version > a.Version && v.anchoredBefore(ctx, a):
+			done[anchorKey(a)] = true // committed by an earlier run, and followed since
 		case errors.Is(r.Err, network.ErrStale):
 			if err := v.conflict(a, r.Current); err != nil {
 				later = err // kept, and tried again after the anchorer's wait
@@ -409,6 +412,21 @@ func (v *Volume) submit(batch []outboxEntry) error {
 	}
 	v.outbox.done(done)
 	return later
+}
+
+// anchoredBefore reports whether the ledger's history of a's file holds a
+// itself: an earlier run anchored it, and stopped before the outbox said so.
+func (v *Volume) anchoredBefore(ctx context.Context, a network.Anchor) bool {
+	hist, err := v.opt.Ledger.History(ctx, a.Volume, a.File)
+	if err != nil {
+		return false
+	}
+	for _, h := range hist {
+		if h.Version == a.Version && h.ManifestHash == a.ManifestHash {
+			return true
+		}
+	}
+	return false
 }
 
 // ledgerCheck compares a file's version with the ledger before its content

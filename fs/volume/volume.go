@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -370,13 +371,18 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	return nil
 }
 
-// headExists tells whether head name is on the store, or parked in the cache.
+// headExists tells whether head name is on the store whole (a process
+// killed while writing it may leave part of it), or parked in the cache.
 func (v *Volume) headExists(name string) bool {
 	if _, err := os.Stat(v.parkedPath(name)); err == nil {
 		return true
 	}
-	_, err := v.store.Get(context.Background(), name)
-	return err == nil
+	h, err := format.ParseHash(path.Base(name))
+	if err != nil {
+		return false
+	}
+	b, err := v.store.Get(context.Background(), name)
+	return err == nil && format.HashOf(b) == h
 }
 
 func (v *Volume) lockCache() error {
