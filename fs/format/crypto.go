@@ -35,6 +35,11 @@ const (
 	// MinChunkSize and MaxChunkSize bound what a volume config may declare.
 	MinChunkSize = 4 << 10
 	MaxChunkSize = 16 << 20
+	// MaxChunks bounds a file's chunks, so its size: 1 TiB at the default
+	// chunk size. A file's chunk list (about 32 bytes a chunk in memory, 18
+	// in its manifest) is held whole while it is open; the bound keeps that
+	// under 50 MiB whatever size a caller asks for.
+	MaxChunks = 1 << 20
 )
 
 // ErrAuth means an object failed authentication: it was altered, truncated,

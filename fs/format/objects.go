@@ -106,6 +106,9 @@ func (m *Manifest) Validate(chunkSize int) error {
 		return fmt.Errorf("manifest: bad header")
 	}
 	want := (m.Size + int64(chunkSize) - 1) / int64(chunkSize)
+	if want > MaxChunks {
+		return fmt.Errorf("manifest: %d bytes is more than a file may hold", m.Size)
+	}
 	if int64(len(m.Chunks)) != want {
 		return fmt.Errorf("manifest: %d chunks for %d bytes", len(m.Chunks), m.Size)
 	}

@@ -358,6 +358,9 @@ func (h *Handle) grow(size int64) error {
 	if size <= f.size {
 		return nil
 	}
+	if size > h.v.MaxFileSize() {
+		return syscall.EFBIG
+	}
 	if last := int64(len(f.chunks)) - 1; last >= 0 && f.chunks[last].Size < h.v.chunkSize {
 		b, err := h.dirtyChunk(last, false)
 		if err != nil {
@@ -382,6 +385,9 @@ func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
 	if h.v.obj.full() {
 		return 0, syscall.ENOSPC
 	}
+	if off < 0 || off+int64(len(p)) > h.v.MaxFileSize() {
+		return 0, syscall.EFBIG
+	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
 	if err := h.begin(); err != nil {
@@ -399,6 +405,9 @@ func (h *Handle) Append(p []byte) (int, error) {
 	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
+	if h.f.size+int64(len(p)) > h.v.MaxFileSize() {
+		return 0, syscall.EFBIG
+	}
 	if err := h.begin(); err != nil {
 		return 0, err
 	}
@@ -481,6 +490,9 @@ func (h *Handle) Truncate(size int64) error {
 	if size < 0 {
 		return syscall.EINVAL
 	}
+	if size > h.v.MaxFileSize() {
+		return syscall.EFBIG
+	}
 	f, cs := h.f, int64(h.v.chunkSize)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -561,6 +573,10 @@ func (h *Handle) Flush() error {
 	return nil
 }
 
+// MaxFileSize is the largest size a file may have (format.MaxChunks
+// chunks); growing one past it gives EFBIG.
+func (v *Volume) MaxFileSize() int64 { return int64(v.chunkSize) * format.MaxChunks }
+
 // Fsync makes the file's content and the tree durable on the remote.
 func (h *Handle) Fsync(ctx context.Context) error {
 	if err := h.Flush(); err != nil {
@@ -620,6 +636,9 @@ func (h *Handle) Grow(size int64) error {
 	defer h.f.mu.Unlock()
 	if size <= h.f.size {
 		return nil
+	}
+	if size > h.v.MaxFileSize() {
+		return syscall.EFBIG
 	}
 	if err := h.begin(); err != nil {
 		return err

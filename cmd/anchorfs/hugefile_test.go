@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// rssMiB reads a process's resident memory from /proc.
+func rssMiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb >> 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestAHugeTruncateCannotExhaustMemory: truncate to a petabyte fails with
+// EFBIG (past the documented largest file) instead of growing the mount
+// until the OOM killer ends it, and a 10 GiB sparse file costs holes only.
+func TestAHugeTruncateCannotExhaustMemory(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	w := newWriter(t, "huge", env)
+	before := rssMiB(t, w.pid)
+	out, ok := sh("truncate -s 999999999999999 " + w.mnt + "/huge 2>&1")
+	if ok || !strings.Contains(out, "File too large") {
+		t.Fatalf("truncate to a petabyte: %v %s", ok, out)
+	}
+	if out, ok := sh("truncate -s 10G " + w.mnt + "/sparse && stat -c %s " + w.mnt + "/sparse"); !ok || strings.TrimSpace(out) != "10737418240" {
+		t.Fatalf("a 10 GiB sparse file: %v %s", ok, out)
+	}
+	w.sync()
+	if out, ok := sh("dd if=" + w.mnt + "/sparse bs=1M skip=10239 count=1 2>/dev/null | tr -d '\\0' | wc -c"); !ok || strings.TrimSpace(out) != "0" {
+		t.Fatalf("the last MiB of the sparse file: %v %q", ok, out)
+	}
+	if after := rssMiB(t, w.pid); after > before+64 {
+		t.Fatalf("the mount grew from %d to %d MiB", before, after)
+	}
+}
