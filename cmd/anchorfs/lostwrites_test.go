@@ -353,3 +353,16 @@ func TestAFullRemoteIsRecoveredFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerVerifyOfAFolderWithoutALedger fails, and makes no database there.
+func TestLedgerVerifyOfAFolderWithoutALedger(t *testing.T) {
+	env := newHome(t, "")
+	empty := t.TempDir()
+	r := anchorfs(t, append(env, "ANCHORFS_LEDGER=embedded:"+empty), "ledger", "verify")
+	if r.code != 1 || !strings.Contains(r.err, "holds no embedded ledger") {
+		t.Fatalf("ledger verify of an empty folder: %+v", r)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Fatalf("ledger verify made %d files in an empty folder", len(entries))
+	}
+}

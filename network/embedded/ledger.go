@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -77,6 +78,13 @@ func Open(dir string, signer Signer) (*Ledger, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ledger folder: %w", err)
 	}
+	// Processes opening the folder at once take turns setting it up: SQLite
+	// refuses a switch to WAL while another connection is making the file.
+	unlock, err := lockSetup(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	key, err := nodeKey(dir)
 	if err != nil {
 		return nil, err
@@ -104,30 +112,52 @@ func Open(dir string, signer Signer) (*Ledger, error) {
 	return l, nil
 }
 
-// nodeKey loads or creates the key that signs this ledger's blocks.
+// lockSetup takes the folder's setup lock (an flock on DIR/setup.lock).
+func lockSetup(dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, "setup.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("ledger folder: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// nodeKey loads or creates the key that signs this ledger's blocks. A new
+// key is written whole under a temporary name and linked into place, so
+// that processes opening a new ledger at once all read the one that won.
 func nodeKey(dir string) (ed25519.PrivateKey, error) {
 	path := filepath.Join(dir, "node.key")
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		_, key, _ := ed25519.GenerateKey(rand.Reader)
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			_, err = f.Write(key.Seed())
-			if err == nil {
-				err = f.Sync()
-			}
-			f.Close()
-			if err != nil {
-				return nil, fmt.Errorf("node key: %w", err)
-			}
+		tmp, terr := os.CreateTemp(dir, "node.key.*")
+		if terr != nil {
+			return nil, fmt.Errorf("node key: %w", terr)
+		}
+		_, werr := tmp.Write(key.Seed())
+		if werr == nil {
+			werr = tmp.Sync()
+		}
+		if cerr := tmp.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr == nil {
+			werr = os.Chmod(tmp.Name(), 0o600)
+		}
+		if werr == nil {
+			werr = os.Link(tmp.Name(), path)
+		}
+		os.Remove(tmp.Name())
+		if werr == nil {
 			return key, nil
 		}
-		if !os.IsExist(err) {
-			return nil, fmt.Errorf("node key: %w", err)
+		if !os.IsExist(werr) {
+			return nil, fmt.Errorf("node key: %w", werr)
 		}
-		// Another process made it first.
-		time.Sleep(50 * time.Millisecond)
-		b, err = os.ReadFile(path)
+		b, err = os.ReadFile(path) // another process linked its key first
 	}
 	if err != nil {
 		return nil, fmt.Errorf("node key: %w", err)

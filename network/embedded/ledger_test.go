@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -196,3 +198,54 @@ func BenchmarkAnchorBatch(b *testing.B) {
 }
 
 var _ = fmt.Sprint
+
+// TestConcurrentFirstOpens: processes that open a new ledger folder at the
+// same moment all open it, on one node key.
+func TestConcurrentFirstOpens(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		dir := t.TempDir()
+		id := identity(t)
+		const n = 8
+		errs := make(chan error, n)
+		keys := make(chan string, n)
+		for i := 0; i < n; i++ {
+			go func() {
+				l, err := embedded.Open(dir, id)
+				if err == nil {
+					info, ierr := l.Info(context.Background())
+					keys <- info.Signer
+					err = ierr
+					l.Close()
+				} else {
+					keys <- ""
+				}
+				errs <- err
+			}()
+		}
+		seen := map[string]bool{}
+		for i := 0; i < n; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: a concurrent first open: %v", round, err)
+			}
+			seen[<-keys] = true
+		}
+		if len(seen) != 1 {
+			t.Fatalf("round %d: %d node keys for one ledger", round, len(seen))
+		}
+	}
+}
+
+// TestVerifyDirRefusesAFolderWithoutALedger: verifying an empty or wrong
+// folder fails and leaves no database behind.
+func TestVerifyDirRefusesAFolderWithoutALedger(t *testing.T) {
+	dir := t.TempDir()
+	if err := embedded.VerifyDir(context.Background(), dir); err == nil {
+		t.Fatal("an empty folder verified")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("verify left %d files in an empty folder", len(entries))
+	}
+	if err := embedded.VerifyDir(context.Background(), filepath.Join(dir, "nowhere")); err == nil {
+		t.Fatal("a missing folder verified")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
@@ -25,7 +26,12 @@ func (l *Ledger) Verify(ctx context.Context) error { return verifyDB(ctx, l.db) 
 // state, rebuilt from the valid transactions' writes and compared with the
 // stored one. It names the first block that fails.
 func VerifyDir(ctx context.Context, dir string) error {
-	db, err := openDB(filepath.Join(dir, "ledger.db"))
+	path := filepath.Join(dir, "ledger.db")
+	if _, err := os.Stat(path); err != nil {
+		// Opening would make an empty ledger there, which verifies.
+		return fmt.Errorf("%s holds no embedded ledger: %w", dir, err)
+	}
+	db, err := openDB(path)
 	if err != nil {
 		return err
 	}
@@ -99,6 +105,9 @@ func verifyDB(ctx context.Context, db *sql.DB) error {
 	}
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	if want == 0 {
+		return fmt.Errorf("the ledger has no blocks, not even its first")
 	}
 	// The stored world state must be exactly what the blocks say.
 	srows, err := tx.QueryContext(ctx, `SELECT key, value FROM state`)
