@@ -22,6 +22,9 @@ type node struct {
 	// cachedVersion is the content version the kernel's page cache holds
 	// (+1, so zero means none): an open of the same version keeps the cache.
 	cachedVersion atomic.Uint64
+	// toldVersion is the content version (+1) whose size the kernel was
+	// last told in an attribute reply.
+	toldVersion atomic.Uint64
 }
 
 var (
@@ -80,7 +83,11 @@ func caller(ctx context.Context) (uid, gid uint32) {
 func (d *node) child(ctx context.Context, c *volume.Node, out *fuse.EntryOut) *gofs.Inode {
 	a := d.v.Attr(c)
 	fillAttr(a, &out.Attr)
-	return d.NewInode(ctx, &node{v: d.v, n: c}, gofs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: a.Ino})
+	ino := d.NewInode(ctx, &node{v: d.v, n: c}, gofs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: a.Ino})
+	if cn, ok := ino.Operations().(*node); ok {
+		cn.toldVersion.Store(d.v.Version(c) + 1)
+	}
+	return ino
 }
 
 func (d *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -93,6 +100,7 @@ func (d *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 
 func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	fillAttr(n.v.Attr(n.n), &out.Attr)
+	n.toldVersion.Store(n.v.Version(n.n) + 1)
 	return 0
 }
 
@@ -192,7 +200,15 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	}
 	var flagsOut uint32
 	version := n.v.Version(n.n) + 1
-	if n.cachedVersion.Swap(version) == version {
+	switch told := n.toldVersion.Load(); {
+	case told != 0 && told != version:
+		// The open took a newer version than the one whose size the
+		// kernel holds (from the ledger, or another writer's head): this
+		// handle reads around the page cache and that size, so it sees
+		// the whole of what it opened.
+		flagsOut = fuse.FOPEN_DIRECT_IO
+		n.cachedVersion.Store(0)
+	case n.cachedVersion.Swap(version) == version:
 		flagsOut = fuse.FOPEN_KEEP_CACHE
 	}
 	return &handle{h: h, appending: flags&syscall.O_APPEND != 0}, flagsOut, 0

@@ -194,6 +194,10 @@ func TestKill9AtRandomPointsLosesNothingFsynced(t *testing.T) {
 					}
 					hist = append(hist, describe(s)+mark)
 				}
+				if keep := os.Getenv("CRASH_KEEP"); keep != "" {
+					unmountAndWait(t, env, w.mnt)
+					sh("mkdir -p " + keep + " && cp -a " + homeOf(env) + " " + keep + "/home && cp -a " + remoteOf(t, env) + " " + keep + "/remote")
+				}
 				log, _ := os.ReadFile(filepath.Join(homeOf(env), "mount.log"))
 				os.WriteFile(filepath.Join(os.TempDir(), "anchorfs-crashloop-failure.log"), log, 0o644)
 				t.Fatalf("cycle %d (seed %d): %s holds %s; its states were:\n%s\n(mount log in %s)", cycle, seed,

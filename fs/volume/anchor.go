@@ -43,6 +43,7 @@ type outbox struct {
 	file    *os.File
 	w       *bufio.Writer
 	pending []outboxEntry
+	added   uint64 // versions added so far: each entry's place, for mark
 	commit  uint64 // the newest commit tag given out
 	kick    chan struct{}
 	lastErr error
@@ -56,6 +57,7 @@ type outboxEntry struct {
 	Commit uint64         `json:"commit,omitempty"` // 0: written before commit tags existed
 	Heads  []string       `json:"heads,omitempty"`
 	gen    uint64         // upload generation of the manifest
+	place  uint64         // when it was added (outbox.added), for mark
 	ready  bool           // a head naming it is on the remote: it may go to the ledger
 }
 
@@ -153,20 +155,30 @@ func writeEntry(w *bufio.Writer, e outboxEntry) {
 // with the commit that names it.
 func (ob *outbox) add(a network.Anchor, gen uint64) {
 	ob.mu.Lock()
-	ob.pending = append(ob.pending, outboxEntry{Op: "add", Anchor: a, gen: gen})
+	ob.added++
+	ob.pending = append(ob.pending, outboxEntry{Op: "add", Anchor: a, gen: gen, place: ob.added})
 	ob.mu.Unlock()
 }
 
-// durable writes the versions not yet in the log, tagged with a new
-// commit, and the names of the heads that commit is about to write, and
-// fsyncs the log. It returns the commit's tag, for committed.
-func (ob *outbox) durable(heads []string) (uint64, error) {
+// mark is the place of the newest version added: a commit takes it while
+// it seals the tree, so that it tags only versions that tree has.
+func (ob *outbox) mark() uint64 {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	return ob.added
+}
+
+// durable writes the versions up to mark not yet in the log, tagged with a
+// new commit, and the names of the heads that commit is about to write,
+// and fsyncs the log. It returns the commit's tag, for committed. Versions
+// added after mark wait for the next commit: the heads do not name them.
+func (ob *outbox) durable(mark uint64, heads []string) (uint64, error) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	ob.commit++
 	t := ob.commit
 	for i := range ob.pending {
-		if e := &ob.pending[i]; e.Commit == 0 && !e.ready {
+		if e := &ob.pending[i]; e.Commit == 0 && !e.ready && e.place <= mark {
 			e.Commit = t
 			writeEntry(ob.w, outboxEntry{Op: "add", Anchor: e.Anchor, Commit: t})
 		}

@@ -317,10 +317,14 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		heads = append(heads, pendingHead{dom: v.rootDom, head: h, prev: v.headHash})
 	}
 	v.dirty, v.linksDirty = false, false
+	var mark uint64 // the versions the sealed tree has (Flush adds under v.mu)
+	if v.outbox != nil {
+		mark = v.outbox.mark()
+	}
 	v.mu.Unlock()
 
 	if park {
-		return v.parkHeads(heads)
+		return v.parkHeads(heads, mark)
 	}
 	if err := v.obj.wait(ctx, v.obj.barrier()); err != nil {
 		v.redirty()
@@ -331,7 +335,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	if v.outbox != nil {
 		// Every version the heads name is in the durable outbox first.
 		var err error
-		if tag, err = v.outbox.durable(names); err != nil {
+		if tag, err = v.outbox.durable(mark, names); err != nil {
 			v.redirty()
 			return err
 		}
@@ -398,14 +402,14 @@ func (v *Volume) parkedPath(name string) string {
 
 // parkHeads keeps sealed heads in the parked folder, after the objects they
 // name are in the write-back folder and the outbox is durable.
-func (v *Volume) parkHeads(heads []pendingHead) error {
+func (v *Volume) parkHeads(heads []pendingHead, mark uint64) error {
 	n, bytes, err := v.obj.spillAll()
 	if err != nil {
 		return err
 	}
 	objs, _, names := v.sealHeads(heads)
 	if v.outbox != nil {
-		if _, err := v.outbox.durable(names); err != nil {
+		if _, err := v.outbox.durable(mark, names); err != nil {
 			return err
 		}
 	}

@@ -560,16 +560,18 @@ func (h *Handle) Flush() error {
 	hash := format.HashOf(obj)
 	v.obj.putFor(n.id, format.ObjectName(hash), obj)
 
+	prev := f.baseManifest
 	v.mu.Lock()
 	n.version, n.manifest, n.size = f.next, hash.String(), f.size
 	n.liveSet = false
 	v.touchParents(n)
+	// In the outbox under the tree lock: a commit that seals the tree with
+	// this version also tags it (outbox.mark).
+	v.anchor(n, &m, hash.String(), prev)
 	v.mu.Unlock()
 	f.modified, f.rekey = false, false
 	f.key, f.epoch = f.sealKey, f.sealEpoch
-	prev := f.baseManifest
 	f.baseVersion, f.baseManifest = f.next, hash.String()
-	v.anchor(n, &m, hash.String(), prev)
 	return nil
 }
 

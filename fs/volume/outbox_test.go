@@ -47,7 +47,7 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	if got := ob.batch(10); len(got) != 0 {
 		t.Fatalf("versions no head names yet went to the ledger: %+v", got)
 	}
-	tag, err := ob.durable([]string{"heads/h1"})
+	tag, err := ob.durable(ob.mark(), []string{"heads/h1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 		t.Fatalf("a batch holds one version per file: %d entries", len(got))
 	}
 	ob.done(map[string]bool{anchorKey(a): true})
-	if _, err := ob.durable(nil); err != nil { // flushes the done line
+	if _, err := ob.durable(ob.mark(), nil); err != nil { // flushes the done line
 		t.Fatal(err)
 	}
 	ob.file.Close() // a crash: no clean close
@@ -79,11 +79,11 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	d := network.Anchor{File: "f3", Version: 1}
 	e := network.Anchor{File: "f4", Version: 1}
 	ob2.add(d, 0)
-	if _, err := ob2.durable([]string{"heads/lost"}); err != nil {
+	if _, err := ob2.durable(ob2.mark(), []string{"heads/lost"}); err != nil {
 		t.Fatal(err)
 	}
 	ob2.add(e, 0)
-	if _, err := ob2.durable([]string{"heads/up"}); err != nil {
+	if _, err := ob2.durable(ob2.mark(), []string{"heads/up"}); err != nil {
 		t.Fatal(err)
 	}
 	ob2.file.Close()
@@ -123,5 +123,28 @@ func TestConflictNamesAreFree(t *testing.T) {
 	d.entries["notes (conflict 3f9a1c2e).md"] = &Node{}
 	if got := mergeConflictName(d, "notes.md", id); got != "notes (conflict 3f9a1c2e 2).md" {
 		t.Fatalf("mergeConflictName when taken = %q", got)
+	}
+}
+
+// TestACommitTagsOnlyTheVersionsItsTreeHas: a version added after the
+// commit sealed its tree waits for the next commit.
+func TestACommitTagsOnlyTheVersionsItsTreeHas(t *testing.T) {
+	ob, err := openOutbox(t.TempDir(), func(string) bool { return false }, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.close()
+	sealed := network.Anchor{File: "f1", Version: 1}
+	later := network.Anchor{File: "f2", Version: 1}
+	ob.add(sealed, 0)
+	mark := ob.mark() // the commit seals its tree here
+	ob.add(later, 0)
+	tag, err := ob.durable(mark, []string{"heads/h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.committed(tag)
+	if got := ob.batch(10); len(got) != 1 || got[0].Anchor != sealed {
+		t.Fatalf("a commit made its tree's versions and a later one ready: %+v", got)
 	}
 }
