@@ -47,3 +47,22 @@ func TestAHugeTruncateCannotExhaustMemory(t *testing.T) {
 		t.Fatalf("the mount grew from %d to %d MiB", before, after)
 	}
 }
+
+// TestANameOver255BytesIsTooLong: every call that takes a name answers
+// ENAMETOOLONG for one of 256 bytes, as local file systems do.
+func TestANameOver255BytesIsTooLong(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	mnt := mountBackground(t, env)
+	long := strings.Repeat("n", 256)
+	ok255 := strings.Repeat("n", 255)
+	if out, ok := sh("cd " + mnt + " && touch " + ok255 + " && echo x > f && mkdir d"); !ok {
+		t.Fatalf("255 bytes: %s", out)
+	}
+	for _, cmd := range []string{"touch " + long, "mkdir " + long, "ln -s f " + long, "ln f " + long, "mv f " + long, "cat " + long, "stat " + long} {
+		out, ok := sh("cd " + mnt + " && " + cmd + " 2>&1")
+		if ok || !strings.Contains(out, "File name too long") {
+			t.Errorf("%s: %v %s", cmd[:strings.Index(cmd, " ")], ok, out)
+		}
+	}
+}

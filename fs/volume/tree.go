@@ -239,7 +239,22 @@ func (v *Volume) loaded(n *Node) error {
 }
 
 func validName(s string) bool {
-	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\x00") && len(s) <= 255
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\x00") && len(s) <= maxNameLen
+}
+
+// maxNameLen is the longest name in bytes, as on Linux file systems (NAME_MAX).
+const maxNameLen = 255
+
+// checkName is nil for a name a folder may hold: ENAMETOOLONG past 255
+// bytes, EINVAL for the rest of what validName refuses.
+func checkName(s string) error {
+	if len(s) > maxNameLen {
+		return syscall.ENAMETOOLONG
+	}
+	if !validName(s) {
+		return syscall.EINVAL
+	}
+	return nil
 }
 
 // integrity logs an integrity failure and turns it into EIO for the caller.
@@ -278,6 +293,9 @@ func (v *Volume) touchParents(n *Node) {
 
 // Lookup finds name in folder dir.
 func (v *Volume) Lookup(dir *Node, name string) (*Node, error) {
+	if len(name) > maxNameLen {
+		return nil, syscall.ENAMETOOLONG
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if err := v.loaded(dir); err != nil {
@@ -310,8 +328,8 @@ func (v *Volume) add(dir *Node, name string, n *Node) error {
 	if err := v.writableAt(dir); err != nil {
 		return err
 	}
-	if !validName(name) {
-		return syscall.EINVAL
+	if err := checkName(name); err != nil {
+		return err
 	}
 	if err := v.loaded(dir); err != nil {
 		return err
@@ -495,8 +513,8 @@ func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, fl
 	if err := v.writableAt(newDir); err != nil {
 		return err
 	}
-	if !validName(newName) {
-		return syscall.EINVAL
+	if err := checkName(newName); err != nil {
+		return err
 	}
 	if err := v.loaded(dir); err != nil {
 		return err
