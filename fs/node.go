@@ -316,6 +316,8 @@ type handle struct {
 	// appending is O_APPEND: writes go to the end of the content as the
 	// volume knows it, not to the offset of the kernel's cached size.
 	appending bool
+	// wrote is set by a write through this handle since its last flush.
+	wrote atomic.Bool
 }
 
 var (
@@ -342,17 +344,28 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	} else {
 		n, err = h.h.WriteAt(data, off)
 	}
+	if n > 0 {
+		h.wrote.Store(true)
+	}
 	if err != nil {
 		return uint32(n), errno(err)
 	}
 	return uint32(n), 0
 }
 
-// Flush comes with every close(2) of a descriptor of the handle, and a
-// shell's "echo b > f" closes one before it writes (open, dup2, close):
-// a version is made at Release, the last close, so one open-write-close
-// makes one version. fsync(2) and anchorfs sync make one at once.
-func (h *handle) Flush(ctx context.Context) syscall.Errno { return 0 }
+// Flush comes with every close(2) of a descriptor of the handle. It makes
+// a version when data was written through the handle since the last one,
+// so that close(2) returns once the version is made (and reports its
+// errors); a shell's "echo b > f" closes a descriptor after the truncating
+// open and before it writes (open, dup2, close), which makes none: one
+// open-write-close makes one version. Release makes the version of a change
+// no write followed (a truncating open alone).
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	if !h.wrote.Swap(false) {
+		return 0
+	}
+	return errno(h.h.Flush())
+}
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	return errno(h.h.Fsync(ctx))
