@@ -39,6 +39,7 @@ var (
 	_ gofs.NodeRmdirer       = (*node)(nil)
 	_ gofs.NodeRenamer       = (*node)(nil)
 	_ gofs.NodeSymlinker     = (*node)(nil)
+	_ gofs.NodeMknoder       = (*node)(nil)
 	_ gofs.NodeReadlinker    = (*node)(nil)
 	_ gofs.NodeLinker        = (*node)(nil)
 	_ gofs.NodeStatfser      = (*node)(nil)
@@ -66,6 +67,7 @@ func fillAttr(a volume.Attr, out *fuse.Attr) {
 	out.Nlink = a.Nlink
 	out.Owner = fuse.Owner{Uid: a.UID, Gid: a.GID}
 	out.Size = uint64(a.Size)
+	out.Rdev = uint32(a.Rdev)
 	out.Blocks = (out.Size + 511) / 512
 	out.Blksize = 4096
 	mt, ct := a.Mtime, a.Ctime
@@ -236,6 +238,24 @@ func (d *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	}
 	uid, gid := caller(ctx)
 	c, err := d.v.Symlink(d.n, name, target, uid, gid)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return d.child(ctx, c, out), 0
+}
+
+// Mknod makes fifos, unix-domain sockets and, for root, device nodes: the
+// kernel serves what passes through them; the volume keeps the names.
+func (d *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	typ := volume.SpecialType(mode)
+	if typ == "" {
+		return nil, syscall.EINVAL // regular files come through Create
+	}
+	if d.v.Full() {
+		return nil, syscall.ENOSPC
+	}
+	uid, gid := caller(ctx)
+	c, err := d.v.Mknod(d.n, name, typ, mode, uint64(dev), uid, gid)
 	if err != nil {
 		return nil, errno(err)
 	}

@@ -170,6 +170,12 @@ const (
 	TypeFile    = "file"
 	TypeDir     = "dir"
 	TypeSymlink = "symlink"
+	// Special files: a name and metadata only; what passes through them
+	// never reaches the volume.
+	TypeFifo     = "fifo"
+	TypeSocket   = "socket"
+	TypeCharDev  = "char"
+	TypeBlockDev = "block"
 )
 
 // Entry is one name in a directory: the node's metadata and where its content is.
@@ -190,6 +196,8 @@ type Entry struct {
 	Tree string `json:"tree,omitempty"`
 	// Symlinks: the target.
 	Target string `json:"target,omitempty"`
+	// Device nodes (char, block): the device number, as Linux's st_rdev.
+	Rdev uint64 `json:"rdev,omitempty"`
 	// Xattrs holds user.* extended attributes.
 	Xattrs map[string][]byte `json:"xattrs,omitempty"`
 	// Link marks a file with several names: its metadata lives in the head's

@@ -533,7 +533,7 @@ func (v *Volume) sealDir(d *Node) {
 		if c.typ == format.TypeDir {
 			v.sealDir(c)
 		}
-		if c.nlink > 1 && c.typ == format.TypeFile {
+		if c.nlink > 1 && c.typ != format.TypeDir {
 			entries = append(entries, format.Entry{Name: name, ID: c.id.String(), Type: c.typ, Link: true})
 			continue
 		}

@@ -333,6 +333,7 @@ func (m *merger) reconcile(ctx context.Context, d *Node, name string, o *Node, b
 		if o.typ == format.TypeSymlink {
 			o.target = t.Target
 		}
+		o.rdev = t.Rdev
 		v.touchParents(o)
 	}
 	return nil

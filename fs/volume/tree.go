@@ -24,6 +24,7 @@ type Node struct {
 	mtime, ctime int64 // ns since the epoch
 	xattrs       map[string][]byte
 
+	rdev   uint64 // device nodes
 	target string // symlinks
 
 	// Files.
@@ -54,6 +55,7 @@ type Attr struct {
 	Nlink        uint32
 	UID, GID     uint32
 	Size         int64
+	Rdev         uint64 // device nodes
 	Mtime, Ctime time.Time
 }
 
@@ -76,8 +78,32 @@ func typeBits(typ string) uint32 {
 		return syscall.S_IFDIR
 	case format.TypeSymlink:
 		return syscall.S_IFLNK
+	case format.TypeFifo:
+		return syscall.S_IFIFO
+	case format.TypeSocket:
+		return syscall.S_IFSOCK
+	case format.TypeCharDev:
+		return syscall.S_IFCHR
+	case format.TypeBlockDev:
+		return syscall.S_IFBLK
 	}
 	return syscall.S_IFREG
+}
+
+// SpecialType is the node type of a special file of mode's type bits
+// (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK), or "".
+func SpecialType(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFIFO:
+		return format.TypeFifo
+	case syscall.S_IFSOCK:
+		return format.TypeSocket
+	case syscall.S_IFCHR:
+		return format.TypeCharDev
+	case syscall.S_IFBLK:
+		return format.TypeBlockDev
+	}
+	return ""
 }
 
 // Version is a file's content version as of its last close; a newer one
@@ -99,18 +125,20 @@ func (v *Volume) Attr(n *Node) Attr {
 }
 
 func (v *Volume) attrLocked(n *Node) Attr {
-	a := Attr{Ino: n.ino, Mode: typeBits(n.typ) | n.mode, Nlink: 1, UID: n.uid, GID: n.gid,
+	a := Attr{Ino: n.ino, Mode: typeBits(n.typ) | n.mode, Nlink: n.nlink, UID: n.uid, GID: n.gid,
 		Mtime: time.Unix(0, n.mtime), Ctime: time.Unix(0, n.ctime)}
 	switch n.typ {
 	case format.TypeFile:
-		a.Size, a.Nlink = n.size, n.nlink
+		a.Size = n.size
 		if n.liveSet {
 			a.Size = n.live
 		}
 	case format.TypeSymlink:
 		a.Size = int64(len(n.target))
+	case format.TypeCharDev, format.TypeBlockDev:
+		a.Rdev = n.rdev
 	case format.TypeDir:
-		a.Size = 4096
+		a.Size, a.Nlink = 4096, 1
 	}
 	return a
 }
@@ -146,7 +174,8 @@ func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node, dom *
 		return n, nil
 	}
 	n := &Node{id: id, typ: e.Type, mode: e.Mode & 0o7777, uid: e.UID, gid: e.GID, mtime: e.Mtime, ctime: e.Ctime,
-		xattrs: e.Xattrs, target: e.Target, size: e.Size, version: e.Version, manifest: e.Manifest, tree: e.Tree, nlink: 1, dom: dom}
+		xattrs: e.Xattrs, target: e.Target, size: e.Size, version: e.Version, manifest: e.Manifest, tree: e.Tree, nlink: 1, dom: dom,
+		rdev: e.Rdev}
 	if e.Domain != "" {
 		did, err := format.ParseID(e.Domain)
 		if err != nil || e.Type != format.TypeDir || did != id || e.Epoch == 0 || dom.shared {
@@ -162,7 +191,7 @@ func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node, dom *
 		d.root, n.dom = n, d
 	}
 	switch e.Type {
-	case format.TypeFile, format.TypeSymlink:
+	case format.TypeFile, format.TypeSymlink, format.TypeFifo, format.TypeSocket, format.TypeCharDev, format.TypeBlockDev:
 	case format.TypeDir:
 		if e.Tree == "" {
 			return nil, fmt.Errorf("folder %s has no tree", id)
@@ -193,6 +222,8 @@ func (v *Volume) entryOf(n *Node, name string) format.Entry {
 		}
 	case format.TypeSymlink:
 		e.Target = n.target
+	case format.TypeCharDev, format.TypeBlockDev:
+		e.Rdev = n.rdev
 	}
 	return e
 }
@@ -378,6 +409,23 @@ func (v *Volume) Symlink(dir *Node, name, target string, uid, gid uint32) (*Node
 	}
 	n := v.newNode(dir, format.TypeSymlink, 0o777, uid, gid)
 	n.target = target
+	return n, v.add(dir, name, n)
+}
+
+// Mknod makes a special file: typ is one of format's fifo, socket, char or
+// block types; rdev is a device node's number.
+func (v *Volume) Mknod(dir *Node, name, typ string, mode uint32, rdev uint64, uid, gid uint32) (*Node, error) {
+	switch typ {
+	case format.TypeFifo, format.TypeSocket:
+		rdev = 0
+	case format.TypeCharDev, format.TypeBlockDev:
+	default:
+		return nil, syscall.EINVAL
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := v.newNode(dir, typ, mode, uid, gid)
+	n.rdev = rdev
 	return n, v.add(dir, name, n)
 }
 

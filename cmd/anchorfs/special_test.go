@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSpecialFiles: fifos, unix-domain sockets and device nodes are made,
+// listed, stat'ed, renamed, hard-linked, chmod'ed and removed through the
+// mount, work while mounted (a fifo passes data, a socket takes a
+// connection) and come back after a remount from an empty cache.
+func TestSpecialFiles(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	mnt := mountBackground(t, env)
+	script := `set -e; cd ` + mnt + `
+mkfifo p
+mknod null c 1 3
+mknod blk b 7 0
+python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.bind("sock")'
+chmod 600 p
+ln p p2
+mv blk blk2
+mkfifo gone && rm gone
+(echo through the fifo > p &) ; read line < p; echo "$line"
+python3 - <<'PY'
+import os, socket, threading
+s = socket.socket(socket.AF_UNIX); os.unlink("live.sock") if os.path.exists("live.sock") else None
+s.bind("live.sock"); s.listen(1)
+def serve():
+    c, _ = s.accept(); c.sendall(b"hello over the socket"); c.close()
+threading.Thread(target=serve).start()
+c = socket.socket(socket.AF_UNIX); c.connect("live.sock"); print(c.recv(100).decode())
+PY
+rm live.sock
+stat -c '%n %F %a %h %t:%T' p p2 null blk2 sock`
+	out, ok := sh(script)
+	if !ok {
+		t.Fatalf("special files through the mount:\n%s", out)
+	}
+	for _, want := range []string{"through the fifo", "hello over the socket", "p fifo 600 2", "p2 fifo 600 2",
+		"null character special file 644 1 1:3", "blk2 block special file 644 1 7:0", "sock socket"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	mustRun(t, env, "sync")
+	unmountAndWait(t, env, mnt)
+	os.RemoveAll(filepath.Join(homeOf(env), "cache"))
+	mnt2 := mountBackground(t, env)
+	out, ok = sh("cd " + mnt2 + " && stat -c '%n %F %a %h %t:%T' p p2 null blk2 sock && ls gone 2>&1 || true")
+	if !ok {
+		t.Fatalf("after a remount from an empty cache:\n%s", out)
+	}
+	for _, want := range []string{"p fifo 600 2", "p2 fifo 600 2", "null character special file 644 1 1:3",
+		"blk2 block special file 644 1 7:0", "sock socket", "No such file"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("after a remount, missing %q in:\n%s", want, out)
+		}
+	}
+}
