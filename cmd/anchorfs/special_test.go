@@ -61,3 +61,22 @@ stat -c '%n %F %a %h %t:%T' p p2 null blk2 sock`
 		}
 	}
 }
+
+// TestNamesAreBytes: a name and a symlink target that are not valid UTF-8
+// come back byte for byte after a remount from an empty cache.
+func TestNamesAreBytes(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	mnt := mountBackground(t, env)
+	if out, ok := sh("cd " + mnt + " && echo kept > $'bad\\xff.txt' && ln -s $'tar\\xfeget' link"); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, env, "sync")
+	unmountAndWait(t, env, mnt)
+	os.RemoveAll(filepath.Join(homeOf(env), "cache"))
+	mnt2 := mountBackground(t, env)
+	out, ok := sh(`cd ` + mnt2 + ` && python3 -c 'import os; print(sorted(os.listdir(b"."))); print(os.readlink(b"link")); print(open(b"bad\xff.txt").read().strip())'`)
+	if !ok || !strings.Contains(out, `b'bad\xff.txt'`) || !strings.Contains(out, `b'tar\xfeget'`) || !strings.Contains(out, "kept") {
+		t.Fatalf("after a remount: %s", out)
+	}
+}

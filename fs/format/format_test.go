@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/anchorfs/anchorfs/fs/format"
@@ -226,5 +227,23 @@ func TestMerkleRoot(t *testing.T) {
 	b := []format.Chunk{a[1], a[0]}
 	if format.MerkleRoot(a) == format.MerkleRoot(b) {
 		t.Fatal("order does not change the root")
+	}
+}
+
+// TestNamesThatAreNotUTF8RoundTrip: such a name and target are written as
+// rawName and rawTarget and read back byte for byte; a rawName that is
+// valid UTF-8 is refused.
+func TestNamesThatAreNotUTF8RoundTrip(t *testing.T) {
+	e := format.Entry{Name: "bad\xff.txt", ID: "00112233445566778899aabbccddeeff", Type: format.TypeSymlink, Target: "t\xfe"}
+	b := format.Encode(e)
+	if !strings.Contains(string(b), `"name":"",`) || !strings.Contains(string(b), `"rawName":"YmFk/y50eHQ="`) || !strings.Contains(string(b), `"rawTarget":"dP4="`) {
+		t.Fatalf("encoded: %s", b)
+	}
+	var got format.Entry
+	if err := format.Decode(b, &got); err != nil || got.Name != e.Name || got.Target != e.Target || got.RawName != nil {
+		t.Fatalf("decoded %+v %v", got, err)
+	}
+	if err := format.Decode([]byte(`{"name":"","rawName":"b2s=","id":"x","type":"file","mode":0,"uid":0,"gid":0,"mtime":0,"ctime":0}`), &got); err == nil {
+		t.Fatal("a rawName that is UTF-8 was accepted")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Remote layout: every object but the config and heads lives under objects/,
@@ -198,6 +199,11 @@ type Entry struct {
 	Target string `json:"target,omitempty"`
 	// Device nodes (char, block): the device number, as Linux's st_rdev.
 	Rdev uint64 `json:"rdev,omitempty"`
+	// RawName and RawTarget stand, in the encoded form only, for a Name or
+	// Target that is not valid UTF-8 (which a JSON string cannot carry byte
+	// for byte); decoding puts them back into Name and Target.
+	RawName   []byte `json:"rawName,omitempty"`
+	RawTarget []byte `json:"rawTarget,omitempty"`
 	// Xattrs holds user.* extended attributes.
 	Xattrs map[string][]byte `json:"xattrs,omitempty"`
 	// Link marks a file with several names: its metadata lives in the head's
@@ -255,6 +261,54 @@ type HeadDomain struct {
 }
 
 // Encode is the canonical JSON encoding of a metadata object.
+// entryJSON is Entry without its JSON methods.
+type entryJSON Entry
+
+// MarshalJSON writes a name or target that is not valid UTF-8 as rawName
+// or rawTarget (base64) instead.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	a := entryJSON(e)
+	a.RawName, a.RawTarget = nil, nil
+	if !utf8.ValidString(a.Name) {
+		a.RawName, a.Name = []byte(a.Name), ""
+	}
+	if !utf8.ValidString(a.Target) {
+		a.RawTarget, a.Target = []byte(a.Target), ""
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(a); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON reads an entry, refusing unknown fields, and takes rawName
+// and rawTarget back into Name and Target.
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	var a entryJSON
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return err
+	}
+	if a.RawName != nil {
+		if a.Name != "" || utf8.Valid(a.RawName) {
+			return fmt.Errorf("entry %s: rawName stands only for a name that is not UTF-8", a.ID)
+		}
+		a.Name, a.RawName = string(a.RawName), nil
+	}
+	if a.RawTarget != nil {
+		if a.Target != "" || utf8.Valid(a.RawTarget) {
+			return fmt.Errorf("entry %s: rawTarget stands only for a target that is not UTF-8", a.ID)
+		}
+		a.Target, a.RawTarget = string(a.RawTarget), nil
+	}
+	*e = Entry(a)
+	return nil
+}
+
 func Encode(v any) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
