@@ -80,3 +80,21 @@ func TestNamesAreBytes(t *testing.T) {
 		t.Fatalf("after a remount: %s", out)
 	}
 }
+
+// TestFolderLinkCount is 2 plus the subfolders, also after a remount from
+// an empty cache (before the folder is read).
+func TestFolderLinkCount(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	mnt := mountBackground(t, env)
+	if out, ok := sh("cd " + mnt + " && mkdir -p d/a d/b d/c/x && touch d/f && rmdir d/b && stat -c '%h' d d/c d/a"); !ok || strings.Fields(out)[0] != "4" || strings.Fields(out)[1] != "3" || strings.Fields(out)[2] != "2" {
+		t.Fatalf("link counts of d, d/c, d/a: %v %q", ok, out)
+	}
+	mustRun(t, env, "sync")
+	unmountAndWait(t, env, mnt)
+	os.RemoveAll(filepath.Join(homeOf(env), "cache"))
+	mnt2 := mountBackground(t, env)
+	if out, ok := sh("stat -c '%h' " + mnt2 + "/d " + mnt2); !ok || strings.Fields(out)[0] != "4" || strings.Fields(out)[1] != "3" {
+		t.Fatalf("after a remount, link counts of d and the top: %v %q", ok, out)
+	}
+}

@@ -138,9 +138,26 @@ func (v *Volume) attrLocked(n *Node) Attr {
 	case format.TypeCharDev, format.TypeBlockDev:
 		a.Rdev = n.rdev
 	case format.TypeDir:
-		a.Size, a.Nlink = 4096, 1
+		a.Size, a.Nlink = 4096, v.dirLinks(n)
 	}
 	return a
+}
+
+// dirLinks is a folder's link count: 2 plus its subfolders, counted when
+// its entries are in memory, else as its entry recorded; 1 (unknown, as
+// find(1) reads it) for a folder of an older volume not loaded yet.
+// Called with v.mu held.
+func (v *Volume) dirLinks(n *Node) uint32 {
+	if n.entries == nil {
+		return max(n.nlink, 1)
+	}
+	links := uint32(2)
+	for _, c := range n.entries {
+		if c.typ == format.TypeDir {
+			links++
+		}
+	}
+	return links
 }
 
 func (v *Volume) newNode(dir *Node, typ string, mode, uid, gid uint32) *Node {
@@ -202,7 +219,7 @@ func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node, dom *
 	if e.Type == format.TypeFile && e.Version > 0 && e.Manifest == "" {
 		return nil, fmt.Errorf("file %s has no manifest", id)
 	}
-	if e.Link {
+	if e.Link || (e.Type == format.TypeDir && e.Nlink >= 2) {
 		n.nlink = e.Nlink
 	}
 	v.assignIno(n)
@@ -216,7 +233,7 @@ func (v *Volume) entryOf(n *Node, name string) format.Entry {
 	case format.TypeFile:
 		e.Size, e.Version, e.Manifest = n.size, n.version, n.manifest
 	case format.TypeDir:
-		e.Tree = n.tree
+		e.Tree, e.Nlink = n.tree, v.dirLinks(n)
 		if n.dom.shared && n.dom.root == n {
 			e.Domain, e.Epoch = n.id.String(), n.dom.epoch()
 		}
