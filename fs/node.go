@@ -70,8 +70,8 @@ func fillAttr(a volume.Attr, out *fuse.Attr) {
 	out.Rdev = uint32(a.Rdev)
 	out.Blocks = (out.Size + 511) / 512
 	out.Blksize = 4096
-	mt, ct := a.Mtime, a.Ctime
-	out.SetTimes(&mt, &mt, &ct)
+	at, mt, ct := a.Atime, a.Mtime, a.Ctime
+	out.SetTimes(&at, &mt, &ct)
 }
 
 func caller(ctx context.Context) (uid, gid uint32) {
@@ -116,6 +116,12 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 	}
 	if g, ok := in.GetGID(); ok {
 		a.GID = &g
+	}
+	if t, ok := in.GetATime(); ok {
+		a.Atime = &t
+	} else if in.Valid&fuse.FATTR_ATIME_NOW != 0 {
+		now := time.Now()
+		a.Atime = &now
 	}
 	if t, ok := in.GetMTime(); ok {
 		a.Mtime = &t

@@ -44,6 +44,7 @@ waits in the cache for the next mount.
 	c.Flags().Bool("background", false, "return once the mount is live; log to HOME/mount.log")
 	c.Flags().Bool("allow-other", false, "let other local users in (with the kernel's permission checks)")
 	c.Flags().Bool("debug", false, "log every FUSE request")
+	c.Flags().Bool("noatime", false, "keep access times as they are (by default reads renew them as relatime does)")
 	return c
 }
 

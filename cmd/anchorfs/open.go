@@ -100,7 +100,7 @@ func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(stri
 	}
 	host, _ := os.Hostname()
 	opt := volume.Options{CacheDir: s.cacheDir(c.Volume), Ledger: o.ledger, LedgerID: lid, Actor: o.id.Public().LedgerID(), Host: host,
-		ReadOnly: readOnly, Logf: logf}
+		ReadOnly: readOnly, NoAtime: s.v.GetBool("noatime"), Logf: logf}
 	if o.ledger != nil {
 		opt.Actor = o.ledger.Actor()
 	}

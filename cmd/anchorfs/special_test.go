@@ -98,3 +98,49 @@ func TestFolderLinkCount(t *testing.T) {
 		t.Fatalf("after a remount, link counts of d and the top: %v %q", ok, out)
 	}
 }
+
+// TestAccessTimesFollowRelatime: a read renews an access time older than a
+// day or than the last change, not one newer than both; it survives a remount from
+// an empty cache; with --noatime reads leave it alone.
+func TestAccessTimesFollowRelatime(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	mnt := mountBackground(t, env)
+	stamp := func(dir string) string {
+		out, ok := sh("stat -c '%X' " + dir + "/f")
+		if !ok {
+			t.Fatal(out)
+		}
+		return strings.TrimSpace(out)
+	}
+	if out, ok := sh("cd " + mnt + " && echo x > f && touch -a -d '2001-02-03 04:05:06' f"); !ok {
+		t.Fatal(out)
+	}
+	old := stamp(mnt)
+	if old != "981173106" && !strings.HasPrefix(old, "9811") {
+		t.Fatalf("touch -a set %s", old)
+	}
+	sh("cat " + mnt + "/f")
+	renewed := stamp(mnt)
+	if renewed == old {
+		t.Fatal("a read did not renew an access time years old")
+	}
+	// Now newer than the last change and less than a day old: a read leaves it.
+	if out, ok := sh("cd " + mnt + " && sleep 1.1 && cat f >/dev/null && stat -c %X f"); !ok || strings.TrimSpace(out) != renewed {
+		t.Fatalf("a second read moved a fresh access time from %s: %v %q", renewed, ok, out)
+	}
+	kept := stamp(mnt)
+	mustRun(t, env, "sync")
+	unmountAndWait(t, env, mnt)
+	os.RemoveAll(filepath.Join(homeOf(env), "cache"))
+	mnt2 := t.TempDir()
+	mustRun(t, env, "mount", mnt2, "--background", "--noatime")
+	t.Cleanup(func() { unmountAndWait(t, env, mnt2) })
+	if got := stamp(mnt2); got != kept {
+		t.Fatalf("after a remount the access time is %s, was %s", got, kept)
+	}
+	sh("touch -a -d '2001-02-03 04:05:06' " + mnt2 + "/f && cat " + mnt2 + "/f")
+	if got := stamp(mnt2); got == renewed || !strings.HasPrefix(got, "9811") {
+		t.Fatalf("with --noatime a read moved the access time to %s", got)
+	}
+}

@@ -189,6 +189,8 @@ type Entry struct {
 	GID   uint32 `json:"gid"`
 	Mtime int64  `json:"mtime"` // nanoseconds since the Unix epoch
 	Ctime int64  `json:"ctime"`
+	// Atime is the last access, kept with relatime's rule (0: as mtime).
+	Atime int64 `json:"atime,omitempty"`
 	// Files: size, content version and the manifest of that version (none for version 0).
 	Size     int64  `json:"size,omitempty"`
 	Version  uint64 `json:"version,omitempty"`

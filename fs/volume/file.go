@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +49,8 @@ type Handle struct {
 	v *Volume
 	n *Node
 	f *fileData
+	// read is set once a read through the handle has touched the access time.
+	read atomic.Bool
 }
 
 // Open opens file n for reading and writing.
@@ -212,6 +215,9 @@ func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c form
 // ReadAt reads from the file's current content.
 func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	v, f := h.v, h.f
+	if !h.read.Swap(true) {
+		v.touchAtime(h.n)
+	}
 	type want struct {
 		i     int64
 		c     format.Chunk

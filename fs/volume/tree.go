@@ -22,6 +22,7 @@ type Node struct {
 	mode         uint32 // permission bits, 07777
 	uid, gid     uint32
 	mtime, ctime int64 // ns since the epoch
+	atime        int64 // ns since the epoch; 0 reads as mtime
 	xattrs       map[string][]byte
 
 	rdev   uint64 // device nodes
@@ -57,6 +58,7 @@ type Attr struct {
 	Size         int64
 	Rdev         uint64 // device nodes
 	Mtime, Ctime time.Time
+	Atime        time.Time
 }
 
 // DirEntry is one name of a folder listing.
@@ -126,7 +128,7 @@ func (v *Volume) Attr(n *Node) Attr {
 
 func (v *Volume) attrLocked(n *Node) Attr {
 	a := Attr{Ino: n.ino, Mode: typeBits(n.typ) | n.mode, Nlink: n.nlink, UID: n.uid, GID: n.gid,
-		Mtime: time.Unix(0, n.mtime), Ctime: time.Unix(0, n.ctime)}
+		Mtime: time.Unix(0, n.mtime), Ctime: time.Unix(0, n.ctime), Atime: time.Unix(0, n.accessed())}
 	switch n.typ {
 	case format.TypeFile:
 		a.Size = n.size
@@ -162,7 +164,7 @@ func (v *Volume) dirLinks(n *Node) uint32 {
 
 func (v *Volume) newNode(dir *Node, typ string, mode, uid, gid uint32) *Node {
 	now := time.Now().UnixNano()
-	n := &Node{id: format.NewID(), typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, mtime: now, ctime: now, nlink: 1, dom: dir.dom}
+	n := &Node{id: format.NewID(), typ: typ, mode: mode & 0o7777, uid: uid, gid: gid, mtime: now, ctime: now, atime: now, nlink: 1, dom: dir.dom}
 	v.assignIno(n)
 	if typ == format.TypeDir {
 		n.entries = map[string]*Node{}
@@ -190,7 +192,7 @@ func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node, dom *
 		}
 		return n, nil
 	}
-	n := &Node{id: id, typ: e.Type, mode: e.Mode & 0o7777, uid: e.UID, gid: e.GID, mtime: e.Mtime, ctime: e.Ctime,
+	n := &Node{id: id, typ: e.Type, mode: e.Mode & 0o7777, uid: e.UID, gid: e.GID, mtime: e.Mtime, ctime: e.Ctime, atime: e.Atime,
 		xattrs: e.Xattrs, target: e.Target, size: e.Size, version: e.Version, manifest: e.Manifest, tree: e.Tree, nlink: 1, dom: dom,
 		rdev: e.Rdev}
 	if e.Domain != "" {
@@ -228,7 +230,7 @@ func (v *Volume) nodeFromEntry(e *format.Entry, links map[format.ID]*Node, dom *
 
 func (v *Volume) entryOf(n *Node, name string) format.Entry {
 	e := format.Entry{Name: name, ID: n.id.String(), Type: n.typ, Mode: n.mode, UID: n.uid, GID: n.gid,
-		Mtime: n.mtime, Ctime: n.ctime, Xattrs: n.xattrs}
+		Mtime: n.mtime, Ctime: n.ctime, Atime: n.atime, Xattrs: n.xattrs}
 	switch n.typ {
 	case format.TypeFile:
 		e.Size, e.Version, e.Manifest = n.size, n.version, n.manifest
@@ -698,6 +700,7 @@ type SetAttr struct {
 	UID, GID *uint32
 	Size     *int64
 	Mtime    *time.Time
+	Atime    *time.Time
 }
 
 // SetAttr applies a. Truncation goes through the file's content state.
@@ -728,9 +731,45 @@ func (v *Volume) SetAttr(n *Node, a SetAttr) (Attr, error) {
 	if a.Mtime != nil {
 		n.mtime = a.Mtime.UnixNano()
 	}
+	if a.Atime != nil {
+		n.atime = a.Atime.UnixNano()
+	}
 	n.ctime = now
 	v.touchParents(n)
 	return v.attrLocked(n), nil
+}
+
+// accessed is n's access time (mtime when none was recorded). Called with v.mu held.
+func (n *Node) accessed() int64 {
+	if n.atime == 0 {
+		return n.mtime
+	}
+	return n.atime
+}
+
+// relatimeDay is how old an access time may grow before a read renews it
+// although it is newer than the last change (Linux's relatime).
+const relatimeDay = 24 * time.Hour
+
+// touchAtime records a read of n with relatime's rule: the access time
+// moves when it is not newer than the last change, or a day old; so a file
+// read often costs a commit once a day, not per read. Off with NoAtime.
+func (v *Volume) touchAtime(n *Node) {
+	if v.opt.NoAtime || v.opt.ReadOnly {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := time.Now()
+	at := n.accessed()
+	if at > n.mtime && at > n.ctime && now.Sub(time.Unix(0, at)) < relatimeDay {
+		return
+	}
+	if v.writableAt(n) != nil {
+		return // a read-only share: the access is the owner's to record
+	}
+	n.atime = now.UnixNano()
+	v.touchParents(n)
 }
 
 // Extended attributes: only the user.* namespace is stored.

@@ -64,6 +64,9 @@ type Options struct {
 	Actor, Host string
 	// ReadOnly opens without taking the cache lock or writing anything.
 	ReadOnly bool
+	// NoAtime keeps access times as they are (the noatime mount option);
+	// otherwise reads renew them as relatime does.
+	NoAtime bool
 	// MemoryBudget is how many bytes of sealed objects wait for upload in
 	// memory before further ones wait in the cache folder; 0 means 256 MiB.
 	MemoryBudget int64
