@@ -486,6 +486,11 @@ func (h *Handle) seal(i int64) {
 	obj := format.Seal(f.sealKey, format.ChunkAAD(v.id, h.n.id, f.next, uint64(i)), b)
 	hash := format.HashOf(obj)
 	v.obj.putFor(h.n.id, format.ObjectName(hash), obj)
+	if cap(b) > len(b)+len(b)/4 {
+		// A short chunk lives in a buffer made for a whole one: the cache
+		// keeps a copy of its own size, not the 1 MiB buffer.
+		b = append([]byte(nil), b...)
+	}
 	v.obj.cache.add(hash, b)
 	f.chunks[i] = format.Chunk{Hash: hash.String(), Size: len(b), Version: f.next}
 	delete(f.dirty, i)

@@ -572,12 +572,12 @@ func (c *chunkCache) add(h format.Hash, data []byte) {
 		return
 	}
 	c.items[h] = c.order.PushFront(&cached{h: h, data: data})
-	c.size += int64(len(data))
+	c.size += int64(cap(data)) // what the buffer holds, not what it shows
 	for c.size > c.max {
 		e := c.order.Back()
 		it := e.Value.(*cached)
 		c.order.Remove(e)
 		delete(c.items, it.h)
-		c.size -= int64(len(it.data))
+		c.size -= int64(cap(it.data))
 	}
 }
