@@ -6,7 +6,7 @@ DEMO_REMOTE ?= $(HOME)/.anchorfs-demo-remote
 MNT      ?= $(CURDIR)/mnt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build run test lint bench fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric
+.PHONY: build run test lint bench fuzz fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/anchorfs
@@ -36,6 +36,13 @@ test: lint
 	GOOS=darwin $(GO) build ./...
 	$(GO) test -timeout 20m ./...
 	$(GO) test -race -short -timeout 20m ./fs/... ./network/...
+
+# Each fuzz target for FUZZTIME (their seeds run in make test too); what
+# they find lands in the package's testdata/fuzz, to keep once fixed.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME) ./fs/format
+	$(GO) test -run '^$$' -fuzz '^FuzzOutboxReplay$$' -fuzztime $(FUZZTIME) ./fs/volume
 
 bench: build
 	bash bench/run.sh
