@@ -43,6 +43,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME) ./fs/format
 	$(GO) test -run '^$$' -fuzz '^FuzzOutboxReplay$$' -fuzztime $(FUZZTIME) ./fs/volume
+	$(GO) test -run '^$$' -fuzz '^FuzzChaincodeArguments$$' -fuzztime $(FUZZTIME) ./chaincode
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./keyring
 
 bench: build
 	bash bench/run.sh

@@ -25,13 +25,13 @@ func hexOf(n int) string {
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	l     *embedded.Ledger
 	actor string
 	vol   string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	id, err := keyring.Create(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 // party is another caller of the fixture's ledger, with its own identity.
 type party struct {
-	t     *testing.T
+	t     testing.TB
 	id    *keyring.Identity
 	l     *embedded.Ledger
 	actor string

@@ -1,0 +1,66 @@
+package chaincode_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/anchorfs/anchorfs/chaincode"
+)
+
+// FuzzChaincodeArguments calls every contract function with arbitrary
+// arguments through the real shim: it answers or refuses, never panics, and
+// a refused AnchorBatch anchors nothing.
+func FuzzChaincodeArguments(f *testing.F) {
+	fx := newFixture(f)
+	good, _ := json.Marshal([]chaincode.FileVersion{fx.version(hexOf(16), 1)})
+	f.Add(uint8(0), string(good), "", "")
+	f.Add(uint8(0), `[{"volume":"`+fx.vol+`","file":"`+hexOf(16)+`","version":2,"prevVersion":1,"prevManifestHash":"zz"}]`, "", "")
+	f.Add(uint8(1), `[{"time":"2026-01-01T00:00:00Z","actor":"a","action":"read","volume":"`+fx.vol+`"}]`, "", "")
+	f.Add(uint8(2), `{"volume":"`+fx.vol+`","action":"anchor"}`, "", "")
+	f.Add(uint8(3), fx.vol, hexOf(16), "")
+	f.Add(uint8(5), fx.vol, "", "")
+	f.Add(uint8(7), fx.vol, "key", "sig")
+	f.Fuzz(func(t *testing.T, fn uint8, a, b, c string) {
+		var args []string
+		switch fn % 10 {
+		case 0:
+			args = []string{"Files:AnchorBatch", a}
+		case 1:
+			args = []string{"Audit:Record", a}
+		case 2:
+			args = []string{"Audit:Events", a}
+		case 3:
+			args = []string{"Files:Latest", a, b}
+		case 4:
+			args = []string{"Files:History", a, b}
+		case 5:
+			args = []string{"Policy:Register", a}
+		case 6:
+			args = []string{"Policy:Grants", a, b}
+		case 7:
+			args = []string{"Policy:Join", a, b, c}
+		case 8:
+			args = []string{"Policy:Revoke", a, b, c}
+		default:
+			args = []string{"Policy:Owner", a}
+		}
+		if fn%10 == 2 || fn%10 == 3 || fn%10 == 4 || fn%10 == 6 || fn%10 == 9 {
+			fx.l.Evaluate(args...)
+			return
+		}
+		_, err := fx.submit(args...)
+		if err != nil && fn%10 == 0 {
+			var anchors []chaincode.FileVersion
+			if json.Unmarshal([]byte(a), &anchors) == nil {
+				for _, v := range anchors {
+					if cur, qerr := fx.l.Evaluate("Files:Latest", v.Volume, v.File); qerr == nil && string(cur) != "" {
+						var got chaincode.FileVersion
+						if json.Unmarshal(cur, &got) == nil && got.ManifestHash == v.ManifestHash && got.Version == v.Version && v.ManifestHash != "" {
+							t.Fatalf("a refused batch (%v) anchored %s version %d", err, v.File, v.Version)
+						}
+					}
+				}
+			}
+		}
+	})
+}
