@@ -247,3 +247,21 @@ func TestNamesThatAreNotUTF8RoundTrip(t *testing.T) {
 		t.Fatal("a rawName that is UTF-8 was accepted")
 	}
 }
+
+// TestWritingRules pins what docs/FORMAT.md tells a second writer: string
+// escapes, always-written fields, and empty lists as [].
+func TestWritingRules(t *testing.T) {
+	e := format.Entry{Name: "a\b\f\n\r\t\x01\x7f<&\u2028\"\\", ID: "00112233445566778899aabbccddeeff", Type: format.TypeFile}
+	want := `{"name":"a\b\f\n\r\t\u0001` + "\x7f" + `<&\u2028\"\\","id":"00112233445566778899aabbccddeeff","type":"file","mode":0,"uid":0,"gid":0,"mtime":0,"ctime":0}`
+	if got := string(format.Encode(e)); got != want {
+		t.Fatalf("entry:\n%s\nwant\n%s", got, want)
+	}
+	d := format.Dir{Format: 1, Dir: e.ID, Entries: []format.Entry{}}
+	if got := string(format.Encode(d)); got != `{"format":1,"dir":"00112233445566778899aabbccddeeff","entries":[]}` {
+		t.Fatalf("empty folder: %s", got)
+	}
+	m := format.Manifest{Format: 1, File: e.ID, ChunkSize: format.DefaultChunkSize, Chunks: []format.Chunk{}, MerkleRoot: format.MerkleRoot(nil)}
+	if got := string(format.Encode(m)); !strings.HasPrefix(got, `{"format":1,"file":"00112233445566778899aabbccddeeff","version":0,"size":0,"chunkSize":1048576,"chunks":[],"merkleRoot":"`) {
+		t.Fatalf("empty file's manifest: %s", got)
+	}
+}
