@@ -371,3 +371,42 @@ func TestLedgerVerifyOfAFolderWithoutALedger(t *testing.T) {
 		t.Fatalf("ledger verify made %d files in an empty folder", len(entries))
 	}
 }
+
+// TestGCThroughTheMountMakesRoomOnAFullRemote: on a remote filled by old
+// versions, gc through the mount removes them although the tree cannot be
+// committed, keeping what the last commit names, and writes work again.
+func TestGCThroughTheMountMakesRoomOnAFullRemote(t *testing.T) {
+	needRoot(t)
+	remote := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", remote).CombinedOutput(); err != nil {
+		t.Skipf("SKIP: cannot mount tmpfs: %s %v", out, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(remote, syscall.MNT_DETACH) })
+	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, env, "init", "--remote", remote)
+	mnt := mountBackground(t, env)
+	for i := 0; i < 2; i++ { // two versions of 8 MiB: the first is garbage
+		if out, ok := sh("head -c 8M /dev/urandom > " + mnt + "/a"); !ok {
+			t.Fatal(out)
+		}
+		mustRun(t, env, "sync")
+	}
+	sum, _ := sh("sha256sum < " + mnt + "/a")
+	out, ok := sh("dd if=/dev/urandom of=" + mnt + "/b bs=1M count=8 conv=fsync 2>&1")
+	if ok || !strings.Contains(out, "No space left on device") {
+		t.Fatalf("8 MiB more on a full remote: %v %s", ok, out)
+	}
+	if r := anchorfs(t, env, "gc"); r.code != 0 {
+		t.Fatalf("gc on a full remote: %+v", r)
+	}
+	if !eventually(20*time.Second, func() bool { _, ok := sh("echo tiny > " + mnt + "/t"); return ok }) {
+		t.Fatal("writes still fail after gc made room")
+	}
+	mustRun(t, env, "sync")
+	if again, _ := sh("sha256sum < " + mnt + "/a"); again != sum {
+		t.Fatal("gc changed the current version of a")
+	}
+	if r := anchorfs(t, env, "verify"); r.code != 0 {
+		t.Fatalf("verify after gc: %+v", r)
+	}
+}

@@ -24,10 +24,27 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 	// Objects queued from here on belong to writes the walk may not see.
 	v.obj.track(true)
 	defer v.obj.track(false)
-	if err := v.Sync(ctx, nil); err != nil {
-		return 0, 0, err
-	}
 	keep := map[string]bool{}
+	if err := v.Sync(ctx, nil); err != nil {
+		if !isNoSpace(err) {
+			return 0, 0, err
+		}
+		// The remote is full, so the tree cannot be committed: the head on
+		// the remote still names the objects of the last commit, which the
+		// tree in memory may have left. They are kept too, and what neither
+		// names goes, making the room the commit waits for.
+		v.logf("gc: the remote is full; keeping what the last commit names as well")
+		v.mu.Lock()
+		rootTree, rootID, links := v.baseTree, v.root.id, v.linksHash
+		v.mu.Unlock()
+		if err := v.committedRefs(ctx, v.rootDom, rootID, rootTree, keep); err != nil {
+			return 0, 0, fmt.Errorf("gc on a full remote: reading the last commit: %w (nothing was deleted)", err)
+		}
+		if err := v.committedLinkRefs(ctx, links, keep); err != nil {
+			return 0, 0, fmt.Errorf("gc on a full remote: reading the last link table: %w (nothing was deleted)", err)
+		}
+		defer v.obj.retrySoon() // the uploads that wait for room try again at once
+	}
 	var problems []string
 	err = v.walk(ctx, "/", func(vi visit) error {
 		switch vi.typ {
@@ -97,6 +114,91 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 		}
 	}
 	return removed, freed, nil
+}
+
+// committedRefs adds to keep every object the committed folder id (object
+// tree, sealed in dom) reaches: folder objects, manifests and their chunks.
+func (v *Volume) committedRefs(ctx context.Context, dom *domain, id format.ID, tree string, keep map[string]bool) error {
+	if tree == "" || keep[tree] {
+		return nil
+	}
+	keep[tree] = true
+	m := &merger{v: v}
+	entries, err := m.entries(ctx, dom, id.String(), tree)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		cid, err := format.ParseID(e.ID)
+		if err != nil {
+			return err
+		}
+		cdom := dom
+		if e.Domain != "" {
+			v.mu.Lock()
+			cdom = v.ownerDomain(cid, e.Epoch)
+			v.mu.Unlock()
+		}
+		switch {
+		case e.Type == format.TypeDir:
+			if err := v.committedRefs(ctx, cdom, cid, e.Tree, keep); err != nil {
+				return err
+			}
+		case e.Type == format.TypeFile && e.Manifest != "":
+			keep[e.Manifest] = true
+			man, err := v.readManifest(ctx, cdom, cid, e.Version, e.Manifest)
+			if err != nil {
+				return err
+			}
+			for _, c := range man.Chunks {
+				keep[c.Hash] = true
+			}
+		}
+	}
+	return nil
+}
+
+// committedLinkRefs adds to keep the committed link table (hash links)
+// and what its files' manifests name.
+func (v *Volume) committedLinkRefs(ctx context.Context, links string, keep map[string]bool) error {
+	if links == "" {
+		return nil
+	}
+	keep[links] = true
+	h, err := format.ParseHash(links)
+	if err != nil {
+		return err
+	}
+	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
+	if err != nil {
+		return err
+	}
+	pt, _, err := v.rootDom.open(v, format.LinksAAD(v.id), obj)
+	if err != nil {
+		return err
+	}
+	var l format.Links
+	if err := format.Decode(pt, &l); err != nil {
+		return err
+	}
+	for _, e := range l.Entries {
+		if e.Type != format.TypeFile || e.Manifest == "" {
+			continue
+		}
+		id, err := format.ParseID(e.ID)
+		if err != nil {
+			return err
+		}
+		keep[e.Manifest] = true
+		man, err := v.readManifest(ctx, v.rootDom, id, e.Version, e.Manifest)
+		if err != nil {
+			return err
+		}
+		for _, c := range man.Chunks {
+			keep[c.Hash] = true
+		}
+	}
+	return nil
 }
 
 // snapshotChunks copies the chunk list under the file's lock.

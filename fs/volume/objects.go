@@ -311,6 +311,13 @@ func (o *objects) drop(file format.ID) map[string]bool {
 	return names
 }
 
+// retrySoon ends the waits of failed uploads (room was made).
+func (o *objects) retrySoon() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.retryNow()
+}
+
 // retryNow ends the waits of failed uploads. Called with o.mu held.
 func (o *objects) retryNow() {
 	close(o.wake)
