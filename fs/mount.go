@@ -30,8 +30,11 @@ const (
 	// maxWrite is the largest write the kernel sends: one chunk, so a
 	// sequential writer fills a chunk per request.
 	maxWrite = 1 << 20
-	// cacheTimeout is how long the kernel trusts names and attributes; every
-	// change of this mount goes through the kernel, so it never serves stale data.
+	// cacheTimeout is how long the kernel trusts names and attributes. This
+	// mount's own changes go through the kernel; another writer's (a merged
+	// head, a version taken from the ledger) show within it: an open of a
+	// changed file drops its cached pages, and one that takes a version the
+	// kernel has another size for reads with direct I/O until it asks again.
 	cacheTimeout = time.Second
 )
 

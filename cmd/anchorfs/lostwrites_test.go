@@ -410,3 +410,30 @@ func TestGCThroughTheMountMakesRoomOnAFullRemote(t *testing.T) {
 		t.Fatalf("verify after gc: %+v", r)
 	}
 }
+
+// TestAnotherHomesChangeIsReadBackNew: a file one mount has read (and the
+// kernel cached) reads back new once another home's change reaches it,
+// within the commit interval, without remounting.
+func TestAnotherHomesChangeIsReadBackNew(t *testing.T) {
+	needRoot(t)
+	env1 := newHome(t, "")
+	env2 := secondHome(t, env1, remoteOf(t, env1))
+	m1 := mountBackground(t, env1)
+	os.WriteFile(m1+"/f.txt", []byte("version one, short"), 0o644)
+	mustRun(t, env1, "sync")
+	m2 := mountBackground(t, env2)
+	for i := 0; i < 3; i++ { // cached by the kernel now
+		if b, _ := os.ReadFile(m2 + "/f.txt"); string(b) != "version one, short" {
+			t.Fatalf("home 2 reads %q", b)
+		}
+	}
+	os.WriteFile(m1+"/f.txt", []byte("version two, which is longer than the first"), 0o644)
+	mustRun(t, env1, "sync")
+	if !eventually(15*time.Second, func() bool {
+		b, _ := os.ReadFile(m2 + "/f.txt")
+		return string(b) == "version two, which is longer than the first"
+	}) {
+		b, _ := os.ReadFile(m2 + "/f.txt")
+		t.Fatalf("home 2 still reads %q", b)
+	}
+}
