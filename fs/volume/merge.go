@@ -171,6 +171,17 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 			names = append(names, name)
 		}
 	}
+	// Where each id is in our folder and in the base, to tell a move (the
+	// other side renamed a node this folder holds) from a new node: adding
+	// a second node of one id would fork that file.
+	oursByID := map[string]string{}
+	for name, n := range ours.entries {
+		oursByID[n.id.String()] = name
+	}
+	baseByID := map[string]format.Entry{}
+	for _, e := range b {
+		baseByID[e.ID] = e
+	}
 	for _, name := range names {
 		be, inBase := b[name]
 		te, inTheirs := t[name]
@@ -178,6 +189,25 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 			continue // they did not touch it
 		}
 		o := ours.entries[name]
+		if o == nil && inTheirs && !te.Link {
+			if old, ok := oursByID[te.ID]; ok && old != name && ours.entries[old].nlink <= 1 {
+				// They moved a node we hold under another name (a rename, or a
+				// name a merge gave it): it moves, and is reconciled as itself.
+				o = ours.entries[old]
+				delete(ours.entries, old)
+				ours.entries[name] = o
+				oursByID[te.ID] = name
+				v.markDirty(ours)
+				var bp *format.Entry
+				if e, ok := baseByID[te.ID]; ok {
+					bp = &e
+				}
+				if err := m.reconcile(ctx, ours, name, o, bp, te); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		switch {
 		case !inTheirs: // they removed it
 			if o != nil && v.unchangedSince(o, name, be) {
