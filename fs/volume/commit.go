@@ -32,7 +32,7 @@ func (v *Volume) newestHead(ctx context.Context, d *domain) (*format.Head, strin
 	for _, name := range names {
 		head, err := v.readHead(ctx, d, name)
 		if err != nil {
-			v.logf("integrity: %v", err)
+			v.reportHead(name, err)
 			problems++
 			continue
 		}

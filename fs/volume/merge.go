@@ -41,7 +41,7 @@ func (v *Volume) foreignHeads(ctx context.Context, d *domain, own string) ([]for
 		}
 		h, err := v.readHead(ctx, d, name)
 		if err != nil {
-			v.logf("integrity: %v", err)
+			v.reportHead(name, err)
 			return nil // a damaged head is reported, not merged
 		}
 		out = append(out, foreignHead{name: name, head: *h, dom: d})

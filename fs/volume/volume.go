@@ -153,7 +153,8 @@ type Volume struct {
 
 	outbox *outbox // versions waiting for the ledger; nil without one
 
-	ignored map[string]bool // heads of shared folders left unmerged, reported once
+	ignored  map[string]bool // heads of shared folders left unmerged, reported once
+	badHeads map[string]bool // heads that do not open (damaged, or cut short by a crash), reported once
 
 	deniedMu sync.Mutex
 	denied   map[format.ID]bool // nodes whose refused writes are on the ledger
@@ -166,6 +167,18 @@ type Volume struct {
 	stop     chan struct{}
 	bg       sync.WaitGroup
 	closed   bool
+}
+
+// reportHead logs, once per head, one that does not open: a writer killed
+// while writing it leaves part of one, which every look for heads meets.
+func (v *Volume) reportHead(name string, err error) {
+	v.mu.Lock()
+	seen := v.badHeads[name]
+	v.badHeads[name] = true
+	v.mu.Unlock()
+	if !seen {
+		v.logf("integrity: %v", err)
+	}
 }
 
 // ReadConfig reads a volume's public config from store.
@@ -313,7 +326,7 @@ func newVolume(id format.ID, chunkSize int, rootKey []byte, store ObjectStore, o
 	v := &Volume{
 		id: id, chunkSize: chunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
-		stop: make(chan struct{}),
+		stop: make(chan struct{}), badHeads: map[string]bool{},
 	}
 	v.rootDom = &domain{keys: map[uint32][]byte{}, metas: map[uint32][]byte{}}
 	if rootKey != nil {
