@@ -190,7 +190,10 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 		}
 		o := ours.entries[name]
 		if o == nil && inTheirs && !te.Link {
-			if old, ok := oursByID[te.ID]; ok && old != name && ours.entries[old].nlink <= 1 {
+			// (An index entry may be stale: a name this loop removed or
+			// gave to another node is not a move.)
+			if old, ok := oursByID[te.ID]; ok && old != name && ours.entries[old] != nil &&
+				ours.entries[old].id.String() == te.ID && ours.entries[old].nlink <= 1 {
 				// They moved a node we hold under another name (a rename, or a
 				// name a merge gave it): it moves, and is reconciled as itself.
 				o = ours.entries[old]
