@@ -284,6 +284,19 @@ func TestEverySignalFlushes(t *testing.T) {
 	}
 }
 
+// fullableHome inits a home whose remote is a 20 MiB tmpfs, which fills up
+// for real; it skips where no tmpfs can be mounted.
+func fullableHome(t *testing.T) (remote string, env []string) {
+	remote = t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", remote).CombinedOutput(); err != nil {
+		t.Skipf("SKIP: cannot mount tmpfs: %s %v", out, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(remote, syscall.MNT_DETACH) })
+	env = []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, env, "init", "--remote", remote)
+	return remote, env
+}
+
 // TestAFullRemoteIsRecoveredFrom follows issue 9's steps on a 20 MiB
 // remote: a 50 MiB dd fails with ENOSPC; after rm, writes work again in the
 // same mount; a write refused while full leaves no empty file; an unmount
@@ -291,13 +304,7 @@ func TestEverySignalFlushes(t *testing.T) {
 // uploads it.
 func TestAFullRemoteIsRecoveredFrom(t *testing.T) {
 	needRoot(t)
-	remote := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", remote).CombinedOutput(); err != nil {
-		t.Skipf("SKIP: cannot mount tmpfs: %s %v", out, err)
-	}
-	t.Cleanup(func() { syscall.Unmount(remote, syscall.MNT_DETACH) })
-	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
-	mustRun(t, env, "init", "--remote", remote)
+	remote, env := fullableHome(t)
 	mnt := mountBackground(t, env)
 	if out, ok := sh("echo kept > " + mnt + "/kept.txt"); !ok {
 		t.Fatal(out)
@@ -377,13 +384,7 @@ func TestLedgerVerifyOfAFolderWithoutALedger(t *testing.T) {
 // committed, keeping what the last commit names, and writes work again.
 func TestGCThroughTheMountMakesRoomOnAFullRemote(t *testing.T) {
 	needRoot(t)
-	remote := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", remote).CombinedOutput(); err != nil {
-		t.Skipf("SKIP: cannot mount tmpfs: %s %v", out, err)
-	}
-	t.Cleanup(func() { syscall.Unmount(remote, syscall.MNT_DETACH) })
-	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
-	mustRun(t, env, "init", "--remote", remote)
+	_, env := fullableHome(t)
 	mnt := mountBackground(t, env)
 	for i := 0; i < 2; i++ { // two versions of 8 MiB: the first is garbage
 		if out, ok := sh("head -c 8M /dev/urandom > " + mnt + "/a"); !ok {

@@ -74,20 +74,16 @@ func (n *Node) Ino() uint64 { return n.ino }
 // IsDir reports whether the node is a folder.
 func (n *Node) IsDir() bool { return n.typ == format.TypeDir }
 
+// typeModes are the file type bits (syscall.S_IF*) of each node type.
+var typeModes = map[string]uint32{
+	format.TypeFile: syscall.S_IFREG, format.TypeDir: syscall.S_IFDIR, format.TypeSymlink: syscall.S_IFLNK,
+	format.TypeFifo: syscall.S_IFIFO, format.TypeSocket: syscall.S_IFSOCK,
+	format.TypeCharDev: syscall.S_IFCHR, format.TypeBlockDev: syscall.S_IFBLK,
+}
+
 func typeBits(typ string) uint32 {
-	switch typ {
-	case format.TypeDir:
-		return syscall.S_IFDIR
-	case format.TypeSymlink:
-		return syscall.S_IFLNK
-	case format.TypeFifo:
-		return syscall.S_IFIFO
-	case format.TypeSocket:
-		return syscall.S_IFSOCK
-	case format.TypeCharDev:
-		return syscall.S_IFCHR
-	case format.TypeBlockDev:
-		return syscall.S_IFBLK
+	if bits, ok := typeModes[typ]; ok {
+		return bits
 	}
 	return syscall.S_IFREG
 }
@@ -95,15 +91,10 @@ func typeBits(typ string) uint32 {
 // SpecialType is the node type of a special file of mode's type bits
 // (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK), or "".
 func SpecialType(mode uint32) string {
-	switch mode & syscall.S_IFMT {
-	case syscall.S_IFIFO:
-		return format.TypeFifo
-	case syscall.S_IFSOCK:
-		return format.TypeSocket
-	case syscall.S_IFCHR:
-		return format.TypeCharDev
-	case syscall.S_IFBLK:
-		return format.TypeBlockDev
+	for _, typ := range []string{format.TypeFifo, format.TypeSocket, format.TypeCharDev, format.TypeBlockDev} {
+		if typeModes[typ] == mode&syscall.S_IFMT {
+			return typ
+		}
 	}
 	return ""
 }
