@@ -22,8 +22,8 @@ var recordable = map[string]bool{"read": true, "download": true, "integrity": tr
 // maxEvents bounds one Record call.
 const maxEvents = 5000
 
-// Record stores events the caller reports. The actor and time are the
-// transaction's, whatever the events claim.
+// Record stores events the caller reports about volumes it is a member of.
+// The actor and time are the transaction's, whatever the events claim.
 func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, eventsJSON string) error {
 	var events []Event
 	if err := json.Unmarshal([]byte(eventsJSON), &events); err != nil {
@@ -56,7 +56,14 @@ func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, even
 	if err != nil {
 		return err
 	}
+	members := map[string]bool{}
 	for i, e := range events {
+		if !members[e.Volume] {
+			if _, err := reader(ctx, e.Volume); err != nil {
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+			members[e.Volume] = true
+		}
 		e.Actor, e.Time = actor, now
 		if err := putEvent(ctx, i, e); err != nil {
 			return err
@@ -76,7 +83,9 @@ type Query struct {
 	Until  string `json:"until,omitempty" metadata:",optional"`
 }
 
-// Events returns the events that match the query, oldest first.
+// Events returns the events that match the query, oldest first: all of
+// the volume's to its owner, those about the folders granted to it to a
+// joined grantee.
 func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]Event, error) {
 	var q Query
 	if err := json.Unmarshal([]byte(queryJSON), &q); err != nil {
@@ -97,6 +106,10 @@ func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, quer
 			return nil, fmt.Errorf("until: %w", err)
 		}
 	}
+	r, err := reader(ctx, q.Volume)
+	if err != nil {
+		return nil, err
+	}
 	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyEvent, []string{q.Volume})
 	if err != nil {
 		return nil, err
@@ -114,6 +127,11 @@ func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, quer
 		}
 		if (q.File != "" && e.File != q.File) || (q.Actor != "" && e.Actor != q.Actor) || (q.Action != "" && e.Action != q.Action) ||
 			(!since.IsZero() && e.Time.Before(since)) || (!until.IsZero() && e.Time.After(until)) {
+			continue
+		}
+		if ok, err := r.event(e); err != nil {
+			return nil, err
+		} else if !ok {
 			continue
 		}
 		out = append(out, e)

@@ -108,8 +108,18 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 	if err := json.Unmarshal([]byte(anchorsJSON), &anchors); err != nil {
 		return nil, fmt.Errorf("anchors are not a JSON list of file versions: %w", err)
 	}
-	if len(anchors) == 0 || len(anchors) > maxBatch {
-		return nil, fmt.Errorf("a batch holds 1 to %d anchors, not %d", maxBatch, len(anchors))
+	out, err := c.commit(ctx, anchors, nil)
+	if err != nil {
+		return nil, err
+	}
+	return out.Versions, nil
+}
+
+// commit anchors file versions and heads in one transaction (AnchorBatch
+// and Commit).
+func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anchors []FileVersion, heads []HeadVersion) (*CommitOutcome, error) {
+	if n := len(anchors) + len(heads); n == 0 || n > maxBatch {
+		return nil, fmt.Errorf("a batch holds 1 to %d anchors, not %d", maxBatch, n)
 	}
 	seen := map[string]bool{}
 	for i := range anchors {
@@ -121,6 +131,11 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 			return nil, fmt.Errorf("anchor %d: file %s appears twice in one batch", i, anchors[i].File)
 		}
 		seen[k] = true
+	}
+	for i := range heads {
+		if err := heads[i].validate(); err != nil {
+			return nil, fmt.Errorf("head %d: %w", i, err)
+		}
 	}
 	actor, err := Actor(ctx)
 	if err != nil {
@@ -154,7 +169,10 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 		if err != nil {
 			return nil, err
 		}
-		reason, err := access.deny(a, cur)
+		reason, isOwner, err := access.deny(a.Volume, a.Domain)
+		if reason == "" && !isOwner && cur != nil && cur.Domain != a.Domain {
+			reason = fmt.Sprintf("file %s belongs to domain %q, not %s", a.File, cur.Domain, a.Domain)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -187,6 +205,10 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 		out[i] = Outcome{Status: StatusAnchored}
 		anchored = append(anchored, a)
 	}
+	headOut, err := c.anchorHeads(ctx, access, heads, len(anchors), now)
+	if err != nil {
+		return nil, err
+	}
 	if len(anchored) > 0 {
 		// One event per transaction is all Fabric keeps: it lists the versions.
 		b, _ := json.Marshal(anchored)
@@ -197,7 +219,7 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 	if err := stub.FinishWriteBatch(); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &CommitOutcome{Versions: out, Heads: headOut}, nil
 }
 
 // Anchor anchors one file version; a stale or denied one is an error (so a
@@ -245,12 +267,29 @@ func decodeVersion(key string, b []byte) (*FileVersion, error) {
 // ErrNotAnchored is returned for a file the ledger has no version of.
 var ErrNotAnchored = errors.New("file not anchored")
 
-// Latest returns the newest anchored version of a file.
+// mayReadFile refuses a caller that may not read a file's records (the
+// owner may; a joined grantee those of files in the folders granted to it).
+func mayReadFile(ctx contractapi.TransactionContextInterface, volume, file string) error {
+	r, err := reader(ctx, volume)
+	if err != nil {
+		return err
+	}
+	ok, err := r.file(file)
+	if err == nil && !ok {
+		err = r.denied("file " + file)
+	}
+	return err
+}
+
+// Latest returns the newest anchored version of a file, to the volume's members.
 func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volume, file string) (*FileVersion, error) {
 	if err := checkID("volume", volume); err != nil {
 		return nil, err
 	}
 	if err := checkID("file", file); err != nil {
+		return nil, err
+	}
+	if err := mayReadFile(ctx, volume, file); err != nil {
 		return nil, err
 	}
 	key, err := fileKey(ctx, volume, file)
@@ -267,12 +306,16 @@ func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volu
 	return v, nil
 }
 
-// History returns every anchored version of a file, oldest first.
+// History returns every anchored version of a file, oldest first, to the
+// volume's members.
 func (c *FilesContract) History(ctx contractapi.TransactionContextInterface, volume, file string) ([]FileVersion, error) {
 	if err := checkID("volume", volume); err != nil {
 		return nil, err
 	}
 	if err := checkID("file", file); err != nil {
+		return nil, err
+	}
+	if err := mayReadFile(ctx, volume, file); err != nil {
 		return nil, err
 	}
 	key, err := fileKey(ctx, volume, file)

@@ -20,9 +20,16 @@ func FuzzChaincodeArguments(f *testing.F) {
 	f.Add(uint8(3), fx.vol, hexOf(16), "")
 	f.Add(uint8(5), fx.vol, "", "")
 	f.Add(uint8(7), fx.vol, "key", "sig")
+	heads, _ := json.Marshal([]chaincode.HeadVersion{{Volume: fx.vol, Hash: hexOf(32), Seq: 3, Parents: []string{hexOf(32)}}})
+	f.Add(uint8(10), string(good), string(heads), "")
+	f.Add(uint8(11), fx.vol, "", "")
 	f.Fuzz(func(t *testing.T, fn uint8, a, b, c string) {
 		var args []string
-		switch fn % 10 {
+		switch fn % 12 {
+		case 10:
+			args = []string{"Files:Commit", a, b}
+		case 11:
+			args = []string{"Files:LatestHead", a, b}
 		case 0:
 			args = []string{"Files:AnchorBatch", a}
 		case 1:
@@ -44,12 +51,12 @@ func FuzzChaincodeArguments(f *testing.F) {
 		default:
 			args = []string{"Policy:Owner", a}
 		}
-		if fn%10 == 2 || fn%10 == 3 || fn%10 == 4 || fn%10 == 6 || fn%10 == 9 {
+		if k := fn % 12; k == 2 || k == 3 || k == 4 || k == 6 || k == 9 || k == 11 {
 			fx.l.Evaluate(args...)
 			return
 		}
 		_, err := fx.submit(args...)
-		if err != nil && fn%10 == 0 {
+		if err != nil && (fn%12 == 0 || fn%12 == 10) {
 			var anchors []chaincode.FileVersion
 			if json.Unmarshal([]byte(a), &anchors) == nil {
 				for _, v := range anchors {

@@ -169,19 +169,15 @@ func (c *PolicyContract) Register(ctx contractapi.TransactionContextInterface, v
 	return putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "register", Volume: volume})
 }
 
-// Owner returns the actor that owns a volume.
+// Owner returns the actor that owns a volume, to its members.
 func (c *PolicyContract) Owner(ctx contractapi.TransactionContextInterface, volume string) (string, error) {
 	if err := checkID("volume", volume); err != nil {
 		return "", err
 	}
-	o, err := owner(ctx, volume)
-	if err != nil {
+	if _, err := reader(ctx, volume); err != nil {
 		return "", err
 	}
-	if o == "" {
-		return "", fmt.Errorf("volume %s is not registered", volume)
-	}
-	return o, nil
+	return owner(ctx, volume)
 }
 
 // ownerOnly checks that the caller owns the volume. A caller that does not
@@ -299,36 +295,27 @@ func (c *PolicyContract) Revoke(ctx contractapi.TransactionContextInterface, vol
 	return &PolicyOutcome{Status: StatusRevoked}, nil
 }
 
-// Grants lists a volume's grants on a domain ("" for all domains), revoked ones included.
+// Grants lists a volume's grants on a domain ("" for all domains), revoked
+// ones included: all of them to the owner, its own to a joined grantee.
 func (c *PolicyContract) Grants(ctx contractapi.TransactionContextInterface, volume, domain string) ([]Grant, error) {
-	if err := checkID("volume", volume); err != nil {
+	if err := checkVolumeDomain(volume, domain); err != nil {
 		return nil, err
 	}
-	attrs := []string{volume}
-	if domain != "" {
-		if err := checkID("domain", domain); err != nil {
-			return nil, err
-		}
-		attrs = append(attrs, domain)
-	}
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyGrant, attrs)
+	r, err := reader(ctx, volume)
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
-	out := []Grant{}
-	for it.HasNext() {
-		kv, err := it.Next()
-		if err != nil {
-			return nil, err
-		}
-		var g Grant
-		if err := json.Unmarshal(kv.Value, &g); err != nil {
-			return nil, fmt.Errorf("stored grant is corrupt: %w", err)
-		}
-		out = append(out, g)
+	grants, err := allGrants(ctx, volume, domain)
+	if err != nil || r.owner {
+		return grants, err
 	}
-	return out, nil
+	mine := []Grant{} // a grantee sees its own grants, revoked ones too
+	for _, g := range grants {
+		if g.GranteeID == r.granteeID {
+			mine = append(mine, g)
+		}
+	}
+	return mine, nil
 }
 
 // Join binds the caller to a grantee key that holds a grant on the volume.
@@ -353,7 +340,7 @@ func (c *PolicyContract) Join(ctx contractapi.TransactionContextInterface, volum
 	if !ed25519.Verify(pub, []byte(JoinLabel+volume+"\x00"+actor), sig) {
 		return fmt.Errorf("signature does not prove that %s holds grantee key %s", actor, keyID)
 	}
-	grants, err := c.Grants(ctx, volume, "")
+	grants, err := allGrants(ctx, volume, "")
 	if err != nil {
 		return err
 	}
@@ -391,45 +378,48 @@ func newWriteAccess(ctx contractapi.TransactionContextInterface, actor string) *
 	return &writeAccess{ctx: ctx, actor: actor, owners: map[string]string{}, members: map[string]*memberRecord{}, grants: map[[2]string]*Grant{}}
 }
 
-// deny returns why the caller may not anchor a over cur (nil if it has no
-// version yet), or "" if it may.
-func (w *writeAccess) deny(a FileVersion, cur *FileVersion) (string, error) {
-	o, ok := w.owners[a.Volume]
+// deny returns why the caller may not anchor in domain of volume ("" for
+// the volume outside its shared folders), or "" if it may; owner is true
+// for the volume's owner (who may anchor anything).
+func (w *writeAccess) deny(volume, domain string) (reason string, isOwner bool, err error) {
+	o, ok := w.owners[volume]
 	if !ok {
-		var err error
-		if o, err = owner(w.ctx, a.Volume); err != nil {
-			return "", err
+		if o, err = owner(w.ctx, volume); err != nil {
+			return "", false, err
 		}
-		w.owners[a.Volume] = o
+		w.owners[volume] = o
 	}
-	if o == "" || o == w.actor {
-		return "", nil
+	if o == "" {
+		return fmt.Sprintf("volume %s is not registered", volume), false, nil
 	}
-	m, ok := w.members[a.Volume]
+	if o == w.actor {
+		return "", true, nil
+	}
+	m, ok := w.members[volume]
 	if !ok {
 		var r memberRecord
-		found, err := getJSON(w.ctx, keyMember, []string{a.Volume, w.actor}, &r)
+		found, err := getJSON(w.ctx, keyMember, []string{volume, w.actor}, &r)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		if found {
 			m = &r
 		}
-		w.members[a.Volume] = m
+		w.members[volume] = m
 	}
 	if m == nil {
-		return fmt.Sprintf("%s has not joined volume %s", w.actor, a.Volume), nil
+		return fmt.Sprintf("%s has not joined volume %s", w.actor, volume), false, nil
 	}
-	if a.Domain == "" {
-		return "only the owner may anchor outside a shared folder", nil
+	if domain == "" {
+		return "only the owner may anchor outside a shared folder", false, nil
 	}
-	gk := [2]string{a.Volume, a.Domain}
+	gk := [2]string{volume, domain}
 	g, ok := w.grants[gk]
 	if !ok {
 		var r Grant
-		found, err := getJSON(w.ctx, keyGrant, []string{a.Volume, a.Domain, m.GranteeID}, &r)
+		found, err := getJSON(w.ctx, keyGrant, []string{volume, domain, m.GranteeID}, &r)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		if found {
 			g = &r
@@ -438,13 +428,11 @@ func (w *writeAccess) deny(a FileVersion, cur *FileVersion) (string, error) {
 	}
 	switch {
 	case g == nil:
-		return fmt.Sprintf("no grant on domain %s", a.Domain), nil
+		return fmt.Sprintf("no grant on domain %s", domain), false, nil
 	case g.Revoked:
-		return fmt.Sprintf("the grant on domain %s is revoked", a.Domain), nil
+		return fmt.Sprintf("the grant on domain %s is revoked", domain), false, nil
 	case g.Rights != RightsReadWrite:
-		return fmt.Sprintf("the grant on domain %s is read-only", a.Domain), nil
-	case cur != nil && cur.Domain != a.Domain:
-		return fmt.Sprintf("file %s belongs to domain %q, not %s", a.File, cur.Domain, a.Domain), nil
+		return fmt.Sprintf("the grant on domain %s is read-only", domain), false, nil
 	}
-	return "", nil
+	return "", false, nil
 }

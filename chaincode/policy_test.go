@@ -97,7 +97,8 @@ func (f *fixture) inDomain(file string, v uint64, domain string) chaincode.FileV
 func TestPolicyRegisterGrantRevoke(t *testing.T) {
 	f := newFixture(t)
 	owner, alice := f.owner(), f.party()
-	if _, err := f.l.Evaluate("Policy:Owner", f.vol); err == nil || !strings.Contains(err.Error(), "not registered") {
+	f.vol = hexOf(16) // one the fixture did not register
+	if _, err := f.l.Evaluate("Policy:Owner", f.vol); err == nil || !strings.Contains(err.Error(), "not a member") {
 		t.Fatalf("owner of an unregistered volume: %v", err)
 	}
 	for range 2 {
@@ -271,5 +272,164 @@ func TestPolicyEnforcedOnAnchors(t *testing.T) {
 	}
 	if _, err := alice.submit("Policy:Join", f.vol, alice.key, alice.joinSignature(f.vol)); err == nil {
 		t.Fatal("a revoked grantee joined again")
+	}
+}
+
+// TestTheLedgerTellsAVolumeOnlyToItsMembers: a third identity learns
+// nothing of a volume (not even whether it exists), a joined grantee only
+// what its grants cover, and nobody anchors on a volume never registered.
+func TestTheLedgerTellsAVolumeOnlyToItsMembers(t *testing.T) {
+	f := newFixture(t)
+	owner, alice, mallory := f.owner(), f.party(), f.party()
+	dom, other := hexOf(16), hexOf(16)
+	owner.policy("Policy:Grant", f.vol, dom, "/team", alice.key, "rw", "", "1", "")
+	owner.policy("Policy:Grant", f.vol, other, "/private", mallory.key, "ro", "", "1", "")
+	if _, err := alice.submit("Policy:Join", f.vol, alice.key, alice.joinSignature(f.vol)); err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs, top := hexOf(16), hexOf(16), hexOf(16)
+	if oc := alice.batch(f.inDomain(mine, 1, dom)); oc[0].Status != chaincode.StatusAnchored {
+		t.Fatalf("the grantee's anchor: %+v", oc)
+	}
+	if oc := owner.batch(f.inDomain(theirs, 1, other), f.version(top, 1)); oc[0].Status != chaincode.StatusAnchored || oc[1].Status != chaincode.StatusAnchored {
+		t.Fatalf("the owner's anchors: %+v", oc)
+	}
+	head := func(domain string) string {
+		h, _ := json.Marshal([]chaincode.HeadVersion{{Volume: f.vol, Domain: domain, Hash: hexOf(32), Seq: 1}})
+		return string(h)
+	}
+	if _, err := owner.submit("Files:Commit", "[]", head("")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.submit("Files:Commit", "[]", head(other)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.submit("Files:Commit", "[]", head(dom)); err != nil {
+		t.Fatal(err)
+	}
+	qb, _ := json.Marshal(chaincode.Query{Volume: f.vol})
+	everything := string(qb)
+
+	// Mallory holds a grant but never joined: a stranger, like anyone.
+	for name, args := range map[string][]string{
+		"latest":      {"Files:Latest", f.vol, top},
+		"history":     {"Files:History", f.vol, mine},
+		"latest head": {"Files:LatestHead", f.vol, ""},
+		"grants":      {"Policy:Grants", f.vol, ""},
+		"owner":       {"Policy:Owner", f.vol},
+		"events":      {"Audit:Events", everything},
+		"unknown vol": {"Files:Latest", hexOf(16), top},
+	} {
+		if out, err := mallory.l.Evaluate(args...); err == nil || !strings.Contains(err.Error(), chaincode.ErrNotMember.Error()) {
+			t.Errorf("a stranger's %s: %q %v", name, out, err)
+		}
+	}
+	ev, _ := json.Marshal([]chaincode.Event{{Volume: f.vol, Action: "read", File: top}})
+	if _, err := mallory.submit("Audit:Record", string(ev)); err == nil {
+		t.Error("a stranger recorded an event on the volume")
+	}
+
+	// Alice reads what lies in her folder, and nothing else.
+	for name, args := range map[string][]string{
+		"latest":      {"Files:Latest", f.vol, mine},
+		"history":     {"Files:History", f.vol, mine},
+		"latest head": {"Files:LatestHead", f.vol, dom},
+		"grants":      {"Policy:Grants", f.vol, ""},
+	} {
+		if _, err := alice.l.Evaluate(args...); err != nil {
+			t.Errorf("the grantee's %s: %v", name, err)
+		}
+	}
+	for name, args := range map[string][]string{
+		"latest outside":     {"Files:Latest", f.vol, top},
+		"history of another": {"Files:History", f.vol, theirs},
+		"the volume's head":  {"Files:LatestHead", f.vol, ""},
+		"another's head":     {"Files:LatestHead", f.vol, other},
+		"a file never seen":  {"Files:Latest", f.vol, hexOf(16)},
+	} {
+		if _, err := alice.l.Evaluate(args...); err == nil || !strings.Contains(err.Error(), chaincode.ErrNotMember.Error()) {
+			t.Errorf("the grantee's %s: %v", name, err)
+		}
+	}
+	out, _ := alice.l.Evaluate("Policy:Grants", f.vol, "")
+	var gs []chaincode.Grant
+	json.Unmarshal(out, &gs)
+	if len(gs) != 1 || gs[0].Domain != dom {
+		t.Fatalf("the grantee sees grants %+v", gs)
+	}
+	out, _ = alice.l.Evaluate("Audit:Events", everything)
+	var evs []chaincode.Event
+	json.Unmarshal(out, &evs)
+	if len(evs) == 0 {
+		t.Fatal("the grantee sees no events of its folder")
+	}
+	for _, e := range evs {
+		if e.File != mine && e.Detail["domain"] != dom {
+			t.Fatalf("the grantee sees an event outside its folder: %+v", e)
+		}
+	}
+
+	// An unregistered volume takes no anchors, of versions or heads.
+	unreg := hexOf(16)
+	x := f.version(hexOf(16), 1)
+	x.Volume = unreg
+	if oc := mallory.batch(x); oc[0].Status != chaincode.StatusDenied || !strings.Contains(oc[0].Reason, "not registered") {
+		t.Fatalf("an anchor on an unregistered volume: %+v", oc)
+	}
+}
+
+// TestLatestHeadIsTheNewest: heads of concurrent writers are all taken;
+// the newest (greatest seq, then hash) is kept, a retry is "exists".
+func TestLatestHeadIsTheNewest(t *testing.T) {
+	f := newFixture(t)
+	commit := func(heads ...chaincode.HeadVersion) chaincode.CommitOutcome {
+		t.Helper()
+		b, _ := json.Marshal(heads)
+		out, err := f.submit("Files:Commit", "[]", string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o chaincode.CommitOutcome
+		json.Unmarshal(out, &o)
+		return o
+	}
+	latest := func() chaincode.HeadVersion {
+		t.Helper()
+		out, err := f.l.Evaluate("Files:LatestHead", f.vol, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h chaincode.HeadVersion
+		json.Unmarshal(out, &h)
+		return h
+	}
+	if _, err := f.l.Evaluate("Files:LatestHead", f.vol, ""); err == nil || !strings.Contains(err.Error(), chaincode.ErrNoHead.Error()) {
+		t.Fatalf("the head of a volume with none: %v", err)
+	}
+	h1 := chaincode.HeadVersion{Volume: f.vol, Hash: "1" + hexOf(32)[1:], Seq: 5}
+	h2 := chaincode.HeadVersion{Volume: f.vol, Hash: "f" + hexOf(32)[1:], Seq: 5, Parents: []string{hexOf(32)}}
+	h0 := chaincode.HeadVersion{Volume: f.vol, Hash: hexOf(32), Seq: 4}
+	if o := commit(h1, h2, h0); len(o.Heads) != 3 || o.Heads[0].Status != chaincode.StatusAnchored || o.Heads[2].Status != chaincode.StatusAnchored {
+		t.Fatalf("heads: %+v", o)
+	}
+	if got := latest(); got.Hash != h2.Hash || got.Seq != 5 || got.Actor != f.actor || len(got.Parents) != 1 {
+		t.Fatalf("latest head %+v, want %s", got, h2.Hash)
+	}
+	if o := commit(h2); o.Heads[0].Status != chaincode.StatusExists {
+		t.Fatalf("a retry: %+v", o)
+	}
+	for name, h := range map[string]chaincode.HeadVersion{
+		"seq 0":     {Volume: f.vol, Hash: hexOf(32)},
+		"bad hash":  {Volume: f.vol, Hash: "x", Seq: 1},
+		"bad dom":   {Volume: f.vol, Domain: "x", Hash: hexOf(32), Seq: 1},
+		"bad paren": {Volume: f.vol, Hash: hexOf(32), Seq: 1, Parents: []string{"p"}},
+	} {
+		b, _ := json.Marshal([]chaincode.HeadVersion{h})
+		if _, err := f.submit("Files:Commit", "[]", string(b)); err == nil {
+			t.Errorf("a head with %s: accepted", name)
+		}
+	}
+	if n := len(f.events(chaincode.Query{Action: "head"})); n != 3 {
+		t.Fatalf("%d head events, want 3", n)
 	}
 }

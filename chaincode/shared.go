@@ -15,6 +15,7 @@ import (
 // Object types of the composite keys in world state.
 const (
 	keyFile  = "file"  // file~volume~file: the latest anchored version
+	keyHead  = "head"  // head~volume~domain: the newest anchored head ("" domain: the volume's)
 	keyEvent = "event" // event~volume~time~txid~n: one audit event
 
 	keyVolume = "volume" // volume~volume: the volume's owner
@@ -30,6 +31,17 @@ var (
 func checkID(what, s string) error {
 	if !idPattern.MatchString(s) {
 		return fmt.Errorf("%s %q is not a 32-digit lowercase hex id", what, s)
+	}
+	return nil
+}
+
+// checkVolumeDomain checks a volume id and a domain id ("" for none).
+func checkVolumeDomain(volume, domain string) error {
+	if err := checkID("volume", volume); err != nil {
+		return err
+	}
+	if domain != "" {
+		return checkID("domain", domain)
 	}
 	return nil
 }

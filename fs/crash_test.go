@@ -55,6 +55,7 @@ func serveChild(args []string) {
 			os.Exit(1)
 		}
 		opt.Ledger, opt.Actor = l, id.Public().LedgerID()
+		register(store, l)
 	}
 	v, err := volume.Open(context.Background(), store, selfUnwrap, opt)
 	if err != nil {

@@ -38,9 +38,23 @@ func newHome(t *testing.T, id *keyring.Identity, ledgerDir string) home {
 	return home{id: id, ledger: l}
 }
 
+// mount mounts the volume on store with this home's ledger.
 func (h home) mount(t *testing.T, store volume.ObjectStore) *mounted {
-	return mountFull(t, store, volume.Options{CacheDir: t.TempDir(), Ledger: h.ledger, Actor: h.id.Public().LedgerID(), Host: "h" + h.id.Public().LedgerID()[9:13], Logf: t.Logf},
+	return h.mountWith(t, store, h.ledger)
+}
+
+func (h home) mountWith(t *testing.T, store volume.ObjectStore, l network.Ledger) *mounted {
+	register(store, h.ledger)
+	return mountFull(t, store, volume.Options{CacheDir: t.TempDir(), Ledger: l, Actor: h.id.Public().LedgerID(), Host: "h" + h.id.Public().LedgerID()[9:13], Logf: t.Logf},
 		selfUnwrap, fs.MountOptions{Logf: t.Logf})
+}
+
+// headless is a ledger with no heads anchored, as for a volume whose
+// versions an earlier build anchored: only file versions are checked.
+type headless struct{ network.Ledger }
+
+func (headless) LatestHead(context.Context, string, string) (network.Head, error) {
+	return network.Head{}, network.ErrNotFound
 }
 
 func TestVersionsAreAnchored(t *testing.T) {
@@ -76,8 +90,10 @@ func TestVersionsAreAnchored(t *testing.T) {
 }
 
 // TestRollbackIsDetected restores an older copy of the whole remote: the
-// ledger knows the newer version, so reading the file fails with EIO and
-// verify names it, rather than serving the old bytes.
+// volume does not open (its heads are older than the anchored ones); and
+// without heads on the ledger, the ledger still knows the newer version of
+// the file, so reading it fails with EIO and verify names it, rather than
+// serving the old bytes.
 func TestRollbackIsDetected(t *testing.T) {
 	ctx := context.Background()
 	store := newTestStore(t)
@@ -96,7 +112,12 @@ func TestRollbackIsDetected(t *testing.T) {
 
 	exec.Command("rm", "-rf", store.root).Run()
 	exec.Command("cp", "-a", old, store.root).Run()
-	m2 := h.mount(t, store)
+	_, err := volume.Open(ctx, store, selfUnwrap, volume.Options{CacheDir: t.TempDir(), Ledger: h.ledger})
+	var rb *volume.RollbackError
+	if !errors.As(err, &rb) || rb.Volume != m.vol.ID() || rb.Domain != "" {
+		t.Fatalf("opening a remote rolled back: %v", err)
+	}
+	m2 := h.mountWith(t, store, headless{h.ledger})
 	got, err := os.ReadFile(m2.path("ledgered"))
 	if !errors.Is(err, syscall.EIO) {
 		t.Fatalf("a rolled back file read %q, %v; want EIO", got, err)

@@ -21,6 +21,8 @@ type MountOptions struct {
 	// AllowOther lets other local users in, under the kernel's ordinary
 	// permission checks (default_permissions).
 	AllowOther bool
+	// ReadOnly mounts read-only (the kernel refuses every change, EROFS).
+	ReadOnly bool
 	// Debug logs every FUSE request through Logf.
 	Debug bool
 	Logf  func(format string, args ...any)
@@ -77,6 +79,9 @@ func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 	}
 	if opt.AllowOther {
 		mo.Options = append(mo.Options, "default_permissions")
+	}
+	if opt.ReadOnly {
+		mo.Options = append(mo.Options, "ro")
 	}
 	root := &node{v: v, n: v.Root()}
 	srv, err := gofs.Mount(dir, root, &gofs.Options{

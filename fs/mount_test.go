@@ -10,6 +10,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs"
 	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/network"
 )
 
 // selfWrap stands for the keyring in these tests: the key "wrapped" for the
@@ -65,6 +66,9 @@ func mountFull(t *testing.T, store volume.ObjectStore, vopt volume.Options, unwr
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("SKIP: no /dev/fuse")
 	}
+	if vopt.Ledger != nil {
+		register(store, vopt.Ledger)
+	}
 	v, err := volume.Open(context.Background(), store, unwrap, vopt)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +82,14 @@ func mountFull(t *testing.T, store volume.ObjectStore, vopt volume.Options, unwr
 	m := &mounted{t: t, dir: dir, cache: cache, store: store, vol: v, srv: srv}
 	t.Cleanup(m.unmount)
 	return m
+}
+
+// register makes the ledger's caller the owner of the volume on store, as
+// init does (a no-op, or refused, for a volume registered already).
+func register(store volume.ObjectStore, l network.Ledger) {
+	if c, err := volume.ReadConfig(context.Background(), store); err == nil {
+		l.Register(context.Background(), c.Volume)
+	}
 }
 
 // unmount detaches the mount and closes the volume, flushing it.

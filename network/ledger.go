@@ -44,6 +44,22 @@ type Anchor struct {
 	Time  time.Time `json:"time,omitempty"`
 }
 
+// Head commits one head: a state of a volume's tree (Domain "") or of one
+// of its shared folders, named by the SHA-256 of its sealed object. Seq
+// grows along the head lineage; the ledger keeps the newest head of each.
+type Head struct {
+	Volume  string   `json:"volume"`
+	Domain  string   `json:"domain,omitempty"`
+	Hash    string   `json:"hash"`
+	Seq     uint64   `json:"seq"`
+	Parents []string `json:"parents,omitempty"`
+
+	// Filled in by the ledger when it returns heads.
+	Actor string    `json:"actor,omitempty"`
+	TxID  string    `json:"txId,omitempty"`
+	Time  time.Time `json:"time,omitempty"`
+}
+
 // AnchorResult is the outcome of one anchor of a batch: Err is nil when it
 // was committed, wraps ErrStale (Current then holds the ledger's latest),
 // ErrDenied (with the chaincode's reason) or another error when it was
@@ -152,12 +168,20 @@ type Follower interface {
 // Ledger is what the drive needs of a ledger. Implementations are safe for
 // concurrent use.
 type Ledger interface {
-	// AnchorBatch commits many file versions in as few transactions as
-	// possible and reports each one's outcome, in order. The error is for
-	// failures of the whole call (ErrUnavailable and the like).
-	AnchorBatch(ctx context.Context, anchors []Anchor) ([]AnchorResult, error)
-	// Latest returns the newest anchored version of a file (ErrNotFound if none).
+	// AnchorBatch commits many file versions, and heads, in as few
+	// transactions as possible and reports each one's outcome, in order:
+	// one per anchor, then one per head (a head is never stale; Current is
+	// nil). The error is for failures of the whole call (ErrUnavailable and
+	// the like).
+	AnchorBatch(ctx context.Context, anchors []Anchor, heads ...Head) ([]AnchorResult, error)
+	// Latest returns the newest anchored version of a file (ErrNotFound if
+	// none). Reads of a volume's records (Latest, LatestHead, History,
+	// Grants, Audit) answer its owner, and a joined grantee what its grants
+	// cover; anyone else gets ErrDenied.
 	Latest(ctx context.Context, volume, file string) (Anchor, error)
+	// LatestHead returns the newest anchored head of a volume (domain "")
+	// or of one of its shared folders (ErrNotFound if none).
+	LatestHead(ctx context.Context, volume, domain string) (Head, error)
 	// History returns every anchored version of a file, oldest first.
 	History(ctx context.Context, volume, file string) ([]Anchor, error)
 	// Record commits audit events (reads, integrity failures, ...).
@@ -166,7 +190,9 @@ type Ledger interface {
 	Audit(ctx context.Context, q AuditQuery) ([]Event, error)
 	// Register makes the caller the owner of a volume (no-op if it already is).
 	Register(ctx context.Context, volume string) error
-	// Owner returns the volume's owner actor (ErrNotFound if unregistered).
+	// Owner returns the volume's owner actor, to its members (ErrDenied to
+	// anyone else, and for a volume never registered: the ledger tells
+	// nothing of a volume to those outside it).
 	Owner(ctx context.Context, volume string) (string, error)
 	// Grant records a grant; ErrDenied (wrapped, with the chaincode's reason) if the caller may not.
 	Grant(ctx context.Context, g Grant) error

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -33,7 +34,19 @@ type Options struct {
 	Retries int
 	// Logf receives the backend's own warnings and errors; nil discards them.
 	Logf func(format string, args ...any)
+	// MaxObjectSize is the largest object Get reads; a bigger one (or one
+	// the backend says is bigger) is an error, so that no remote decides
+	// how much memory a reader takes. 0 means DefaultMaxObjectSize.
+	MaxObjectSize int64
 }
+
+// DefaultMaxObjectSize bounds what Get reads: above the largest object the
+// drive writes (a folder of a million entries, the manifest of a file of a
+// million chunks).
+const DefaultMaxObjectSize = 256 << 20
+
+// ErrTooLarge is an object bigger than Options.MaxObjectSize.
+var ErrTooLarge = errors.New("object larger than any this drive writes")
 
 const (
 	// defaultRetries gives a flaky network about half a minute in all.
@@ -49,6 +62,7 @@ type Store struct {
 	spec    string
 	f       fs.Fs
 	retries int
+	maxSize int64
 }
 
 var (
@@ -107,7 +121,10 @@ func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
 	if errors.Is(err, fs.ErrorIsFile) {
 		return nil, fmt.Errorf("remote %s is a file, not a folder", shown)
 	}
-	s := &Store{spec: shown, f: f, retries: opt.Retries}
+	s := &Store{spec: shown, f: f, retries: opt.Retries, maxSize: opt.MaxObjectSize}
+	if s.maxSize <= 0 {
+		s.maxSize = DefaultMaxObjectSize
+	}
 	if s.retries == 0 {
 		s.retries = defaultRetries
 	}
@@ -189,6 +206,9 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 		if err != nil {
 			return err
 		}
+		if o.Size() > s.maxSize {
+			return fmt.Errorf("%s: %d bytes: %w", name, o.Size(), ErrTooLarge)
+		}
 		r, err := o.Open(ctx)
 		if err != nil {
 			return err
@@ -196,8 +216,11 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 		defer r.Close()
 		// Sized up front: objects are up to a few MiB, and growing a
 		// buffer from nothing copies each one several times.
-		buf := bytes.NewBuffer(make([]byte, 0, max(o.Size(), 0)+bytes.MinRead))
-		_, err = buf.ReadFrom(r)
+		buf := bytes.NewBuffer(make([]byte, 0, min(max(o.Size(), 0), s.maxSize)+bytes.MinRead))
+		_, err = buf.ReadFrom(io.LimitReader(r, s.maxSize+1))
+		if int64(buf.Len()) > s.maxSize {
+			return fmt.Errorf("%s: more than %d bytes: %w", name, s.maxSize, ErrTooLarge)
+		}
 		data = buf.Bytes()
 		return err
 	})

@@ -179,3 +179,34 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestAnObjectTooLargeIsRefused: a remote that serves (or claims) an object
+// bigger than any the drive writes does not decide how much a reader holds:
+// Get refuses it, before reading, with ErrTooLarge.
+func TestAnObjectTooLargeIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := remote.Open(ctx, dir, remote.Options{MaxObjectSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	os.MkdirAll(filepath.Join(dir, "objects"), 0o700)
+	os.WriteFile(filepath.Join(dir, "objects", "big"), bytes.Repeat([]byte("x"), 1001), 0o600)
+	os.WriteFile(filepath.Join(dir, "objects", "fits"), bytes.Repeat([]byte("x"), 1000), 0o600)
+	if _, err := s.Get(ctx, "objects/big"); !errors.Is(err, remote.ErrTooLarge) {
+		t.Fatalf("an object over the bound: %v", err)
+	}
+	if b, err := s.Get(ctx, "objects/fits"); err != nil || len(b) != 1000 {
+		t.Fatalf("an object at the bound: %d bytes, %v", len(b), err)
+	}
+	// A sparse file the size of a disk: refused from its size alone.
+	f, _ := os.Create(filepath.Join(dir, "objects", "huge"))
+	f.Truncate(1 << 40)
+	f.Close()
+	s2, _ := remote.Open(ctx, dir, remote.Options{})
+	defer s2.Close()
+	if _, err := s2.Get(ctx, "objects/huge"); !errors.Is(err, remote.ErrTooLarge) {
+		t.Fatalf("a 1 TiB object: %v", err)
+	}
+}

@@ -47,7 +47,7 @@ a terminal.`,
 				return err
 			}
 			ctx := context.Background()
-			o, err := s.openVolume(ctx, false, stderrLogf(false))
+			o, err := s.openVolume(ctx, readWrite, stderrLogf(false))
 			if err != nil {
 				return err
 			}
@@ -173,8 +173,10 @@ func newVerifyCmd() *cobra.Command {
 		Short: "Check every object below PATH against its hashes and the ledger",
 		Long: `verify fetches every folder object, manifest and chunk below PATH (the whole volume by
 default) from the remote, checks its hash and authentication, and compares each file's
-version with the one anchored on the ledger. It prints one line per problem, naming the
-path, and exits 1 if it found any. A running mount of this home does the work itself.`,
+version with the one anchored on the ledger, and the remote's heads (the tree as a whole,
+and each shared folder's) with the newest ones anchored: a remote that serves an earlier
+state of the tree (rolled back) is a problem too. It prints one line per problem, naming
+the path, and exits 1 if it found any. A running mount of this home does the work itself.`,
 		Example: `  anchorfs verify
   anchorfs verify /projects/acme --json`,
 		Args: cobra.MaximumNArgs(1),
@@ -204,7 +206,8 @@ path, and exits 1 if it found any. A running mount of this home does the work it
 			} else {
 				ctx := context.Background()
 				var o *opened
-				if o, err = s.openVolume(ctx, true, stderrLogf(false)); err != nil {
+				// A remote rolled back opens, to be reported as a finding.
+				if o, err = s.openVolume(ctx, inspect, stderrLogf(false)); err != nil {
 					bar.done()
 					return err
 				}
@@ -272,7 +275,7 @@ from the remote. Run it where no other home is writing the same volume at the ti
 			} else {
 				ctx := context.Background()
 				var o *opened
-				if o, err = s.openVolume(ctx, false, stderrLogf(false)); err != nil {
+				if o, err = s.openVolume(ctx, readWrite, stderrLogf(false)); err != nil {
 					return err
 				}
 				removed, freed, err = o.vol.GC(ctx, bar.update)

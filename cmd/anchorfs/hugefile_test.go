@@ -67,17 +67,17 @@ func TestANameOver255BytesIsTooLong(t *testing.T) {
 	}
 }
 
-// TestMemoryComesBackAfterManySmallFiles follows issue 11's sequence at a
-// smaller scale: ten thousand small files made and removed, then
-// large writes; the mount's resident memory stays under 1 GiB (its budget:
-// docs/CLI.md) instead of growing by twice each write.
+// TestMemoryComesBackAfterManySmallFiles follows issue 11's sequence:
+// twenty thousand small files made and removed, then writes of 1 GiB; the
+// mount's resident memory stays under 1 GiB (its budget: docs/CLI.md)
+// instead of growing by twice each write.
 func TestMemoryComesBackAfterManySmallFiles(t *testing.T) {
 	needRoot(t)
 	env := newHome(t, "")
 	w := newWriter(t, "mem", env)
 	script := `import os
 os.makedirs("many", exist_ok=True)
-for i in range(10000):
+for i in range(20000):
     with open("many/%d" % i, "w") as f: f.write("small file %d\n" % i)`
 	if out, ok := sh("cd " + w.mnt + " && python3 -c '" + script + "'"); !ok {
 		t.Fatal(out)
@@ -88,12 +88,42 @@ for i in range(10000):
 	}
 	w.sync()
 	for i := 0; i < 2; i++ {
-		if out, ok := sh("head -c 512M /dev/urandom > " + w.mnt + "/big" + strconv.Itoa(i)); !ok {
+		if out, ok := sh("head -c 1G /dev/urandom > " + w.mnt + "/big" + strconv.Itoa(i)); !ok {
 			t.Fatal(out)
 		}
 		w.sync()
 		if rss := rssMiB(t, w.pid); rss > 1024 {
-			t.Fatalf("after %d writes of 512 MiB the mount holds %d MiB", i+1, rss)
+			t.Fatalf("after %d writes of 1 GiB the mount holds %d MiB", i+1, rss)
 		}
+	}
+}
+
+// TestAHundredThousandFilesInOneFolder: a folder of 100,000 names is made,
+// listed and read back after a remount from an empty cache, each mount
+// within its memory budget.
+func TestAHundredThousandFilesInOneFolder(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	w := newWriter(t, "wide", env)
+	script := `import os
+os.makedirs("wide", exist_ok=True)
+for i in range(100000):
+    os.close(os.open("wide/f%06d" % i, os.O_CREAT | os.O_WRONLY, 0o644))
+with open("wide/f099999", "w") as f: f.write("last\n")`
+	if out, ok := sh("cd " + w.mnt + " && python3 -c '" + script + "'"); !ok {
+		t.Fatal(out)
+	}
+	w.sync()
+	if rss := rssMiB(t, w.pid); rss > 1024 {
+		t.Fatalf("with 100,000 files in a folder the mount holds %d MiB", rss)
+	}
+	w.unmount()
+	os.RemoveAll(homeOf(env) + "/cache")
+	w.mount()
+	if out, ok := sh("ls -f " + w.mnt + "/wide | wc -l && cat " + w.mnt + "/wide/f099999"); !ok || out != "100000\nlast\n" {
+		t.Fatalf("the folder after a remount: %v %q", ok, out)
+	}
+	if rss := rssMiB(t, w.pid); rss > 1024 {
+		t.Fatalf("reading a folder of 100,000 files the mount holds %d MiB", rss)
 	}
 }

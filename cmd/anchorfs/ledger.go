@@ -207,7 +207,7 @@ func runAudit(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	o, err := st.openVolume(ctx, true, stderrLogf(false))
+	o, err := st.openVolume(ctx, readOnly, stderrLogf(false))
 	if err != nil {
 		return err
 	}

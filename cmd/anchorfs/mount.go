@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/anchorfs/anchorfs/fs"
+	"github.com/anchorfs/anchorfs/fs/volume"
 )
 
 // backgroundChild marks the re-executed mount process of --background; fd 3
@@ -34,6 +35,10 @@ goes away stops only the terminal copy. With --background it returns once the mo
 live and logs to HOME/mount.log. What the remote cannot take at unmount (full, or down)
 waits in the cache for the next mount.
 
+A remote that serves an earlier state of the tree than the ledger anchored (rolled back,
+restored from an old copy) is refused: nothing is mounted and the mount exits 1.
+--allow-rollback mounts it read-only instead, to look at what it holds.
+
 --allow-other lets other local users in, under the kernel's ordinary permission checks.`,
 		Example: `  anchorfs mount ~/Vault
   anchorfs mount ~/Vault --background && ls ~/Vault
@@ -43,6 +48,7 @@ waits in the cache for the next mount.
 	}
 	c.Flags().Bool("background", false, "return once the mount is live; log to HOME/mount.log")
 	c.Flags().Bool("allow-other", false, "let other local users in (with the kernel's permission checks)")
+	c.Flags().Bool("allow-rollback", false, "mount a remote rolled back to an earlier state read-only, instead of refusing it")
 	c.Flags().Bool("debug", false, "log every FUSE request")
 	c.Flags().Bool("noatime", false, "keep access times as they are (by default reads renew them as relatime does)")
 	return c
@@ -122,11 +128,23 @@ func runMount(cmd *cobra.Command, args []string) error {
 func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error {
 	ctx := context.Background()
 	logf := writerLogf(logOut)
-	o, err := s.openVolume(ctx, false, logf)
+	o, err := s.openVolume(ctx, readWrite, logf)
+	var rolledBack *volume.RollbackError
+	if errors.As(err, &rolledBack) {
+		if !s.v.GetBool("allow-rollback") {
+			return fmt.Errorf("%w. Nothing was mounted: put the missing objects back on the remote, or mount with --allow-rollback to look at what it holds, read-only", err)
+		}
+		logf("%v", err)
+		o, err = s.openVolume(ctx, inspect, logf)
+	}
 	if err != nil {
 		return err
 	}
-	srv, err := fs.Serve(o.vol, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), Debug: s.v.GetBool("debug"), Logf: logf})
+	ro := rolledBack != nil
+	if ro {
+		logf("--allow-rollback: mounting read-only; the tree shown is the remote's earlier state, not the volume's newest")
+	}
+	srv, err := fs.Serve(o.vol, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), ReadOnly: ro, Debug: s.v.GetBool("debug"), Logf: logf})
 	if err != nil {
 		o.close(ctx)
 		return err
@@ -153,7 +171,10 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 	ready("mounted")
 	srv.Wait()
 	signal.Stop(sigs)
-	ctl.stop()
+	// The control socket goes last: while it is there the process may
+	// still write (to the remote, the cache, its log), and `sync` still
+	// reaches the volume.
+	defer ctl.stop()
 	logf("flushing volume %s", o.cfg.Volume)
 	if err := o.close(ctx); err != nil {
 		return fmt.Errorf("flushing at unmount: %w", err)

@@ -76,8 +76,19 @@ func (o *opened) close(ctx context.Context) error {
 	return err
 }
 
+// access is how a command opens a volume.
+type access int
+
+const (
+	readWrite access = iota
+	readOnly
+	// inspect is readOnly that opens a remote rolled back too (the volume
+	// logs it), to look at or to verify.
+	inspect
+)
+
 // openVolume opens identity, remote, ledger and volume.
-func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(string, ...any)) (*opened, error) {
+func (s *settings) openVolume(ctx context.Context, mode access, logf func(string, ...any)) (*opened, error) {
 	c, err := s.config()
 	if err != nil {
 		return nil, err
@@ -100,7 +111,7 @@ func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(stri
 	}
 	host, _ := os.Hostname()
 	opt := volume.Options{CacheDir: s.cacheDir(c.Volume), Ledger: o.ledger, LedgerID: lid, Actor: o.id.Public().LedgerID(), Host: host,
-		ReadOnly: readOnly, NoAtime: s.v.GetBool("noatime"), Logf: logf}
+		ReadOnly: mode != readWrite, AcceptRollback: mode == inspect, NoAtime: s.v.GetBool("noatime"), Logf: logf}
 	if o.ledger != nil {
 		opt.Actor = o.ledger.Actor()
 	}
@@ -125,6 +136,11 @@ func (s *settings) openVolume(ctx context.Context, readOnly bool, logf func(stri
 	if errors.As(err, &other) {
 		o.close(ctx)
 		return nil, fmt.Errorf("%s names ledger %s: %w", s.configPath(), c.Ledger, err)
+	}
+	var rolledBack *volume.RollbackError
+	if errors.As(err, &rolledBack) {
+		o.close(ctx)
+		return nil, err // it names the volume
 	}
 	if err != nil {
 		o.close(ctx)

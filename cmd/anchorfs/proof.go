@@ -32,7 +32,7 @@ file's manifest hash and Merkle root it shows that those very bytes were the fil
 				return err
 			}
 			ctx := context.Background()
-			o, err := s.openVolume(ctx, true, stderrLogf(false))
+			o, err := s.openVolume(ctx, readOnly, stderrLogf(false))
 			if err != nil {
 				return err
 			}

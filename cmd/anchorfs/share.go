@@ -110,7 +110,7 @@ func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
 		msg = l.Message
 	} else {
 		ctx := context.Background()
-		o, err := s.openVolume(ctx, false, stderrLogf(false))
+		o, err := s.openVolume(ctx, readWrite, stderrLogf(false))
 		if err != nil {
 			return err
 		}
@@ -369,13 +369,16 @@ func runJoin(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer l.Close()
+	// Join first: the ledger tells a volume's grants only to its members.
+	sig := base64.RawURLEncoding.EncodeToString(id.Sign(network.JoinMessage(vol, l.Actor())))
+	if err := l.Join(ctx, vol, id.Public().SigningKeyText(), sig); errors.Is(err, network.ErrDenied) {
+		return fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, id.Public().KeyID())
+	} else if err != nil {
+		return fmt.Errorf("joining on the ledger: %w", err)
+	}
 	shares, err := sharesFor(ctx, l, id, vol)
 	if err != nil {
 		return err
-	}
-	sig := base64.RawURLEncoding.EncodeToString(id.Sign(network.JoinMessage(vol, l.Actor())))
-	if err := l.Join(ctx, vol, id.Public().SigningKeyText(), sig); err != nil {
-		return fmt.Errorf("joining on the ledger: %w", err)
 	}
 	if err := s.saveConfig(cfg); err != nil {
 		return err

@@ -31,8 +31,9 @@ const (
 // outbox holds file versions waiting to be anchored. A version goes to the
 // ledger only once a head that names it is on the remote, so the ledger
 // never anchors a state of a file that no tree has (a crash between the
-// two would otherwise leave the ledger ahead of every head). Each commit
-// writes its versions to the log in the cache folder, then the names of
+// two would otherwise leave the ledger ahead of every head). The heads are
+// anchored too, once they are on the remote. Each commit writes its
+// versions and its heads to the log in the cache folder, then the names of
 // the heads it is about to write, and fsyncs, before the heads go up; once
 // they are up, a "committed" line follows. Entries are marked done once
 // anchored. On reopen (after a crash), the versions of a commit whose heads
@@ -50,10 +51,12 @@ type outbox struct {
 }
 
 type outboxEntry struct {
-	// Op is "add" (a version), "done" (it is anchored), "heads" (the heads
-	// commit Commit is about to write) or "committed" (they are written).
+	// Op is "add" (a version), "head" (a head to anchor), "done" (the
+	// version or head is anchored), "heads" (the names of the heads commit
+	// Commit is about to write) or "committed" (they are written).
 	Op     string         `json:"op"`
 	Anchor network.Anchor `json:"anchor,omitzero"`
+	Head   *network.Head  `json:"head,omitempty"`
 	Commit uint64         `json:"commit,omitempty"` // 0: written before commit tags existed
 	Heads  []string       `json:"heads,omitempty"`
 	gen    uint64         // upload generation of the manifest
@@ -82,19 +85,22 @@ func openOutbox(dir string, headExists func(name string) bool, logf func(string,
 			ob.commit = max(ob.commit, e.Commit)
 			switch e.Op {
 			case "done":
-				done[anchorKey(e.Anchor)] = true
+				done[e.key()] = true
 			case "heads":
 				heads[e.Commit] = e.Heads
 			case "committed":
 				committed[e.Commit] = true
-			case "add":
+			case "add", "head":
+				if e.Op == "head" && e.Head == nil {
+					continue
+				}
 				adds = append(adds, e)
 			}
 		}
 		upTo := map[uint64]bool{} // commits whose heads are up, found on the remote
 		dropped := 0
 		for _, e := range adds {
-			if done[anchorKey(e.Anchor)] {
+			if done[e.key()] {
 				continue
 			}
 			t := e.Commit
@@ -128,7 +134,7 @@ func openOutbox(dir string, headExists func(name string) bool, logf func(string,
 	}
 	w := bufio.NewWriter(f)
 	for _, e := range ob.pending {
-		writeEntry(w, outboxEntry{Op: "add", Anchor: e.Anchor})
+		writeEntry(w, outboxEntry{Op: e.Op, Anchor: e.Anchor, Head: e.Head})
 	}
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
@@ -144,6 +150,14 @@ func openOutbox(dir string, headExists func(name string) bool, logf func(string,
 }
 
 func anchorKey(a network.Anchor) string { return fmt.Sprintf("%s/%d", a.File, a.Version) }
+
+// key names what an entry anchors: a file's version, or a head.
+func (e outboxEntry) key() string {
+	if e.Head != nil {
+		return "head " + e.Head.Hash
+	}
+	return anchorKey(e.Anchor)
+}
 
 func writeEntry(w *bufio.Writer, e outboxEntry) {
 	b, _ := json.Marshal(e)
@@ -169,10 +183,11 @@ func (ob *outbox) mark() uint64 {
 }
 
 // durable writes the versions up to mark not yet in the log, tagged with a
-// new commit, and the names of the heads that commit is about to write,
-// and fsyncs the log. It returns the commit's tag, for committed. Versions
-// added after mark wait for the next commit: the heads do not name them.
-func (ob *outbox) durable(mark uint64, heads []string) (uint64, error) {
+// new commit, the anchors of the heads that commit is about to write and
+// their names, and fsyncs the log. It returns the commit's tag, for
+// committed. Versions added after mark wait for the next commit: the heads
+// do not name them.
+func (ob *outbox) durable(mark uint64, heads []string, anchors ...network.Head) (uint64, error) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	ob.commit++
@@ -182,6 +197,11 @@ func (ob *outbox) durable(mark uint64, heads []string) (uint64, error) {
 			e.Commit = t
 			writeEntry(ob.w, outboxEntry{Op: "add", Anchor: e.Anchor, Commit: t})
 		}
+	}
+	for i := range anchors {
+		e := outboxEntry{Op: "head", Head: &anchors[i], Commit: t}
+		ob.pending = append(ob.pending, e)
+		writeEntry(ob.w, e)
 	}
 	writeEntry(ob.w, outboxEntry{Op: "heads", Commit: t, Heads: heads})
 	if err := ob.w.Flush(); err != nil {
@@ -205,6 +225,11 @@ func (ob *outbox) committed(t uint64) {
 	writeEntry(ob.w, outboxEntry{Op: "committed", Commit: t})
 	ob.w.Flush()
 	ob.mu.Unlock()
+	ob.poke()
+}
+
+// poke wakes the anchorer: something may be ready to go.
+func (ob *outbox) poke() {
 	select {
 	case ob.kick <- struct{}{}:
 	default:
@@ -212,13 +237,23 @@ func (ob *outbox) committed(t uint64) {
 }
 
 // batch returns up to max pending entries, at most one per file (a file's
-// next version names this one, so it waits for the next batch).
-func (ob *outbox) batch(max int) []outboxEntry {
+// next version names this one, so it waits for the next batch), and no
+// head that held (one still parked in the cache) reports.
+func (ob *outbox) batch(max int, held func(*network.Head) bool) []outboxEntry {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	seen := map[string]bool{}
 	var out []outboxEntry
 	for _, e := range ob.pending {
+		if e.Head != nil {
+			if e.ready && (held == nil || !held(e.Head)) {
+				out = append(out, e)
+			}
+			if len(out) == max {
+				break
+			}
+			continue
+		}
 		if seen[e.Anchor.File] {
 			continue
 		}
@@ -240,10 +275,13 @@ func (ob *outbox) done(keys map[string]bool) {
 	defer ob.mu.Unlock()
 	kept := ob.pending[:0]
 	for _, e := range ob.pending {
-		if keys[anchorKey(e.Anchor)] {
-			writeEntry(ob.w, outboxEntry{Op: "done", Anchor: network.Anchor{File: e.Anchor.File, Version: e.Anchor.Version}})
-		} else {
+		switch {
+		case !keys[e.key()]:
 			kept = append(kept, e)
+		case e.Head != nil:
+			writeEntry(ob.w, outboxEntry{Op: "done", Head: &network.Head{Hash: e.Head.Hash}})
+		default:
+			writeEntry(ob.w, outboxEntry{Op: "done", Anchor: network.Anchor{File: e.Anchor.File, Version: e.Anchor.Version}})
 		}
 	}
 	ob.pending = kept
@@ -350,7 +388,7 @@ func (v *Volume) anchorer() {
 	defer v.bg.Done()
 	wait := anchorRetry
 	for {
-		batch := v.outbox.batch(anchorBatch)
+		batch := v.outbox.batch(anchorBatch, v.parkedHead)
 		if len(batch) == 0 {
 			select {
 			case <-v.stop:
@@ -382,24 +420,36 @@ func (v *Volume) anchorer() {
 func (v *Volume) submit(batch []outboxEntry) error {
 	ctx := context.Background()
 	var gen uint64
-	anchors := make([]network.Anchor, len(batch))
-	for i, e := range batch {
+	var anchors []network.Anchor
+	var heads []network.Head
+	for _, e := range batch {
 		gen = max(gen, e.gen)
-		anchors[i] = e.Anchor
+		if e.Head != nil {
+			heads = append(heads, *e.Head)
+		} else {
+			anchors = append(anchors, e.Anchor)
+		}
 	}
 	if err := v.obj.wait(ctx, gen); err != nil {
 		return err
 	}
-	results, err := v.opt.Ledger.AnchorBatch(ctx, anchors)
+	results, err := v.opt.Ledger.AnchorBatch(ctx, anchors, heads...)
 	if err != nil {
 		return err
 	}
-	if len(results) != len(anchors) {
-		return fmt.Errorf("ledger answered %d results for %d anchors", len(results), len(anchors))
+	if len(results) != len(anchors)+len(heads) {
+		return fmt.Errorf("ledger answered %d results for %d anchors and %d heads", len(results), len(anchors), len(heads))
 	}
 	done := map[string]bool{}
+	for i, h := range heads {
+		if err := results[len(anchors)+i].Err; err != nil {
+			// Denied or malformed: it will not pass by retrying.
+			v.logf("the ledger refused head %s: %v", h.Hash, err)
+		}
+		done[outboxEntry{Head: &heads[i]}.key()] = true
+	}
 	var later error
-	for i, r := range results {
+	for i, r := range results[:len(anchors)] {
 		a := anchors[i]
 		switch {
 		case r.Err == nil:
@@ -480,6 +530,15 @@ func (v *Volume) ledgerCheck(n *Node) error {
 	// concurrent writer's that was anchored first (the loser's writer keeps
 	// its own as a conflict copy). The anchored one is what is read.
 	m, err := v.readManifest(ctx, n.dom, n.id, latest.Version, latest.ManifestHash)
+	if err != nil && v.opt.AcceptRollback {
+		// Opened to look at an earlier state: the remote's version is
+		// read, and not taken for current.
+		v.logf("file %s: the remote serves version %d, the ledger has %d (rolled back): reading the remote's", n.id, version, latest.Version)
+		v.mu.Lock()
+		n.checked = version
+		v.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		v.recordIntegrity(n, fmt.Sprintf("the remote lacks anchored version %d: %v", latest.Version, err))
 		return fmt.Errorf("file %s: the remote does not have the anchored version %d (rolled back?): %w", n.id, latest.Version, err)
@@ -731,20 +790,22 @@ func conflictName(name, host string, t time.Time) string {
 	return fmt.Sprintf("%s (conflict %s %s)%s", name[:len(name)-len(ext)], host, t.UTC().Format("2006-01-02 150405"), ext)
 }
 
-// sortedPending is for tests and info: the outbox in order.
+// sortedPending is for tests and info: the versions in the outbox, in order.
 func (ob *outbox) sortedPending() []network.Anchor {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
-	out := make([]network.Anchor, len(ob.pending))
-	for i, e := range ob.pending {
-		out[i] = e.Anchor
+	var out []network.Anchor
+	for _, e := range ob.pending {
+		if e.Head == nil {
+			out = append(out, e.Anchor)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return anchorKey(out[i]) < anchorKey(out[j]) })
 	return out
 }
 
-// OutboxPending counts the versions an outbox in cacheDir still holds, for
-// reports while no mount has the volume open.
+// OutboxPending counts the versions and heads an outbox in cacheDir still
+// holds, for reports while no mount has the volume open.
 func OutboxPending(cacheDir string) int {
 	b, err := os.ReadFile(filepath.Join(cacheDir, "outbox"))
 	if err != nil {
@@ -759,9 +820,9 @@ func OutboxPending(cacheDir string) int {
 		}
 		switch e.Op {
 		case "done":
-			done[anchorKey(e.Anchor)] = true
-		case "add":
-			adds = append(adds, anchorKey(e.Anchor))
+			done[e.key()] = true
+		case "add", "head":
+			adds = append(adds, e.key())
 		}
 	}
 	n := 0

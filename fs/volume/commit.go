@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -12,43 +13,73 @@ import (
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/network"
 )
 
 // newestHead reads every head of a key domain and returns the one with the
 // highest seq (ties: the greater name); damaged and unreadable heads are
-// reported and skipped.
+// reported and skipped. With a ledger, the heads are checked against the
+// newest head it anchored: a remote rolled back is a *RollbackError.
 func (v *Volume) newestHead(ctx context.Context, d *domain) (*format.Head, string, error) {
+	heads, found, err := v.readHeads(ctx, d)
+	if err != nil {
+		return nil, "", err
+	}
+	best, bestName := newest(heads)
+	if err := v.checkRollback(ctx, d, heads); err != nil {
+		if !v.opt.AcceptRollback {
+			return nil, "", err
+		}
+		v.logf("%v", err)
+	}
+	if best == nil {
+		return nil, "", fmt.Errorf("no readable head (%d found, %d damaged or sealed with a key this user does not hold)", found, found-len(heads))
+	}
+	return best, bestName, nil
+}
+
+// readHeads reads every head of a key domain on the store, by hash; found
+// counts them all, damaged and unreadable ones (reported) included.
+func (v *Volume) readHeads(ctx context.Context, d *domain) (heads map[string]*format.Head, found int, err error) {
 	var names []string
-	err := v.store.List(ctx, d.headsDir(), func(name string, size int64) error {
+	err = v.store.List(ctx, d.headsDir(), func(name string, size int64) error {
 		names = append(names, name)
 		return nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("listing heads: %w", err)
+		return nil, 0, fmt.Errorf("listing heads: %w", err)
 	}
-	var best *format.Head
-	var bestName string
-	problems := 0
+	heads = map[string]*format.Head{}
 	for _, name := range names {
 		head, err := v.readHead(ctx, d, name)
 		if err != nil {
 			v.reportHead(name, err)
-			problems++
 			continue
 		}
+		heads[path.Base(name)] = head
+	}
+	return heads, len(names), nil
+}
+
+// newest is the head with the highest seq (ties: the greater hash).
+func newest(heads map[string]*format.Head) (*format.Head, string) {
+	var best *format.Head
+	var bestName string
+	for name, head := range heads {
 		if best == nil || head.Seq > best.Seq || (head.Seq == best.Seq && name > bestName) {
 			best, bestName = head, name
 		}
 	}
-	if best == nil {
-		return nil, "", fmt.Errorf("no readable head (%d found, %d damaged or sealed with a key this user does not hold)", len(names), problems)
-	}
-	return best, path.Base(bestName), nil
+	return best, bestName
 }
 
 // loadHead finds the newest head on the store and makes its root the tree.
 func (v *Volume) loadHead(ctx context.Context) error {
 	best, bestName, err := v.newestHead(ctx, v.rootDom)
+	var rb *RollbackError
+	if errors.As(err, &rb) {
+		return err // it names the volume
+	}
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v.id, err)
 	}
@@ -81,6 +112,17 @@ func (v *Volume) loadHead(ctx context.Context) error {
 	}
 	for _, d := range v.sharedDomains() {
 		d.baseTree, d.headTree = d.root.tree, d.root.tree
+		// Grantees' heads of the folder, not merged yet, count too.
+		heads, _, err := v.readHeads(ctx, d)
+		if err == nil {
+			err = v.checkRollback(ctx, d, heads)
+		}
+		if err != nil && !v.opt.AcceptRollback {
+			return err
+		}
+		if err != nil {
+			v.logf("%v", err)
+		}
 	}
 	return nil
 }
@@ -335,7 +377,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	if v.outbox != nil {
 		// Every version the heads name is in the durable outbox first.
 		var err error
-		if tag, err = v.outbox.durable(mark, names); err != nil {
+		if tag, err = v.outbox.durable(mark, names, v.headAnchors(heads, hashes)...); err != nil {
 			v.redirty()
 			return err
 		}
@@ -395,6 +437,35 @@ func (v *Volume) sealHeads(heads []pendingHead) (objs [][]byte, hashes, names []
 	return objs, hashes, names
 }
 
+// headAnchors are the ledger's records of heads sealed as hashes.
+func (v *Volume) headAnchors(heads []pendingHead, hashes []string) []network.Head {
+	out := make([]network.Head, len(heads))
+	for i, p := range heads {
+		out[i] = network.Head{Volume: v.id.String(), Domain: p.dom.ledgerID(), Hash: hashes[i], Seq: p.head.Seq,
+			Parents: p.head.Parents[:min(len(p.head.Parents), maxHeadParents)]}
+	}
+	return out
+}
+
+// maxHeadParents is the most parents a head's anchor names (the chaincode's
+// bound); a merge of more heads than that names the first of them.
+const maxHeadParents = 64
+
+// parkedHead reports whether a head waits in the parked folder: its anchor
+// waits until it is on the remote.
+func (v *Volume) parkedHead(h *network.Head) bool {
+	name := format.HeadsDir + "/" + h.Hash
+	if h.Domain != "" {
+		id, err := format.ParseID(h.Domain)
+		if err != nil {
+			return false
+		}
+		name = format.DomainHeadsDir(id) + "/" + h.Hash
+	}
+	_, err := os.Stat(v.parkedPath(name))
+	return err == nil
+}
+
 // parkedPath is where head name waits in the parked folder.
 func (v *Volume) parkedPath(name string) string {
 	return filepath.Join(v.parkedDir(), strings.ReplaceAll(name, "/", "_"))
@@ -407,9 +478,9 @@ func (v *Volume) parkHeads(heads []pendingHead, mark uint64) error {
 	if err != nil {
 		return err
 	}
-	objs, _, names := v.sealHeads(heads)
+	objs, hashes, names := v.sealHeads(heads)
 	if v.outbox != nil {
-		if _, err := v.outbox.durable(mark, names); err != nil {
+		if _, err := v.outbox.durable(mark, names, v.headAnchors(heads, hashes)...); err != nil {
 			return err
 		}
 	}
@@ -451,6 +522,9 @@ func (v *Volume) unpark(ctx context.Context) error {
 		}
 	}
 	v.logf("uploaded %d parked heads", len(entries))
+	if v.outbox != nil {
+		v.outbox.poke() // their anchors may go now
+	}
 	return nil
 }
 

@@ -44,7 +44,7 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	ob.add(a, 0)
 	ob.add(b, 0)
 	ob.add(c, 0)
-	if got := ob.batch(10); len(got) != 0 {
+	if got := ob.batch(10, nil); len(got) != 0 {
 		t.Fatalf("versions no head names yet went to the ledger: %+v", got)
 	}
 	tag, err := ob.durable(ob.mark(), []string{"heads/h1"})
@@ -52,7 +52,7 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.committed(tag)
-	if got := ob.batch(10); len(got) != 2 {
+	if got := ob.batch(10, nil); len(got) != 2 {
 		t.Fatalf("a batch holds one version per file: %d entries", len(got))
 	}
 	ob.done(map[string]bool{anchorKey(a): true})
@@ -94,7 +94,7 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	}
 	defer ob3.close()
 	got = ob3.sortedPending()
-	if len(got) != 3 || got[2] != e || len(ob3.batch(10)) != 3 {
+	if len(got) != 3 || got[2] != e || len(ob3.batch(10, nil)) != 3 {
 		t.Fatalf("after a crash mid-commit: %+v", got)
 	}
 }
@@ -144,7 +144,7 @@ func TestACommitTagsOnlyTheVersionsItsTreeHas(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.committed(tag)
-	if got := ob.batch(10); len(got) != 1 || got[0].Anchor != sealed {
+	if got := ob.batch(10, nil); len(got) != 1 || got[0].Anchor != sealed {
 		t.Fatalf("a commit made its tree's versions and a later one ready: %+v", got)
 	}
 }

@@ -327,6 +327,10 @@ func (v *Volume) loadShares(ctx context.Context) error {
 	sort.Slice(doms, func(i, j int) bool { return doms[i].name < doms[j].name })
 	for _, d := range doms {
 		if err := v.attachShare(ctx, d); err != nil {
+			var rb *RollbackError
+			if errors.As(err, &rb) {
+				return fmt.Errorf("shared folder %s: %w", d.name, err) // not shown as if it were current
+			}
 			problems = append(problems, fmt.Sprintf("%s: %v", d.name, err))
 			continue
 		}

@@ -40,6 +40,7 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 		key   []byte
 		chunk format.Chunk
 	}
+	v.verifyHeads(ctx, report)
 	jobs := make(chan job, 64)
 	var wg sync.WaitGroup
 	for range verifyWorkers {

@@ -64,6 +64,10 @@ type Options struct {
 	Actor, Host string
 	// ReadOnly opens without taking the cache lock or writing anything.
 	ReadOnly bool
+	// AcceptRollback opens a remote that serves an older state than the
+	// ledger anchored (a *RollbackError otherwise), and logs it: to look at
+	// it read-only, or to verify it.
+	AcceptRollback bool
 	// NoAtime keeps access times as they are (the noatime mount option);
 	// otherwise reads renew them as relatime does.
 	NoAtime bool

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		vol := randHex(16)
+		if err := l.Register(context.Background(), vol); err != nil {
+			panic(err)
+		}
 		for n := 0; ; n++ {
 			if n == 1 {
 				fmt.Println("committing") // one block is in; the kill may come any time now
@@ -67,7 +70,7 @@ func TestKill9MidCommitLeavesAValidChain(t *testing.T) {
 		}
 	}
 	l := open(t, dir, identity(t))
-	if _, err := l.AnchorBatch(context.Background(), []network.Anchor{anchor(randHex(16), randHex(16), 1)}); err != nil {
+	if _, err := l.AnchorBatch(context.Background(), []network.Anchor{anchor(volumeOf(t, l), randHex(16), 1)}); err != nil {
 		t.Fatalf("committing after the crashes: %v", err)
 	}
 	info, _ := l.Info(context.Background())
@@ -92,7 +95,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			l := open(t, dir, identity(t))
-			vol := randHex(16)
+			vol := volumeOf(t, l)
 			for range 2 {
 				l.AnchorBatch(context.Background(), []network.Anchor{anchor(vol, randHex(16), 1)})
 			}

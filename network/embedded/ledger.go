@@ -413,9 +413,14 @@ func (t transactor) Evaluate(ctx context.Context, fn string, args ...string) ([]
 	return t.l.evaluate(append([]string{fn}, args...)...)
 }
 
-// AnchorBatch anchors file versions, many per transaction.
-func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor) ([]network.AnchorResult, error) {
-	return invoke.AnchorBatch(ctx, transactor{l}, anchors, anchorsPerTx)
+// AnchorBatch anchors file versions and heads, many per transaction.
+func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor, heads ...network.Head) ([]network.AnchorResult, error) {
+	return invoke.AnchorBatch(ctx, transactor{l}, anchors, heads, anchorsPerTx)
+}
+
+// LatestHead returns the newest anchored head of a volume or shared folder.
+func (l *Ledger) LatestHead(ctx context.Context, volume, domain string) (network.Head, error) {
+	return invoke.LatestHead(ctx, transactor{l}, volume, domain)
 }
 
 // Latest returns the newest anchored version of a file.

@@ -39,6 +39,15 @@ func open(t testing.TB, dir string, id *keyring.Identity) *embedded.Ledger {
 	return l
 }
 
+// volumeOf registers a new volume, owned by l's caller.
+func volumeOf(t testing.TB, l network.Ledger) string {
+	vol := randHex(16)
+	if err := l.Register(context.Background(), vol); err != nil {
+		t.Fatal(err)
+	}
+	return vol
+}
+
 func anchor(vol, file string, version uint64) network.Anchor {
 	return network.Anchor{Volume: vol, File: file, Version: version, PrevVersion: version - 1,
 		MerkleRoot: randHex(32), ManifestHash: randHex(32), Size: int64(version) * 100}
@@ -48,7 +57,7 @@ func TestAnchorLatestHistoryAudit(t *testing.T) {
 	ctx := context.Background()
 	id := identity(t)
 	l := open(t, t.TempDir(), id)
-	vol, f1, f2 := randHex(16), randHex(16), randHex(16)
+	vol, f1, f2 := volumeOf(t, l), randHex(16), randHex(16)
 	a1, b1 := anchor(vol, f1, 1), anchor(vol, f2, 1)
 	res, err := l.AnchorBatch(ctx, []network.Anchor{a1, b1})
 	if err != nil || len(res) != 2 || res[0].Err != nil || res[1].Err != nil {
@@ -80,7 +89,7 @@ func TestAnchorLatestHistoryAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, err := l.Audit(ctx, network.AuditQuery{Volume: vol})
-	if err != nil || len(evs) != 4 {
+	if err != nil || len(evs) != 5 || evs[0].Action != "register" {
 		t.Fatalf("audit: %d events, %v", len(evs), err)
 	}
 	evs, _ = l.Audit(ctx, network.AuditQuery{Volume: vol, Action: "integrity"})
@@ -105,7 +114,7 @@ func TestAnchorLatestHistoryAudit(t *testing.T) {
 func TestBadInputWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	l := open(t, t.TempDir(), identity(t))
-	vol := randHex(16)
+	vol := volumeOf(t, l)
 	good := anchor(vol, randHex(16), 1)
 	for name, bad := range map[string]func(*network.Anchor){
 		"bad volume":    func(a *network.Anchor) { a.Volume = "x" },
@@ -138,8 +147,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 func TestConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	a, b := open(t, dir, identity(t)), open(t, dir, identity(t))
-	vol := randHex(16)
+	owner := identity(t) // two processes of one owner
+	a, b := open(t, dir, owner), open(t, dir, owner)
+	vol := volumeOf(t, a)
 	shared := randHex(16)
 	errs := make(chan error, 2)
 	var won [2]int
@@ -182,7 +192,7 @@ func TestConcurrentWriters(t *testing.T) {
 func BenchmarkAnchorBatch(b *testing.B) {
 	ctx := context.Background()
 	l := open(b, b.TempDir(), identity(b))
-	vol := randHex(16)
+	vol := volumeOf(b, l)
 	const batch = 2000
 	b.ResetTimer()
 	for range b.N {

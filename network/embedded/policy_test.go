@@ -17,7 +17,7 @@ func TestPolicy(t *testing.T) {
 	vol, dom := randHex(16), randHex(16)
 	key := base64.RawURLEncoding.EncodeToString(memberID.Public().SigningKey)
 
-	if _, err := owner.Owner(ctx, vol); !errors.Is(err, network.ErrNotFound) {
+	if _, err := owner.Owner(ctx, vol); !errors.Is(err, network.ErrDenied) {
 		t.Fatalf("owner of an unregistered volume: %v", err)
 	}
 	if err := owner.Register(ctx, vol); err != nil {
@@ -26,7 +26,10 @@ func TestPolicy(t *testing.T) {
 	if err := member.Register(ctx, vol); !errors.Is(err, network.ErrDenied) {
 		t.Fatalf("a second owner: %v", err)
 	}
-	if o, err := member.Owner(ctx, vol); err != nil || o != ownerID.Public().LedgerID() {
+	if _, err := member.Owner(ctx, vol); !errors.Is(err, network.ErrDenied) {
+		t.Fatalf("owner, to someone outside the volume: %v", err)
+	}
+	if o, err := owner.Owner(ctx, vol); err != nil || o != ownerID.Public().LedgerID() {
 		t.Fatalf("owner: %q %v", o, err)
 	}
 	g := network.Grant{Volume: vol, Domain: dom, Path: "/shared", GranteeKey: key, Rights: "rw", Keys: []byte{0, 1, 2, 0xff}, Epoch: 1}

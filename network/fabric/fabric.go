@@ -241,9 +241,14 @@ func (l *Ledger) Ready(ctx context.Context) error {
 	return classify(err)
 }
 
-// AnchorBatch anchors file versions, many per transaction.
-func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor) ([]network.AnchorResult, error) {
-	return invoke.AnchorBatch(ctx, l, anchors, anchorsPerTx)
+// AnchorBatch anchors file versions and heads, many per transaction.
+func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor, heads ...network.Head) ([]network.AnchorResult, error) {
+	return invoke.AnchorBatch(ctx, l, anchors, heads, anchorsPerTx)
+}
+
+// LatestHead returns the newest anchored head of a volume or shared folder.
+func (l *Ledger) LatestHead(ctx context.Context, volume, domain string) (network.Head, error) {
+	return invoke.LatestHead(ctx, l, volume, domain)
 }
 
 // Latest returns the newest anchored version of a file.

@@ -3,6 +3,7 @@ package fabric_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
+	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/fabric"
 )
@@ -86,27 +88,74 @@ func anchor(vol, file string, v uint64) network.Anchor {
 	return network.Anchor{Volume: vol, File: file, Version: v, PrevVersion: v - 1, MerkleRoot: randHex(32), ManifestHash: randHex(32), Size: 1}
 }
 
-// TestAcrossOrganisations anchors as Org1, sees it as Org2, and has Org2's
-// stale anchor refused by the chaincode on Fabric.
+// registered is a new volume owned by l's caller.
+func registered(t testing.TB, l *fabric.Ledger) string {
+	vol := randHex(16)
+	if err := l.Register(context.Background(), vol); err != nil {
+		t.Fatal(err)
+	}
+	return vol
+}
+
+// TestAcrossOrganisations anchors as Org1 on a volume it owns. Org2, a third
+// party, learns nothing of it and anchors nothing on it; granted a shared
+// folder and joined, it reads what lies there and nothing else, and its
+// stale anchor is refused by the chaincode on Fabric. A volume never
+// registered takes no anchors.
 func TestAcrossOrganisations(t *testing.T) {
 	ctx := context.Background()
 	org1, org2 := open(t, "org1"), open(t, "org2")
-	vol, file := randHex(16), randHex(16)
+	vol, dom, file, outside := registered(t, org1), randHex(16), randHex(16), randHex(16)
 	a1 := anchor(vol, file, 1)
-	res, err := org1.AnchorBatch(ctx, []network.Anchor{a1, anchor(vol, randHex(16), 1)})
+	a1.Domain = dom
+	res, err := org1.AnchorBatch(ctx, []network.Anchor{a1, anchor(vol, outside, 1)})
 	if err != nil || res[0].Err != nil || res[1].Err != nil {
 		t.Fatalf("org1 anchors: %+v %v", res, err)
+	}
+	if _, err := org2.Latest(ctx, vol, file); !errors.Is(err, network.ErrDenied) {
+		t.Fatalf("a stranger reads a volume's anchors: %v", err)
+	}
+	if _, err := org2.Audit(ctx, network.AuditQuery{Volume: vol}); !errors.Is(err, network.ErrDenied) {
+		t.Fatalf("a stranger reads a volume's events: %v", err)
+	}
+	if _, err := org2.Grants(ctx, vol, ""); !errors.Is(err, network.ErrDenied) {
+		t.Fatalf("a stranger reads a volume's grants: %v", err)
+	}
+	if res, err := org2.AnchorBatch(ctx, []network.Anchor{anchor(vol, randHex(16), 1)}); err != nil || !errors.Is(res[0].Err, network.ErrDenied) {
+		t.Fatalf("a stranger anchors: %+v %v", res, err)
+	}
+	if res, err := org2.AnchorBatch(ctx, []network.Anchor{anchor(randHex(16), randHex(16), 1)}); err != nil || !errors.Is(res[0].Err, network.ErrDenied) {
+		t.Fatalf("an anchor on a volume never registered: %+v %v", res, err)
+	}
+
+	grantee, err := keyring.Create(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := grantee.Public().SigningKeyText()
+	if err := org1.Grant(ctx, network.Grant{Volume: vol, Domain: dom, Path: "/shared", GranteeKey: key, Rights: "rw", Keys: []byte{1}, Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	sig := base64.RawURLEncoding.EncodeToString(grantee.Sign(network.JoinMessage(vol, org2.Actor())))
+	if err := org2.Join(ctx, vol, key, sig); err != nil {
+		t.Fatal(err)
 	}
 	latest, err := org2.Latest(ctx, vol, file)
 	if err != nil || latest.ManifestHash != a1.ManifestHash || !strings.HasPrefix(latest.Actor, "Org1MSP/") {
 		t.Fatalf("org2 reads: %+v %v", latest, err)
 	}
+	if _, err := org2.Latest(ctx, vol, outside); !errors.Is(err, network.ErrDenied) {
+		t.Fatalf("the grantee reads outside its folder: %v", err)
+	}
 	dup := anchor(vol, randHex(16), 1)
+	dup.Domain = dom
 	_, err = org2.AnchorBatch(ctx, []network.Anchor{dup, dup})
 	if err == nil {
 		t.Fatal("the same file twice in one batch was accepted")
 	}
-	res, err = org2.AnchorBatch(ctx, []network.Anchor{anchor(vol, file, 3)})
+	stale := anchor(vol, file, 3)
+	stale.Domain = dom
+	res, err = org2.AnchorBatch(ctx, []network.Anchor{stale})
 	if err != nil || !errors.Is(res[0].Err, network.ErrStale) || res[0].Current.Version != 1 {
 		t.Fatalf("a stale anchor from org2: %+v %v", res, err)
 	}
@@ -114,8 +163,11 @@ func TestAcrossOrganisations(t *testing.T) {
 		t.Fatalf("an unknown file: %v", err)
 	}
 	evs, err := org2.Audit(ctx, network.AuditQuery{Volume: vol, Action: "anchor"})
-	if err != nil || len(evs) != 2 {
-		t.Fatalf("audit: %d events, %v", len(evs), err)
+	if err != nil || len(evs) != 1 || evs[0].File != file {
+		t.Fatalf("the grantee's audit: %+v, %v", evs, err)
+	}
+	if evs, err := org1.Audit(ctx, network.AuditQuery{Volume: vol, Action: "anchor"}); err != nil || len(evs) != 2 {
+		t.Fatalf("the owner's audit: %d events, %v", len(evs), err)
 	}
 	// The chain links: each block names the previous block's hash.
 	info, err := org1.Info(ctx)
@@ -168,7 +220,7 @@ func TestFabricOrdererFailover(t *testing.T) {
 		t.Fatal("the test network does not run three orderers: start it with ORDERERS=3")
 	}
 	ctx := context.Background()
-	vol := randHex(16)
+	vol := registered(t, l)
 	anchorOne := func() {
 		t.Helper()
 		a := anchor(vol, randHex(16), 1)
@@ -229,7 +281,7 @@ func BenchmarkFabricAnchor(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			l := open(b, "org1")
 			ctx := context.Background()
-			vol := randHex(16)
+			vol := registered(b, l)
 			var mu sync.Mutex
 			var lat []time.Duration
 			b.ResetTimer()

@@ -22,36 +22,92 @@ type Transactor interface {
 	Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error)
 }
 
-// AnchorBatch anchors file versions, perTx per transaction.
-func AnchorBatch(ctx context.Context, t Transactor, anchors []network.Anchor, perTx int) ([]network.AnchorResult, error) {
-	out := make([]network.AnchorResult, 0, len(anchors))
-	for start := 0; start < len(anchors); start += perTx {
+// AnchorBatch anchors file versions, perTx per transaction, and heads
+// with the last of them.
+func AnchorBatch(ctx context.Context, t Transactor, anchors []network.Anchor, heads []network.Head, perTx int) ([]network.AnchorResult, error) {
+	out := make([]network.AnchorResult, 0, len(anchors)+len(heads))
+	for start := 0; start < len(anchors) || (start == 0 && len(heads) > 0); start += perTx {
 		part := anchors[start:min(start+perTx, len(anchors))]
+		last := start+perTx >= len(anchors)
+		if !last {
+			b, _ := json.Marshal(part)
+			payload, err := t.Submit(ctx, "Files:AnchorBatch", string(b))
+			if err != nil {
+				return nil, err
+			}
+			var outcomes []chaincode.Outcome
+			if err := json.Unmarshal(payload, &outcomes); err != nil || len(outcomes) != len(part) {
+				return nil, fmt.Errorf("the chaincode answered %q", payload)
+			}
+			out = appendResults(out, outcomes)
+			continue
+		}
 		b, _ := json.Marshal(part)
-		payload, err := t.Submit(ctx, "Files:AnchorBatch", string(b))
+		hb, _ := json.Marshal(headVersions(heads))
+		payload, err := t.Submit(ctx, "Files:Commit", string(b), string(hb))
 		if err != nil {
 			return nil, err
 		}
-		var outcomes []chaincode.Outcome
-		if err := json.Unmarshal(payload, &outcomes); err != nil || len(outcomes) != len(part) {
+		var o chaincode.CommitOutcome
+		if err := json.Unmarshal(payload, &o); err != nil || len(o.Versions) != len(part) || len(o.Heads) != len(heads) {
 			return nil, fmt.Errorf("the chaincode answered %q", payload)
 		}
-		for _, o := range outcomes {
-			r := network.AnchorResult{}
-			if o.Current != nil {
-				c := anchorOf(*o.Current)
-				r.Current = &c
-			}
-			switch o.Status {
-			case chaincode.StatusStale:
-				r.Err = network.ErrStale
-			case chaincode.StatusDenied:
-				r.Err = fmt.Errorf("%w: %s", network.ErrDenied, o.Reason)
-			}
-			out = append(out, r)
-		}
+		out = appendResults(appendResults(out, o.Versions), o.Heads)
 	}
 	return out, nil
+}
+
+// appendResults turns the chaincode's outcomes into results.
+func appendResults(out []network.AnchorResult, outcomes []chaincode.Outcome) []network.AnchorResult {
+	for _, o := range outcomes {
+		r := network.AnchorResult{}
+		if o.Current != nil {
+			c := anchorOf(*o.Current)
+			r.Current = &c
+		}
+		switch o.Status {
+		case chaincode.StatusStale:
+			r.Err = network.ErrStale
+		case chaincode.StatusDenied:
+			r.Err = fmt.Errorf("%w: %s", network.ErrDenied, o.Reason)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func headVersions(heads []network.Head) []chaincode.HeadVersion {
+	out := make([]chaincode.HeadVersion, len(heads))
+	for i, h := range heads {
+		out[i] = chaincode.HeadVersion{Volume: h.Volume, Domain: h.Domain, Hash: h.Hash, Seq: h.Seq, Parents: h.Parents}
+	}
+	return out
+}
+
+// LatestHead returns the newest anchored head of a volume or shared folder.
+func LatestHead(ctx context.Context, t Transactor, volume, domain string) (network.Head, error) {
+	payload, err := t.Evaluate(ctx, "Files:LatestHead", volume, domain)
+	if err != nil {
+		if strings.Contains(err.Error(), chaincode.ErrNoHead.Error()) {
+			return network.Head{}, fmt.Errorf("%w: no head of volume %s", network.ErrNotFound, volume)
+		}
+		return network.Head{}, refused(err)
+	}
+	var h chaincode.HeadVersion
+	if err := json.Unmarshal(payload, &h); err != nil {
+		return network.Head{}, err
+	}
+	return network.Head{Volume: h.Volume, Domain: h.Domain, Hash: h.Hash, Seq: h.Seq, Parents: h.Parents,
+		Actor: h.Actor, TxID: h.TxID, Time: h.Time}, nil
+}
+
+// refused turns the chaincode's answer to a caller that is not a member of
+// the volume into ErrDenied.
+func refused(err error) error {
+	if err != nil && strings.Contains(err.Error(), chaincode.ErrNotMember.Error()) {
+		return fmt.Errorf("%w: %v", network.ErrDenied, err)
+	}
+	return err
 }
 
 func anchorOf(v chaincode.FileVersion) network.Anchor {
@@ -66,7 +122,7 @@ func Latest(ctx context.Context, t Transactor, volume, file string) (network.Anc
 		if strings.Contains(err.Error(), chaincode.ErrNotAnchored.Error()) {
 			return network.Anchor{}, fmt.Errorf("%w: file %s", network.ErrNotFound, file)
 		}
-		return network.Anchor{}, err
+		return network.Anchor{}, refused(err)
 	}
 	var v chaincode.FileVersion
 	if err := json.Unmarshal(payload, &v); err != nil {
@@ -79,7 +135,7 @@ func Latest(ctx context.Context, t Transactor, volume, file string) (network.Anc
 func History(ctx context.Context, t Transactor, volume, file string) ([]network.Anchor, error) {
 	payload, err := t.Evaluate(ctx, "Files:History", volume, file)
 	if err != nil {
-		return nil, err
+		return nil, refused(err)
 	}
 	var vs []chaincode.FileVersion
 	if err := json.Unmarshal(payload, &vs); err != nil {
@@ -96,7 +152,7 @@ func History(ctx context.Context, t Transactor, volume, file string) ([]network.
 func Record(ctx context.Context, t Transactor, events []network.Event) error {
 	b, _ := json.Marshal(events)
 	_, err := t.Submit(ctx, "Audit:Record", string(b))
-	return err
+	return refused(err)
 }
 
 // Audit returns the events that match q.
@@ -111,7 +167,7 @@ func Audit(ctx context.Context, t Transactor, q network.AuditQuery) ([]network.E
 	b, _ := json.Marshal(cq)
 	payload, err := t.Evaluate(ctx, "Audit:Events", string(b))
 	if err != nil {
-		return nil, err
+		return nil, refused(err)
 	}
 	var evs []network.Event
 	if err := json.Unmarshal(payload, &evs); err != nil {
@@ -130,14 +186,12 @@ func Register(ctx context.Context, t Transactor, volume string) error {
 	return err
 }
 
-// Owner returns the actor that owns a volume (ErrNotFound if unregistered).
+// Owner returns the actor that owns a volume, to its members (ErrDenied
+// to anyone else, and for a volume never registered).
 func Owner(ctx context.Context, t Transactor, volume string) (string, error) {
 	payload, err := t.Evaluate(ctx, "Policy:Owner", volume)
 	if err != nil {
-		if strings.Contains(err.Error(), "not registered") {
-			return "", fmt.Errorf("%w: volume %s is not registered", network.ErrNotFound, volume)
-		}
-		return "", err
+		return "", refused(err)
 	}
 	return string(payload), nil
 }
@@ -180,7 +234,7 @@ func Revoke(ctx context.Context, t Transactor, volume, domain, granteeKey string
 func Grants(ctx context.Context, t Transactor, volume, domain string) ([]network.Grant, error) {
 	payload, err := t.Evaluate(ctx, "Policy:Grants", volume, domain)
 	if err != nil {
-		return nil, err
+		return nil, refused(err)
 	}
 	out := []network.Grant{}
 	if err := json.Unmarshal(payload, &out); err != nil {
