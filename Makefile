@@ -28,6 +28,7 @@ run: fuse3 build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 # Unit, format and end-to-end tests (real FUSE mounts, real rclone remotes,
 # the real chaincode), the race detector on the shared-state packages, and

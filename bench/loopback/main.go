@@ -14,7 +14,12 @@ import (
 
 // node is a loopback node whose files offer no passthrough fd, so every
 // read and write goes through the daemon, as it must for anchorfs.
-type node struct{ fs.LoopbackNode }
+type node struct{ *fs.LoopbackNode }
+
+// WrapChild makes every node of the tree one of these.
+func (n *node) WrapChild(ctx context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
+	return &node{ops.(*fs.LoopbackNode)}
+}
 
 // plainFile is a loopback file without the passthrough method.
 type plainFile struct {
@@ -61,10 +66,7 @@ func main() {
 		os.Exit(1)
 	}
 	root := &fs.LoopbackRoot{Path: os.Args[1], Dev: uint64(st.Dev)}
-	root.NewNode = func(r *fs.LoopbackRoot, parent *fs.Inode, name string, st *syscall.Stat_t) fs.InodeEmbedder {
-		return &node{fs.LoopbackNode{RootData: r}}
-	}
-	rootNode := root.NewNode(root, nil, "", &st)
+	rootNode := &node{&fs.LoopbackNode{RootData: root}}
 	root.RootNode = rootNode
 	srv, err := fs.Mount(os.Args[2], rootNode, &fs.Options{MountOptions: fuse.MountOptions{
 		FsName: "loopback", MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, DirectMount: os.Geteuid() == 0,

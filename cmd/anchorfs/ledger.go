@@ -239,9 +239,6 @@ func runAudit(cmd *cobra.Command, args []string) error {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		if rows == nil {
-			rows = []row{}
-		}
 		return enc.Encode(rows)
 	case "csv":
 		cw := csv.NewWriter(w)

@@ -70,7 +70,7 @@ func checkMountPoint(dir string) error {
 		return fmt.Errorf("mount point %s is not a folder", dir)
 	}
 	parent, err := os.Stat(filepath.Dir(dir))
-	if err == nil && dir != "/" && sameDevice(st, parent) == false {
+	if err == nil && dir != "/" && !sameDevice(st, parent) {
 		return fmt.Errorf("mount point %s is busy: something is already mounted there", dir)
 	}
 	if _, err := os.Stat("/dev/fuse"); err != nil && !isDarwin() {
