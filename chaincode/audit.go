@@ -15,9 +15,9 @@ type AuditContract struct {
 	contractapi.Contract
 }
 
-// recordable are the actions a client may record itself; anchors, grants, joins
-// and payments are recorded by the contracts that perform them.
-var recordable = map[string]bool{"read": true, "download": true, "integrity": true, "denied": true}
+// recordable are the actions a client may record itself; anchors, heads,
+// grants and joins are recorded by the contracts that perform them.
+var recordable = map[string]bool{"read": true, "integrity": true, "denied": true}
 
 // maxEvents bounds one Record call.
 const maxEvents = 5000

@@ -1,4 +1,4 @@
-// Package chaincode is the ledger's smart contracts: file anchors, audit events and the sharing policy (and the shared parts billing builds on).
+// Package chaincode is the ledger's smart contracts: file and head anchors, audit events and the sharing policy.
 package chaincode
 
 import (

@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 )
-
-var shardsSyntax = regexp.MustCompile(`^[1-9][0-9]*\+[0-9]+$`)
 
 func newInitCmd() *cobra.Command {
 	c := &cobra.Command{
@@ -34,7 +31,6 @@ config.yaml is written last: a failed init leaves the home as it was.`,
 		RunE: runInit,
 	}
 	c.Flags().StringArray("remote", nil, "remote to store ciphertext on (rclone syntax); repeat for several")
-	c.Flags().String("shards", "", "erasure coding across several remotes, K+M")
 	c.Flags().String("ledger", "embedded", "embedded, embedded:DIR, fabric:PROFILE.yaml, or none (no anchoring)")
 	c.Flags().String("rclone-config", "", "rclone.conf for named remotes (default: rclone's own lookup)")
 	return c
@@ -70,11 +66,7 @@ func runInit(cmd *cobra.Command, args []string) error {
 	if len(remotes) == 0 {
 		return usageError{errors.New("init needs --remote SPEC")}
 	}
-	shards, _ := cmd.Flags().GetString("shards")
-	if shards != "" && !shardsSyntax.MatchString(shards) {
-		return usageError{fmt.Errorf("--shards %q: expected K+M, such as 2+1", shards)}
-	}
-	if len(remotes) > 1 || shards != "" {
+	if len(remotes) > 1 {
 		return errSeveralRemotes
 	}
 	ledger := s.v.GetString("ledger")
