@@ -2,16 +2,11 @@ package chaincode
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
-
-// ErrNotMember is the answer to a query by a caller that is neither the
-// volume's owner nor a grantee that joined it; the same whether or not the
-// volume exists, so that the answer tells nothing of it.
-var ErrNotMember = errors.New("not a member of the volume")
 
 // readAccess is what one caller may read of one volume: all of it (the
 // owner), or what its active grants cover (a joined grantee).
@@ -45,7 +40,9 @@ func reader(ctx contractapi.TransactionContextInterface, volume string) (*readAc
 		return nil, err
 	}
 	if o == "" || !found {
-		return nil, fmt.Errorf("%w %s", ErrNotMember, volume)
+		// The same answer whether or not the volume exists: it tells
+		// nothing of it.
+		return nil, wire.Errorf(wire.NotMember, "not a member of volume %s", volume)
 	}
 	r.granteeID = m.GranteeID
 	grants, err := allGrants(ctx, volume, "")
@@ -96,7 +93,7 @@ func (r *readAccess) file(file string) (bool, error) {
 
 // event reports whether the caller may read an audit event: one about a
 // file it may read, or one naming a domain it is granted.
-func (r *readAccess) event(e Event) (bool, error) {
+func (r *readAccess) event(e wire.Event) (bool, error) {
 	if r.owner {
 		return true, nil
 	}
@@ -112,11 +109,11 @@ func (r *readAccess) event(e Event) (bool, error) {
 // denied is the error for a record the caller may not read, the same
 // whether or not it exists.
 func (r *readAccess) denied(what string) error {
-	return fmt.Errorf("%w %s: %s is not shared with the caller", ErrNotMember, r.volume, what)
+	return wire.Errorf(wire.NotMember, "not a member of volume %s: %s is not shared with the caller", r.volume, what)
 }
 
 // allGrants reads the grants of a volume (of one domain, unless "").
-func allGrants(ctx contractapi.TransactionContextInterface, volume, domain string) ([]Grant, error) {
+func allGrants(ctx contractapi.TransactionContextInterface, volume, domain string) ([]wire.Grant, error) {
 	attrs := []string{volume}
 	if domain != "" {
 		attrs = append(attrs, domain)
@@ -126,13 +123,13 @@ func allGrants(ctx contractapi.TransactionContextInterface, volume, domain strin
 		return nil, err
 	}
 	defer it.Close()
-	out := []Grant{}
+	out := []wire.Grant{}
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
 			return nil, err
 		}
-		var g Grant
+		var g wire.Grant
 		if err := json.Unmarshal(kv.Value, &g); err != nil {
 			return nil, fmt.Errorf("stored grant is corrupt: %w", err)
 		}

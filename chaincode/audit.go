@@ -3,6 +3,7 @@ package chaincode
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -19,18 +20,15 @@ type AuditContract struct {
 // grants and joins are recorded by the contracts that perform them.
 var recordable = map[string]bool{"read": true, "integrity": true, "denied": true}
 
-// maxEvents bounds one Record call.
-const maxEvents = 5000
-
 // Record stores events the caller reports about volumes it is a member of.
 // The actor and time are the transaction's, whatever the events claim.
 func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, eventsJSON string) error {
-	var events []Event
+	var events []wire.Event
 	if err := json.Unmarshal([]byte(eventsJSON), &events); err != nil {
 		return fmt.Errorf("events are not a JSON list: %w", err)
 	}
-	if len(events) == 0 || len(events) > maxEvents {
-		return fmt.Errorf("record 1 to %d events, not %d", maxEvents, len(events))
+	if len(events) == 0 || len(events) > wire.MaxEvents {
+		return fmt.Errorf("record 1 to %d events, not %d", wire.MaxEvents, len(events))
 	}
 	for i, e := range events {
 		if err := checkID("volume", e.Volume); err != nil {
@@ -72,22 +70,11 @@ func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, even
 	return nil
 }
 
-// Query selects events of a volume; empty fields match everything; times
-// are RFC 3339 ("" for no bound).
-type Query struct {
-	Volume string `json:"volume"`
-	File   string `json:"file,omitempty" metadata:",optional"`
-	Actor  string `json:"actor,omitempty" metadata:",optional"`
-	Action string `json:"action,omitempty" metadata:",optional"`
-	Since  string `json:"since,omitempty" metadata:",optional"`
-	Until  string `json:"until,omitempty" metadata:",optional"`
-}
-
 // Events returns the events that match the query, oldest first: all of
 // the volume's to its owner, those about the folders granted to it to a
 // joined grantee.
-func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]Event, error) {
-	var q Query
+func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]wire.Event, error) {
+	var q wire.Query
 	if err := json.Unmarshal([]byte(queryJSON), &q); err != nil {
 		return nil, fmt.Errorf("query is not JSON: %w", err)
 	}
@@ -115,13 +102,13 @@ func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, quer
 		return nil, err
 	}
 	defer it.Close()
-	out := []Event{}
+	out := []wire.Event{}
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
 			return nil, err
 		}
-		var e Event
+		var e wire.Event
 		if err := json.Unmarshal(kv.Value, &e); err != nil {
 			return nil, fmt.Errorf("stored event is corrupt: %w", err)
 		}

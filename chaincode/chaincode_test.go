@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/anchorfs/anchorfs/chaincode"
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network/embedded"
 )
@@ -52,18 +52,18 @@ func (f *fixture) submit(args ...string) ([]byte, error) {
 	return f.l.Submit(context.Background(), args...)
 }
 
-func (f *fixture) version(file string, v uint64) chaincode.FileVersion {
-	return chaincode.FileVersion{Volume: f.vol, File: file, Version: v, PrevVersion: v - 1,
+func (f *fixture) version(file string, v uint64) wire.FileVersion {
+	return wire.FileVersion{Volume: f.vol, File: file, Version: v, PrevVersion: v - 1,
 		MerkleRoot: hexOf(32), ManifestHash: hexOf(32), Size: 42}
 }
 
-func (f *fixture) batch(vs ...chaincode.FileVersion) ([]chaincode.Outcome, error) {
+func (f *fixture) batch(vs ...wire.FileVersion) ([]wire.Outcome, error) {
 	b, _ := json.Marshal(vs)
 	out, err := f.submit("Files:AnchorBatch", string(b))
 	if err != nil {
 		return nil, err
 	}
-	var oc []chaincode.Outcome
+	var oc []wire.Outcome
 	if err := json.Unmarshal(out, &oc); err != nil {
 		f.t.Fatalf("outcomes %q: %v", out, err)
 	}
@@ -75,14 +75,14 @@ func TestAnchorBatchOutcomes(t *testing.T) {
 	a, b := hexOf(16), hexOf(16)
 	a1 := f.version(a, 1)
 	oc, err := f.batch(a1, f.version(b, 1))
-	if err != nil || oc[0].Status != chaincode.StatusAnchored || oc[1].Status != chaincode.StatusAnchored {
+	if err != nil || oc[0].Status != wire.StatusAnchored || oc[1].Status != wire.StatusAnchored {
 		t.Fatalf("first anchors: %+v %v", oc, err)
 	}
 	oc, err = f.batch(a1, f.version(b, 1), f.version(hexOf(16), 2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oc[0].Status != chaincode.StatusExists || oc[1].Status != chaincode.StatusStale || oc[1].Current.Version != 1 || oc[2].Status != chaincode.StatusStale || oc[2].Current != nil {
+	if oc[0].Status != wire.StatusExists || oc[1].Status != wire.StatusStale || oc[1].Current.Version != 1 || oc[2].Status != wire.StatusStale || oc[2].Current != nil {
 		t.Fatalf("retry, conflict, unknown previous: %+v", oc)
 	}
 }
@@ -97,20 +97,20 @@ func TestAnchorOnAVersionTheLedgerNeverTookIsStale(t *testing.T) {
 	theirs2, ours2, ours3 := f.version(file, 2), f.version(file, 2), f.version(file, 3)
 	theirs2.PrevManifestHash, ours2.PrevManifestHash = v1.ManifestHash, v1.ManifestHash
 	ours3.PrevManifestHash = ours2.ManifestHash
-	for _, v := range []chaincode.FileVersion{v1, theirs2} {
-		if oc, err := f.batch(v); err != nil || oc[0].Status != chaincode.StatusAnchored {
+	for _, v := range []wire.FileVersion{v1, theirs2} {
+		if oc, err := f.batch(v); err != nil || oc[0].Status != wire.StatusAnchored {
 			t.Fatalf("anchoring version %d: %+v %v", v.Version, oc, err)
 		}
 	}
-	for _, v := range []chaincode.FileVersion{ours2, ours3} {
+	for _, v := range []wire.FileVersion{ours2, ours3} {
 		oc, err := f.batch(v)
-		if err != nil || oc[0].Status != chaincode.StatusStale || oc[0].Current.ManifestHash != theirs2.ManifestHash {
+		if err != nil || oc[0].Status != wire.StatusStale || oc[0].Current.ManifestHash != theirs2.ManifestHash {
 			t.Fatalf("our version %d on a base the ledger lacks: %+v %v", v.Version, oc, err)
 		}
 	}
 	next := f.version(file, 3)
 	next.PrevManifestHash = theirs2.ManifestHash
-	if oc, err := f.batch(next); err != nil || oc[0].Status != chaincode.StatusAnchored {
+	if oc, err := f.batch(next); err != nil || oc[0].Status != wire.StatusAnchored {
 		t.Fatalf("a version on the anchored one: %+v %v", oc, err)
 	}
 }
@@ -118,34 +118,34 @@ func TestAnchorOnAVersionTheLedgerNeverTookIsStale(t *testing.T) {
 func TestAnchorBatchRejectsBadInput(t *testing.T) {
 	f := newFixture(t)
 	good := f.version(hexOf(16), 1)
-	many := make([]chaincode.FileVersion, 5001)
+	many := make([]wire.FileVersion, 5001)
 	for i := range many {
 		many[i] = f.version(hexOf(16), 1)
 	}
 	cases := map[string]any{
 		"not json":       "{",
-		"empty":          []chaincode.FileVersion{},
+		"empty":          []wire.FileVersion{},
 		"too many":       many,
-		"duplicate file": []chaincode.FileVersion{good, good},
+		"duplicate file": []wire.FileVersion{good, good},
 	}
-	for name, mutate := range map[string]func(*chaincode.FileVersion){
-		"bad volume":         func(v *chaincode.FileVersion) { v.Volume = "../x" },
-		"short file id":      func(v *chaincode.FileVersion) { v.File = "abc" },
-		"upper-case hash":    func(v *chaincode.FileVersion) { v.ManifestHash = strings.ToUpper(v.ManifestHash) },
-		"no merkle root":     func(v *chaincode.FileVersion) { v.MerkleRoot = "" },
-		"version zero":       func(v *chaincode.FileVersion) { v.Version, v.PrevVersion = 0, 0 },
-		"version gap":        func(v *chaincode.FileVersion) { v.Version = 5 },
-		"negative size":      func(v *chaincode.FileVersion) { v.Size = -5 },
-		"previous = version": func(v *chaincode.FileVersion) { v.PrevVersion = v.Version },
-		"non-hex manifest":   func(v *chaincode.FileVersion) { v.ManifestHash = strings.Repeat("g", 64) },
-		"first replaces one": func(v *chaincode.FileVersion) { v.PrevManifestHash = hexOf(32) },
-		"bad previous hash": func(v *chaincode.FileVersion) {
+	for name, mutate := range map[string]func(*wire.FileVersion){
+		"bad volume":         func(v *wire.FileVersion) { v.Volume = "../x" },
+		"short file id":      func(v *wire.FileVersion) { v.File = "abc" },
+		"upper-case hash":    func(v *wire.FileVersion) { v.ManifestHash = strings.ToUpper(v.ManifestHash) },
+		"no merkle root":     func(v *wire.FileVersion) { v.MerkleRoot = "" },
+		"version zero":       func(v *wire.FileVersion) { v.Version, v.PrevVersion = 0, 0 },
+		"version gap":        func(v *wire.FileVersion) { v.Version = 5 },
+		"negative size":      func(v *wire.FileVersion) { v.Size = -5 },
+		"previous = version": func(v *wire.FileVersion) { v.PrevVersion = v.Version },
+		"non-hex manifest":   func(v *wire.FileVersion) { v.ManifestHash = strings.Repeat("g", 64) },
+		"first replaces one": func(v *wire.FileVersion) { v.PrevManifestHash = hexOf(32) },
+		"bad previous hash": func(v *wire.FileVersion) {
 			v.Version, v.PrevVersion, v.PrevManifestHash = 2, 1, "xyz"
 		},
 	} {
 		v := f.version(hexOf(16), 1)
 		mutate(&v)
-		cases[name] = []chaincode.FileVersion{good, v}
+		cases[name] = []wire.FileVersion{good, v}
 	}
 	for name, c := range cases {
 		arg, ok := c.(string)
@@ -176,13 +176,13 @@ func TestAnchorLatestHistory(t *testing.T) {
 		t.Fatalf("a stale single anchor: %v", err)
 	}
 	out, err := f.l.Evaluate("Files:Latest", f.vol, file)
-	var latest chaincode.FileVersion
+	var latest wire.FileVersion
 	json.Unmarshal(out, &latest)
 	if err != nil || latest.Version != 3 || latest.Actor != f.actor || latest.TxID == "" || latest.Time.IsZero() {
 		t.Fatalf("latest: %+v %v", latest, err)
 	}
 	out, err = f.l.Evaluate("Files:History", f.vol, file)
-	var hist []chaincode.FileVersion
+	var hist []wire.FileVersion
 	json.Unmarshal(out, &hist)
 	if err != nil || len(hist) != 3 || hist[0].Version != 1 || hist[2].Version != 3 {
 		t.Fatalf("history: %+v %v", hist, err)
@@ -210,16 +210,16 @@ func TestAuditRecordAndQuery(t *testing.T) {
 	file, other := hexOf(16), hexOf(16)
 	f.batch(f.version(file, 1))
 	before := time.Now().UTC()
-	rec := func(evs ...chaincode.Event) error {
+	rec := func(evs ...wire.Event) error {
 		b, _ := json.Marshal(evs)
 		_, err := f.submit("Audit:Record", string(b))
 		return err
 	}
-	if err := rec(chaincode.Event{Volume: f.vol, File: file, Action: "read", Actor: "someone/else", Time: time.Unix(0, 0)},
-		chaincode.Event{Volume: f.vol, File: other, Action: "integrity", Detail: map[string]string{"problem": "x"}}); err != nil {
+	if err := rec(wire.Event{Volume: f.vol, File: file, Action: "read", Actor: "someone/else", Time: time.Unix(0, 0)},
+		wire.Event{Volume: f.vol, File: other, Action: "integrity", Detail: map[string]string{"problem": "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	for name, e := range map[string]chaincode.Event{
+	for name, e := range map[string]wire.Event{
 		"bad volume":     {Volume: "x", Action: "read"},
 		"bad file":       {Volume: f.vol, File: "x", Action: "read"},
 		"anchor by hand": {Volume: f.vol, Action: "anchor"},
@@ -233,17 +233,17 @@ func TestAuditRecordAndQuery(t *testing.T) {
 	if err := rec(); err == nil {
 		t.Error("an empty record call: accepted")
 	}
-	query := func(q chaincode.Query) []chaincode.Event {
+	query := func(q wire.Query) []wire.Event {
 		b, _ := json.Marshal(q)
 		out, err := f.l.Evaluate("Audit:Events", string(b))
 		if err != nil {
 			t.Fatalf("query %+v: %v", q, err)
 		}
-		var evs []chaincode.Event
+		var evs []wire.Event
 		json.Unmarshal(out, &evs)
 		return evs
 	}
-	all := query(chaincode.Query{Volume: f.vol})
+	all := query(wire.Query{Volume: f.vol})
 	if len(all) != 4 || all[0].Action != "register" {
 		t.Fatalf("all events: %+v", all)
 	}
@@ -253,15 +253,15 @@ func TestAuditRecordAndQuery(t *testing.T) {
 		}
 	}
 	for name, c := range map[string]struct {
-		q    chaincode.Query
+		q    wire.Query
 		want int
 	}{
-		"by file":    {chaincode.Query{Volume: f.vol, File: file}, 2},
-		"by action":  {chaincode.Query{Volume: f.vol, Action: "integrity"}, 1},
-		"by actor":   {chaincode.Query{Volume: f.vol, Actor: "nobody/0"}, 0},
-		"since":      {chaincode.Query{Volume: f.vol, Since: before.Format(time.RFC3339Nano)}, 2},
-		"until":      {chaincode.Query{Volume: f.vol, Until: before.Format(time.RFC3339Nano)}, 2},
-		"everything": {chaincode.Query{Volume: f.vol, Actor: f.actor}, 4},
+		"by file":    {wire.Query{Volume: f.vol, File: file}, 2},
+		"by action":  {wire.Query{Volume: f.vol, Action: "integrity"}, 1},
+		"by actor":   {wire.Query{Volume: f.vol, Actor: "nobody/0"}, 0},
+		"since":      {wire.Query{Volume: f.vol, Since: before.Format(time.RFC3339Nano)}, 2},
+		"until":      {wire.Query{Volume: f.vol, Until: before.Format(time.RFC3339Nano)}, 2},
+		"everything": {wire.Query{Volume: f.vol, Actor: f.actor}, 4},
 	} {
 		if got := query(c.q); len(got) != c.want {
 			t.Errorf("%s: %d events, want %d", name, len(got), c.want)

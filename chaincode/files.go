@@ -2,10 +2,9 @@ package chaincode
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"strconv"
-	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -15,49 +14,8 @@ type FilesContract struct {
 	contractapi.Contract
 }
 
-// FileVersion is one anchored version of a file.
-type FileVersion struct {
-	Volume      string `json:"volume"`
-	File        string `json:"file"`
-	Version     uint64 `json:"version"`
-	PrevVersion uint64 `json:"prevVersion"`
-	// PrevManifestHash names the version replaced by its manifest too, so
-	// that two writers' equal version numbers are told apart: an anchor
-	// made on top of a version the ledger never took is stale.
-	PrevManifestHash string    `json:"prevManifestHash,omitempty" metadata:",optional"`
-	MerkleRoot       string    `json:"merkleRoot"`
-	ManifestHash     string    `json:"manifestHash"`
-	Size             int64     `json:"size"`
-	Domain           string    `json:"domain,omitempty" metadata:",optional"`
-	Actor            string    `json:"actor,omitempty" metadata:",optional"`
-	TxID             string    `json:"txId,omitempty" metadata:",optional"`
-	Time             time.Time `json:"time,omitempty" metadata:",optional"`
-}
-
-// Outcome is what became of one anchor of a batch.
-type Outcome struct {
-	// Status is "anchored", "exists" (this very version was anchored
-	// before: a retry) or "stale" (the previous version named is not the
-	// latest; Current is the latest) or "denied" (the volume's policy
-	// does not let the caller write the file; Reason says why).
-	Status  string       `json:"status"`
-	Current *FileVersion `json:"current,omitempty" metadata:",optional"`
-	Reason  string       `json:"reason,omitempty" metadata:",optional"`
-}
-
-// Outcome statuses.
-const (
-	StatusAnchored = "anchored"
-	StatusExists   = "exists"
-	StatusStale    = "stale"
-	StatusDenied   = "denied"
-)
-
-// maxBatch bounds one transaction: large enough that a write-heavy workload
-// costs few transactions, small enough for Fabric's default message size.
-const maxBatch = 5000
-
-func (v *FileVersion) validate() error {
+// validateVersion checks an anchor before anything is written.
+func validateVersion(v *wire.FileVersion) error {
 	if err := checkID("volume", v.Volume); err != nil {
 		return err
 	}
@@ -103,8 +61,8 @@ func fileKey(ctx contractapi.TransactionContextInterface, volume, file string) (
 // volume the owner may anchor anything; anyone else must have joined it and
 // may anchor only in a domain its grant lets it write, and may not move a
 // file out of the domain it is in.
-func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface, anchorsJSON string) ([]Outcome, error) {
-	var anchors []FileVersion
+func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface, anchorsJSON string) ([]wire.Outcome, error) {
+	var anchors []wire.FileVersion
 	if err := json.Unmarshal([]byte(anchorsJSON), &anchors); err != nil {
 		return nil, fmt.Errorf("anchors are not a JSON list of file versions: %w", err)
 	}
@@ -117,13 +75,13 @@ func (c *FilesContract) AnchorBatch(ctx contractapi.TransactionContextInterface,
 
 // commit anchors file versions and heads in one transaction (AnchorBatch
 // and Commit).
-func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anchors []FileVersion, heads []HeadVersion) (*CommitOutcome, error) {
-	if n := len(anchors) + len(heads); n == 0 || n > maxBatch {
-		return nil, fmt.Errorf("a batch holds 1 to %d anchors, not %d", maxBatch, n)
+func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anchors []wire.FileVersion, heads []wire.HeadVersion) (*wire.CommitOutcome, error) {
+	if n := len(anchors) + len(heads); n == 0 || n > wire.MaxBatch {
+		return nil, fmt.Errorf("a batch holds 1 to %d anchors and heads, not %d", wire.MaxBatch, n)
 	}
 	seen := map[string]bool{}
 	for i := range anchors {
-		if err := anchors[i].validate(); err != nil {
+		if err := validateVersion(&anchors[i]); err != nil {
 			return nil, fmt.Errorf("anchor %d: %w", i, err)
 		}
 		k := anchors[i].Volume + "/" + anchors[i].File
@@ -133,7 +91,7 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 		seen[k] = true
 	}
 	for i := range heads {
-		if err := heads[i].validate(); err != nil {
+		if err := validateHead(&heads[i]); err != nil {
 			return nil, fmt.Errorf("head %d: %w", i, err)
 		}
 	}
@@ -160,9 +118,9 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 		return nil, err
 	}
 	stub.StartWriteBatch()
-	out := make([]Outcome, len(anchors))
+	out := make([]wire.Outcome, len(anchors))
 	access := newWriteAccess(ctx, actor)
-	var anchored []FileVersion
+	var anchored []wire.FileVersion
 	for i, a := range anchors {
 		key := keys[i]
 		cur, err := decodeVersion(key, current[i])
@@ -177,20 +135,20 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 			return nil, err
 		}
 		if reason != "" {
-			if err := putEvent(ctx, i, Event{Time: now, Actor: actor, Action: "denied", Volume: a.Volume, File: a.File,
+			if err := putEvent(ctx, i, wire.Event{Time: now, Actor: actor, Action: "denied", Volume: a.Volume, File: a.File,
 				Detail: map[string]string{"domain": a.Domain, "version": strconv.FormatUint(a.Version, 10), "reason": reason}}); err != nil {
 				return nil, err
 			}
-			out[i] = Outcome{Status: StatusDenied, Reason: reason}
+			out[i] = wire.Outcome{Status: wire.StatusDenied, Reason: reason}
 			continue
 		}
 		switch {
 		case cur != nil && cur.Version == a.Version && cur.ManifestHash == a.ManifestHash:
-			out[i] = Outcome{Status: StatusExists, Current: cur}
+			out[i] = wire.Outcome{Status: wire.StatusExists, Current: cur}
 			continue
 		case (cur == nil && a.PrevVersion != 0) || (cur != nil && cur.Version != a.PrevVersion) ||
 			(cur != nil && a.PrevManifestHash != "" && cur.ManifestHash != a.PrevManifestHash):
-			out[i] = Outcome{Status: StatusStale, Current: cur}
+			out[i] = wire.Outcome{Status: wire.StatusStale, Current: cur}
 			continue
 		}
 		a.Actor, a.TxID, a.Time = actor, stub.GetTxID(), now
@@ -198,11 +156,11 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 		if err := stub.PutState(key, b); err != nil {
 			return nil, err
 		}
-		if err := putEvent(ctx, i, Event{Time: now, Actor: actor, Action: "anchor", Volume: a.Volume, File: a.File,
+		if err := putEvent(ctx, i, wire.Event{Time: now, Actor: actor, Action: "anchor", Volume: a.Volume, File: a.File,
 			Detail: map[string]string{"version": strconv.FormatUint(a.Version, 10), "manifestHash": a.ManifestHash}}); err != nil {
 			return nil, err
 		}
-		out[i] = Outcome{Status: StatusAnchored}
+		out[i] = wire.Outcome{Status: wire.StatusAnchored}
 		anchored = append(anchored, a)
 	}
 	headOut, err := c.anchorHeads(ctx, access, heads, len(anchors), now)
@@ -219,22 +177,22 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 	if err := stub.FinishWriteBatch(); err != nil {
 		return nil, err
 	}
-	return &CommitOutcome{Versions: out, Heads: headOut}, nil
+	return &wire.CommitOutcome{Versions: out, Heads: headOut}, nil
 }
 
 // Anchor anchors one file version; a stale or denied one is an error (so a
 // denial is not recorded: AnchorBatch records it).
 func (c *FilesContract) Anchor(ctx contractapi.TransactionContextInterface, volume, file string, version, prevVersion uint64, merkleRoot, manifestHash string, size int64) error {
-	b, _ := json.Marshal([]FileVersion{{Volume: volume, File: file, Version: version, PrevVersion: prevVersion,
+	b, _ := json.Marshal([]wire.FileVersion{{Volume: volume, File: file, Version: version, PrevVersion: prevVersion,
 		MerkleRoot: merkleRoot, ManifestHash: manifestHash, Size: size}})
 	out, err := c.AnchorBatch(ctx, string(b))
 	if err != nil {
 		return err
 	}
-	if out[0].Status == StatusDenied {
+	if out[0].Status == wire.StatusDenied {
 		return fmt.Errorf("denied: %s", out[0].Reason)
 	}
-	if out[0].Status == StatusStale {
+	if out[0].Status == wire.StatusStale {
 		latest := uint64(0)
 		if out[0].Current != nil {
 			latest = out[0].Current.Version
@@ -244,7 +202,7 @@ func (c *FilesContract) Anchor(ctx contractapi.TransactionContextInterface, volu
 	return nil
 }
 
-func (c *FilesContract) get(ctx contractapi.TransactionContextInterface, key string) (*FileVersion, error) {
+func (c *FilesContract) get(ctx contractapi.TransactionContextInterface, key string) (*wire.FileVersion, error) {
 	b, err := ctx.GetStub().GetState(key)
 	if err != nil {
 		return nil, err
@@ -253,19 +211,16 @@ func (c *FilesContract) get(ctx contractapi.TransactionContextInterface, key str
 }
 
 // decodeVersion reads a stored anchor; nil when there is none.
-func decodeVersion(key string, b []byte) (*FileVersion, error) {
+func decodeVersion(key string, b []byte) (*wire.FileVersion, error) {
 	if b == nil {
 		return nil, nil
 	}
-	var v FileVersion
+	var v wire.FileVersion
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("stored anchor %q is corrupt: %w", key, err)
 	}
 	return &v, nil
 }
-
-// ErrNotAnchored is returned for a file the ledger has no version of.
-var ErrNotAnchored = errors.New("file not anchored")
 
 // mayReadFile refuses a caller that may not read a file's records (the
 // owner may; a joined grantee those of files in the folders granted to it).
@@ -282,7 +237,7 @@ func mayReadFile(ctx contractapi.TransactionContextInterface, volume, file strin
 }
 
 // Latest returns the newest anchored version of a file, to the volume's members.
-func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volume, file string) (*FileVersion, error) {
+func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volume, file string) (*wire.FileVersion, error) {
 	if err := checkID("volume", volume); err != nil {
 		return nil, err
 	}
@@ -301,14 +256,14 @@ func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volu
 		return nil, err
 	}
 	if v == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotAnchored, file)
+		return nil, wire.Errorf(wire.NotAnchored, "file %s not anchored", file)
 	}
 	return v, nil
 }
 
 // History returns every anchored version of a file, oldest first, to the
 // volume's members.
-func (c *FilesContract) History(ctx contractapi.TransactionContextInterface, volume, file string) ([]FileVersion, error) {
+func (c *FilesContract) History(ctx contractapi.TransactionContextInterface, volume, file string) ([]wire.FileVersion, error) {
 	if err := checkID("volume", volume); err != nil {
 		return nil, err
 	}
@@ -327,7 +282,7 @@ func (c *FilesContract) History(ctx contractapi.TransactionContextInterface, vol
 		return nil, err
 	}
 	defer it.Close()
-	out := []FileVersion{}
+	out := []wire.FileVersion{}
 	for it.HasNext() {
 		m, err := it.Next()
 		if err != nil {
@@ -336,7 +291,7 @@ func (c *FilesContract) History(ctx contractapi.TransactionContextInterface, vol
 		if m.IsDelete {
 			continue
 		}
-		var v FileVersion
+		var v wire.FileVersion
 		if err := json.Unmarshal(m.Value, &v); err != nil {
 			return nil, fmt.Errorf("stored anchor is corrupt: %w", err)
 		}

@@ -2,9 +2,8 @@ package chaincode_test
 
 import (
 	"encoding/json"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"testing"
-
-	"github.com/anchorfs/anchorfs/chaincode"
 )
 
 // FuzzChaincodeArguments calls every contract function with arbitrary
@@ -12,7 +11,7 @@ import (
 // a refused AnchorBatch anchors nothing.
 func FuzzChaincodeArguments(f *testing.F) {
 	fx := newFixture(f)
-	good, _ := json.Marshal([]chaincode.FileVersion{fx.version(hexOf(16), 1)})
+	good, _ := json.Marshal([]wire.FileVersion{fx.version(hexOf(16), 1)})
 	f.Add(uint8(0), string(good), "", "")
 	f.Add(uint8(0), `[{"volume":"`+fx.vol+`","file":"`+hexOf(16)+`","version":2,"prevVersion":1,"prevManifestHash":"zz"}]`, "", "")
 	f.Add(uint8(1), `[{"time":"2026-01-01T00:00:00Z","actor":"a","action":"read","volume":"`+fx.vol+`"}]`, "", "")
@@ -20,7 +19,7 @@ func FuzzChaincodeArguments(f *testing.F) {
 	f.Add(uint8(3), fx.vol, hexOf(16), "")
 	f.Add(uint8(5), fx.vol, "", "")
 	f.Add(uint8(7), fx.vol, "key", "sig")
-	heads, _ := json.Marshal([]chaincode.HeadVersion{{Volume: fx.vol, Hash: hexOf(32), Seq: 3, Parents: []string{hexOf(32)}}})
+	heads, _ := json.Marshal([]wire.HeadVersion{{Volume: fx.vol, Hash: hexOf(32), Seq: 3, Parents: []string{hexOf(32)}}})
 	f.Add(uint8(10), string(good), string(heads), "")
 	f.Add(uint8(11), fx.vol, "", "")
 	f.Fuzz(func(t *testing.T, fn uint8, a, b, c string) {
@@ -57,11 +56,11 @@ func FuzzChaincodeArguments(f *testing.F) {
 		}
 		_, err := fx.submit(args...)
 		if err != nil && (fn%12 == 0 || fn%12 == 10) {
-			var anchors []chaincode.FileVersion
+			var anchors []wire.FileVersion
 			if json.Unmarshal([]byte(a), &anchors) == nil {
 				for _, v := range anchors {
 					if cur, qerr := fx.l.Evaluate("Files:Latest", v.Volume, v.File); qerr == nil && string(cur) != "" {
-						var got chaincode.FileVersion
+						var got wire.FileVersion
 						if json.Unmarshal(cur, &got) == nil && got.ManifestHash == v.ManifestHash && got.Version == v.Version && v.ManifestHash != "" {
 							t.Fatalf("a refused batch (%v) anchored %s version %d", err, v.File, v.Version)
 						}

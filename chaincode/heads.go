@@ -2,48 +2,16 @@ package chaincode
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"strconv"
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
-// HeadVersion is one anchored head: a committed state of a volume's tree
-// (Domain "") or of one of its shared folders. Seq grows along the head
-// lineage (a head's is one more than the greatest of its parents'), so the
-// newest anchored head tells how far the tree has come: a remote that
-// serves only older heads has been rolled back.
-type HeadVersion struct {
-	Volume string `json:"volume"`
-	Domain string `json:"domain,omitempty" metadata:",optional"`
-	// Hash is the SHA-256 of the sealed head object, its name on the remote.
-	Hash string `json:"hash"`
-	Seq  uint64 `json:"seq"`
-	// Parents are the heads it replaces (the writer's previous one first,
-	// then those it merged).
-	Parents []string  `json:"parents,omitempty" metadata:",optional"`
-	Actor   string    `json:"actor,omitempty" metadata:",optional"`
-	TxID    string    `json:"txId,omitempty" metadata:",optional"`
-	Time    time.Time `json:"time,omitempty" metadata:",optional"`
-}
-
-// CommitOutcome is what became of each file version and head of a Commit,
-// in order. A head is "anchored" (whether or not it is the newest),
-// "exists" (it is the newest already: a retry) or "denied".
-type CommitOutcome struct {
-	Versions []Outcome `json:"versions"`
-	Heads    []Outcome `json:"heads"`
-}
-
-// maxParents bounds the parents one head anchor names.
-const maxParents = 64
-
-// ErrNoHead is returned for a volume or shared folder with no anchored head.
-var ErrNoHead = errors.New("no head anchored")
-
-func (h *HeadVersion) validate() error {
+// validateHead checks a head anchor before anything is written.
+func validateHead(h *wire.HeadVersion) error {
 	if err := checkVolumeDomain(h.Volume, h.Domain); err != nil {
 		return err
 	}
@@ -53,8 +21,8 @@ func (h *HeadVersion) validate() error {
 	if h.Seq == 0 {
 		return fmt.Errorf("head %s: seq 0 (heads count from 1)", h.Hash)
 	}
-	if len(h.Parents) > maxParents {
-		return fmt.Errorf("head %s: %d parents, at most %d", h.Hash, len(h.Parents), maxParents)
+	if len(h.Parents) > wire.MaxParents {
+		return fmt.Errorf("head %s: %d parents, at most %d", h.Hash, len(h.Parents), wire.MaxParents)
 	}
 	for _, p := range h.Parents {
 		if err := checkHash("parent head", p); err != nil {
@@ -64,9 +32,9 @@ func (h *HeadVersion) validate() error {
 	return nil
 }
 
-// newer reports whether h comes after cur in the order of heads: the
+// newerHead reports whether h comes after cur in the order of heads: the
 // greater seq, and of equal seqs the greater hash (as readers choose).
-func (h *HeadVersion) newer(cur *HeadVersion) bool {
+func newerHead(h, cur *wire.HeadVersion) bool {
 	return cur == nil || h.Seq > cur.Seq || (h.Seq == cur.Seq && h.Hash > cur.Hash)
 }
 
@@ -79,12 +47,12 @@ func headKey(ctx contractapi.TransactionContextInterface, volume, domain string)
 // be anchored by the volume's owner, or in a shared folder by a joined
 // grantee that may write it. The newest head of each volume and shared
 // folder is kept (LatestHead); every anchored head is an audit event.
-func (c *FilesContract) Commit(ctx contractapi.TransactionContextInterface, anchorsJSON, headsJSON string) (*CommitOutcome, error) {
-	var anchors []FileVersion
+func (c *FilesContract) Commit(ctx contractapi.TransactionContextInterface, anchorsJSON, headsJSON string) (*wire.CommitOutcome, error) {
+	var anchors []wire.FileVersion
 	if err := json.Unmarshal([]byte(anchorsJSON), &anchors); err != nil {
 		return nil, fmt.Errorf("anchors are not a JSON list of file versions: %w", err)
 	}
-	var heads []HeadVersion
+	var heads []wire.HeadVersion
 	if err := json.Unmarshal([]byte(headsJSON), &heads); err != nil {
 		return nil, fmt.Errorf("heads are not a JSON list of heads: %w", err)
 	}
@@ -92,23 +60,23 @@ func (c *FilesContract) Commit(ctx contractapi.TransactionContextInterface, anch
 }
 
 // anchorHeads records heads (after n versions' events) for commit.
-func (c *FilesContract) anchorHeads(ctx contractapi.TransactionContextInterface, access *writeAccess, heads []HeadVersion, n int, now time.Time) ([]Outcome, error) {
+func (c *FilesContract) anchorHeads(ctx contractapi.TransactionContextInterface, access *writeAccess, heads []wire.HeadVersion, n int, now time.Time) ([]wire.Outcome, error) {
 	stub := ctx.GetStub()
-	out := make([]Outcome, len(heads))
+	out := make([]wire.Outcome, len(heads))
 	// Fabric's GetState does not see the transaction's own writes: the
 	// newest head of each key so far in this batch.
-	newest := map[string]*HeadVersion{}
+	newest := map[string]*wire.HeadVersion{}
 	for i, h := range heads {
 		reason, _, err := access.deny(h.Volume, h.Domain)
 		if err != nil {
 			return nil, err
 		}
 		if reason != "" {
-			if err := putEvent(ctx, n+i, Event{Time: now, Actor: access.actor, Action: "denied", Volume: h.Volume,
+			if err := putEvent(ctx, n+i, wire.Event{Time: now, Actor: access.actor, Action: "denied", Volume: h.Volume,
 				Detail: map[string]string{"domain": h.Domain, "head": h.Hash, "reason": reason}}); err != nil {
 				return nil, err
 			}
-			out[i] = Outcome{Status: StatusDenied, Reason: reason}
+			out[i] = wire.Outcome{Status: wire.StatusDenied, Reason: reason}
 			continue
 		}
 		key, err := headKey(ctx, h.Volume, h.Domain)
@@ -122,11 +90,11 @@ func (c *FilesContract) anchorHeads(ctx contractapi.TransactionContextInterface,
 			}
 		}
 		if cur != nil && cur.Hash == h.Hash {
-			out[i] = Outcome{Status: StatusExists}
+			out[i] = wire.Outcome{Status: wire.StatusExists}
 			continue
 		}
 		h.Actor, h.TxID, h.Time = access.actor, stub.GetTxID(), now
-		if h.newer(cur) {
+		if newerHead(&h, cur) {
 			b, _ := json.Marshal(h)
 			if err := stub.PutState(key, b); err != nil {
 				return nil, err
@@ -139,20 +107,20 @@ func (c *FilesContract) anchorHeads(ctx contractapi.TransactionContextInterface,
 		if h.Domain != "" {
 			detail["domain"] = h.Domain
 		}
-		if err := putEvent(ctx, n+i, Event{Time: now, Actor: access.actor, Action: "head", Volume: h.Volume, Detail: detail}); err != nil {
+		if err := putEvent(ctx, n+i, wire.Event{Time: now, Actor: access.actor, Action: "head", Volume: h.Volume, Detail: detail}); err != nil {
 			return nil, err
 		}
-		out[i] = Outcome{Status: StatusAnchored}
+		out[i] = wire.Outcome{Status: wire.StatusAnchored}
 	}
 	return out, nil
 }
 
-func getHead(ctx contractapi.TransactionContextInterface, key string) (*HeadVersion, error) {
+func getHead(ctx contractapi.TransactionContextInterface, key string) (*wire.HeadVersion, error) {
 	b, err := ctx.GetStub().GetState(key)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	var h HeadVersion
+	var h wire.HeadVersion
 	if err := json.Unmarshal(b, &h); err != nil {
 		return nil, fmt.Errorf("stored head %q is corrupt: %w", key, err)
 	}
@@ -161,7 +129,7 @@ func getHead(ctx contractapi.TransactionContextInterface, key string) (*HeadVers
 
 // LatestHead returns the newest anchored head of a volume (domain "") or
 // of one of its shared folders, to its owner and the grantees of the folder.
-func (c *FilesContract) LatestHead(ctx contractapi.TransactionContextInterface, volume, domain string) (*HeadVersion, error) {
+func (c *FilesContract) LatestHead(ctx contractapi.TransactionContextInterface, volume, domain string) (*wire.HeadVersion, error) {
 	if err := checkVolumeDomain(volume, domain); err != nil {
 		return nil, err
 	}
@@ -181,7 +149,7 @@ func (c *FilesContract) LatestHead(ctx contractapi.TransactionContextInterface, 
 		return nil, err
 	}
 	if h == nil {
-		return nil, fmt.Errorf("%w: volume %s domain %q", ErrNoHead, volume, domain)
+		return nil, wire.Errorf(wire.NoHead, "volume %s domain %q has no head anchored", volume, domain)
 	}
 	return h, nil
 }

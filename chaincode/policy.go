@@ -2,11 +2,10 @@ package chaincode
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"strconv"
 	"strings"
 	"time"
@@ -18,52 +17,6 @@ import (
 type PolicyContract struct {
 	contractapi.Contract
 }
-
-// Grant gives a grantee key rights on one domain of a volume.
-type Grant struct {
-	Volume string `json:"volume"`
-	Domain string `json:"domain"`
-	// Path labels the folder for its readers; anchorfs seals the folder's path
-	// for the owner and the grantee, so the ledger holds no names.
-	Path       string `json:"path"`
-	GranteeKey string `json:"granteeKey"`
-	GranteeID  string `json:"granteeId"`
-	// Recipient is the grantee's age X25519 recipient, public: the owner
-	// wraps new keys for it when a revocation rotates the folder's key.
-	Recipient string    `json:"recipient,omitempty" metadata:",optional"`
-	Rights    string    `json:"rights"`
-	Keys      string    `json:"keys"`
-	Epoch     uint32    `json:"epoch"`
-	GrantedBy string    `json:"grantedBy"`
-	Time      time.Time `json:"time"`
-	TxID      string    `json:"txId"`
-	Revoked   bool      `json:"revoked"`
-	RevokedAt time.Time `json:"revokedAt,omitempty" metadata:",optional"`
-	RevokedBy string    `json:"revokedBy,omitempty" metadata:",optional"`
-}
-
-// PolicyOutcome is what became of a Grant or Revoke: Status "granted",
-// "revoked" or "denied" (Reason says why).
-type PolicyOutcome struct {
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty" metadata:",optional"`
-}
-
-// Policy outcome statuses (denials use StatusDenied).
-const (
-	StatusGranted = "granted"
-	StatusRevoked = "revoked"
-)
-
-// Grant rights.
-const (
-	RightsReadWrite = "rw"
-	RightsReadOnly  = "ro"
-)
-
-// JoinLabel starts the message a grantee signs to join a volume:
-// JoinLabel || volume || 0 || actor (network.JoinMessage builds the same).
-const JoinLabel = "anchorfs join v1\x00"
 
 const (
 	maxPath = 16 << 10
@@ -95,8 +48,7 @@ func granteeID(key string) (ed25519.PublicKey, string, error) {
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, "", fmt.Errorf("grantee key %q is not an unpadded base64url Ed25519 public key", key)
 	}
-	sum := sha256.Sum256(b)
-	return ed25519.PublicKey(b), hex.EncodeToString(sum[:16]), nil
+	return ed25519.PublicKey(b), wire.KeyID(b), nil
 }
 
 func getJSON(ctx contractapi.TransactionContextInterface, objectType string, attrs []string, v any) (bool, error) {
@@ -157,7 +109,7 @@ func (c *PolicyContract) Register(ctx contractapi.TransactionContextInterface, v
 		return nil
 	case "":
 	default:
-		return fmt.Errorf("volume %s is owned by %s", volume, cur)
+		return wire.Errorf(wire.OwnedByOther, "volume %s is owned by %s", volume, cur)
 	}
 	now, err := txTime(ctx)
 	if err != nil {
@@ -166,7 +118,7 @@ func (c *PolicyContract) Register(ctx contractapi.TransactionContextInterface, v
 	if err := putJSON(ctx, keyVolume, []string{volume}, volumeRecord{Volume: volume, Owner: actor, Time: now, TxID: ctx.GetStub().GetTxID()}); err != nil {
 		return err
 	}
-	return putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "register", Volume: volume})
+	return putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "register", Volume: volume})
 }
 
 // Owner returns the actor that owns a volume, to its members.
@@ -183,7 +135,7 @@ func (c *PolicyContract) Owner(ctx contractapi.TransactionContextInterface, volu
 // ownerOnly checks that the caller owns the volume. A caller that does not
 // gets a denied outcome, and the denial is recorded as an audit event (so
 // the transaction is committed rather than failed).
-func ownerOnly(ctx contractapi.TransactionContextInterface, function, volume, domain string) (actor string, now time.Time, denied *PolicyOutcome, err error) {
+func ownerOnly(ctx contractapi.TransactionContextInterface, function, volume, domain string) (actor string, now time.Time, denied *wire.PolicyOutcome, err error) {
 	if actor, err = Actor(ctx); err != nil {
 		return "", time.Time{}, nil, err
 	}
@@ -203,18 +155,18 @@ func ownerOnly(ctx contractapi.TransactionContextInterface, function, volume, do
 	default:
 		reason = fmt.Sprintf("only the owner of volume %s may call %s", volume, function)
 	}
-	if err := putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "denied", Volume: volume,
+	if err := putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "denied", Volume: volume,
 		Detail: map[string]string{"function": function, "domain": domain, "reason": reason}}); err != nil {
 		return "", time.Time{}, nil, err
 	}
-	return actor, now, &PolicyOutcome{Status: StatusDenied, Reason: reason}, nil
+	return actor, now, &wire.PolicyOutcome{Status: wire.StatusDenied, Reason: reason}, nil
 }
 
 // Grant gives a grantee key rights ("rw" or "ro") on a domain of a volume
 // the caller owns, with the domain's keys wrapped for the grantee (base64,
 // opaque to the ledger). It replaces any earlier grant of that key on that
 // domain. A caller that is not the owner gets a denied outcome.
-func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volume, domain, path, granteeKey, rights, keys string, epoch uint32, recipient string) (*PolicyOutcome, error) {
+func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volume, domain, path, granteeKey, rights, keys string, epoch uint32, recipient string) (*wire.PolicyOutcome, error) {
 	if err := checkID("volume", volume); err != nil {
 		return nil, err
 	}
@@ -228,11 +180,15 @@ func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volu
 	if err != nil {
 		return nil, err
 	}
-	if rights != RightsReadWrite && rights != RightsReadOnly {
-		return nil, fmt.Errorf("rights %q are neither %q nor %q", rights, RightsReadWrite, RightsReadOnly)
+	if rights != wire.RightsReadWrite && rights != wire.RightsReadOnly {
+		return nil, fmt.Errorf("rights %q are neither %q nor %q", rights, wire.RightsReadWrite, wire.RightsReadOnly)
 	}
 	if len(keys) > maxKeys {
 		return nil, fmt.Errorf("wrapped keys of %d bytes exceed %d", len(keys), maxKeys)
+	}
+	wrapped, err := base64.StdEncoding.DecodeString(keys)
+	if err != nil {
+		return nil, fmt.Errorf("wrapped keys are not base64: %w", err)
 	}
 	if epoch == 0 {
 		return nil, fmt.Errorf("epoch must be at least 1")
@@ -244,21 +200,21 @@ func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volu
 	if err != nil || denied != nil {
 		return denied, err
 	}
-	g := Grant{Volume: volume, Domain: domain, Path: path, GranteeKey: granteeKey, GranteeID: keyID, Recipient: recipient, Rights: rights,
-		Keys: keys, Epoch: epoch, GrantedBy: actor, Time: now, TxID: ctx.GetStub().GetTxID()}
+	g := wire.Grant{Volume: volume, Domain: domain, Path: path, GranteeKey: granteeKey, GranteeID: keyID, Recipient: recipient, Rights: rights,
+		Keys: wrapped, Epoch: epoch, GrantedBy: actor, Time: now, TxID: ctx.GetStub().GetTxID()}
 	if err := putJSON(ctx, keyGrant, []string{volume, domain, keyID}, g); err != nil {
 		return nil, err
 	}
-	if err := putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "grant", Volume: volume,
+	if err := putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "grant", Volume: volume,
 		Detail: map[string]string{"domain": domain, "grantee": keyID, "rights": rights, "epoch": strconv.FormatUint(uint64(epoch), 10)}}); err != nil {
 		return nil, err
 	}
-	return &PolicyOutcome{Status: StatusGranted}, nil
+	return &wire.PolicyOutcome{Status: wire.StatusGranted}, nil
 }
 
 // Revoke marks a grantee key's grant on a domain revoked; the grant is
 // kept, for the record. A caller that is not the owner gets a denied outcome.
-func (c *PolicyContract) Revoke(ctx contractapi.TransactionContextInterface, volume, domain, granteeKey string) (*PolicyOutcome, error) {
+func (c *PolicyContract) Revoke(ctx contractapi.TransactionContextInterface, volume, domain, granteeKey string) (*wire.PolicyOutcome, error) {
 	if err := checkID("volume", volume); err != nil {
 		return nil, err
 	}
@@ -273,7 +229,7 @@ func (c *PolicyContract) Revoke(ctx contractapi.TransactionContextInterface, vol
 	if err != nil || denied != nil {
 		return denied, err
 	}
-	var g Grant
+	var g wire.Grant
 	ok, err := getJSON(ctx, keyGrant, []string{volume, domain, keyID}, &g)
 	if err != nil {
 		return nil, err
@@ -282,22 +238,22 @@ func (c *PolicyContract) Revoke(ctx contractapi.TransactionContextInterface, vol
 		return nil, fmt.Errorf("no grant for grantee %s on domain %s of volume %s", keyID, domain, volume)
 	}
 	if g.Revoked {
-		return &PolicyOutcome{Status: StatusRevoked}, nil
+		return &wire.PolicyOutcome{Status: wire.StatusRevoked}, nil
 	}
 	g.Revoked, g.RevokedAt, g.RevokedBy = true, now, actor
 	if err := putJSON(ctx, keyGrant, []string{volume, domain, keyID}, g); err != nil {
 		return nil, err
 	}
-	if err := putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "revoke", Volume: volume,
+	if err := putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "revoke", Volume: volume,
 		Detail: map[string]string{"domain": domain, "grantee": keyID}}); err != nil {
 		return nil, err
 	}
-	return &PolicyOutcome{Status: StatusRevoked}, nil
+	return &wire.PolicyOutcome{Status: wire.StatusRevoked}, nil
 }
 
 // Grants lists a volume's grants on a domain ("" for all domains), revoked
 // ones included: all of them to the owner, its own to a joined grantee.
-func (c *PolicyContract) Grants(ctx contractapi.TransactionContextInterface, volume, domain string) ([]Grant, error) {
+func (c *PolicyContract) Grants(ctx contractapi.TransactionContextInterface, volume, domain string) ([]wire.Grant, error) {
 	if err := checkVolumeDomain(volume, domain); err != nil {
 		return nil, err
 	}
@@ -309,7 +265,7 @@ func (c *PolicyContract) Grants(ctx contractapi.TransactionContextInterface, vol
 	if err != nil || r.owner {
 		return grants, err
 	}
-	mine := []Grant{} // a grantee sees its own grants, revoked ones too
+	mine := []wire.Grant{} // a grantee sees its own grants, revoked ones too
 	for _, g := range grants {
 		if g.GranteeID == r.granteeID {
 			mine = append(mine, g)
@@ -337,7 +293,7 @@ func (c *PolicyContract) Join(ctx contractapi.TransactionContextInterface, volum
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(pub, []byte(JoinLabel+volume+"\x00"+actor), sig) {
+	if !ed25519.Verify(pub, wire.JoinMessage(volume, actor), sig) {
 		return fmt.Errorf("signature does not prove that %s holds grantee key %s", actor, keyID)
 	}
 	grants, err := allGrants(ctx, volume, "")
@@ -352,7 +308,7 @@ func (c *PolicyContract) Join(ctx contractapi.TransactionContextInterface, volum
 		}
 	}
 	if !granted {
-		return fmt.Errorf("no grant for this identity on volume %s", volume)
+		return wire.Errorf(wire.NoGrant, "no grant for this identity on volume %s", volume)
 	}
 	now, err := txTime(ctx)
 	if err != nil {
@@ -361,7 +317,7 @@ func (c *PolicyContract) Join(ctx contractapi.TransactionContextInterface, volum
 	if err := putJSON(ctx, keyMember, []string{volume, actor}, memberRecord{Volume: volume, Actor: actor, GranteeKey: granteeKey, GranteeID: keyID, Time: now}); err != nil {
 		return err
 	}
-	return putEvent(ctx, 0, Event{Time: now, Actor: actor, Action: "join", Volume: volume, Detail: map[string]string{"grantee": keyID}})
+	return putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "join", Volume: volume, Detail: map[string]string{"grantee": keyID}})
 }
 
 // writeAccess decides, for one AnchorBatch, whether its caller may anchor
@@ -371,11 +327,11 @@ type writeAccess struct {
 	actor   string
 	owners  map[string]string
 	members map[string]*memberRecord
-	grants  map[[2]string]*Grant
+	grants  map[[2]string]*wire.Grant
 }
 
 func newWriteAccess(ctx contractapi.TransactionContextInterface, actor string) *writeAccess {
-	return &writeAccess{ctx: ctx, actor: actor, owners: map[string]string{}, members: map[string]*memberRecord{}, grants: map[[2]string]*Grant{}}
+	return &writeAccess{ctx: ctx, actor: actor, owners: map[string]string{}, members: map[string]*memberRecord{}, grants: map[[2]string]*wire.Grant{}}
 }
 
 // deny returns why the caller may not anchor in domain of volume ("" for
@@ -416,7 +372,7 @@ func (w *writeAccess) deny(volume, domain string) (reason string, isOwner bool, 
 	gk := [2]string{volume, domain}
 	g, ok := w.grants[gk]
 	if !ok {
-		var r Grant
+		var r wire.Grant
 		found, err := getJSON(w.ctx, keyGrant, []string{volume, domain, m.GranteeID}, &r)
 		if err != nil {
 			return "", false, err
@@ -431,7 +387,7 @@ func (w *writeAccess) deny(volume, domain string) (reason string, isOwner bool, 
 		return fmt.Sprintf("no grant on domain %s", domain), false, nil
 	case g.Revoked:
 		return fmt.Sprintf("the grant on domain %s is revoked", domain), false, nil
-	case g.Rights != RightsReadWrite:
+	case g.Rights != wire.RightsReadWrite:
 		return fmt.Sprintf("the grant on domain %s is read-only", domain), false, nil
 	}
 	return "", false, nil

@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"strings"
 	"testing"
 
-	"github.com/anchorfs/anchorfs/chaincode"
 	"github.com/anchorfs/anchorfs/keyring"
-	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/embedded"
 )
 
@@ -44,27 +43,27 @@ func (p *party) submit(args ...string) ([]byte, error) {
 	return p.l.Submit(context.Background(), args...)
 }
 
-func (p *party) policy(args ...string) chaincode.PolicyOutcome {
+func (p *party) policy(args ...string) wire.PolicyOutcome {
 	p.t.Helper()
 	out, err := p.submit(args...)
 	if err != nil {
 		p.t.Fatalf("%v: %v", args[0], err)
 	}
-	var o chaincode.PolicyOutcome
+	var o wire.PolicyOutcome
 	if err := json.Unmarshal(out, &o); err != nil {
 		p.t.Fatalf("%v answered %q: %v", args[0], out, err)
 	}
 	return o
 }
 
-func (p *party) batch(vs ...chaincode.FileVersion) []chaincode.Outcome {
+func (p *party) batch(vs ...wire.FileVersion) []wire.Outcome {
 	p.t.Helper()
 	b, _ := json.Marshal(vs)
 	out, err := p.submit("Files:AnchorBatch", string(b))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	var oc []chaincode.Outcome
+	var oc []wire.Outcome
 	if err := json.Unmarshal(out, &oc); err != nil {
 		p.t.Fatalf("outcomes %q: %v", out, err)
 	}
@@ -72,10 +71,10 @@ func (p *party) batch(vs ...chaincode.FileVersion) []chaincode.Outcome {
 }
 
 func (p *party) joinSignature(vol string) string {
-	return base64.RawURLEncoding.EncodeToString(p.id.Sign(network.JoinMessage(vol, p.actor)))
+	return base64.RawURLEncoding.EncodeToString(p.id.Sign(wire.JoinMessage(vol, p.actor)))
 }
 
-func (f *fixture) events(q chaincode.Query) []chaincode.Event {
+func (f *fixture) events(q wire.Query) []wire.Event {
 	f.t.Helper()
 	q.Volume = f.vol
 	b, _ := json.Marshal(q)
@@ -83,12 +82,12 @@ func (f *fixture) events(q chaincode.Query) []chaincode.Event {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	var evs []chaincode.Event
+	var evs []wire.Event
 	json.Unmarshal(out, &evs)
 	return evs
 }
 
-func (f *fixture) inDomain(file string, v uint64, domain string) chaincode.FileVersion {
+func (f *fixture) inDomain(file string, v uint64, domain string) wire.FileVersion {
 	x := f.version(file, v)
 	x.Domain = domain
 	return x
@@ -113,7 +112,7 @@ func TestPolicyRegisterGrantRevoke(t *testing.T) {
 	if err != nil || string(out) != f.actor {
 		t.Fatalf("owner: %q %v", out, err)
 	}
-	if n := len(f.events(chaincode.Query{Action: "register"})); n != 1 {
+	if n := len(f.events(wire.Query{Action: "register"})); n != 1 {
 		t.Fatalf("%d register events", n)
 	}
 
@@ -134,36 +133,36 @@ func TestPolicyRegisterGrantRevoke(t *testing.T) {
 			t.Errorf("grant with %s: accepted", name)
 		}
 	}
-	if o := owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "rw", keys, "1", ""); o.Status != chaincode.StatusGranted {
+	if o := owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "rw", keys, "1", ""); o.Status != wire.StatusGranted {
 		t.Fatalf("grant: %+v", o)
 	}
-	if o := alice.policy("Policy:Grant", f.vol, other, "/mine", alice.key, "rw", keys, "1", ""); o.Status != chaincode.StatusDenied || o.Reason == "" {
+	if o := alice.policy("Policy:Grant", f.vol, other, "/mine", alice.key, "rw", keys, "1", ""); o.Status != wire.StatusDenied || o.Reason == "" {
 		t.Fatalf("a grant by a non-owner: %+v", o)
 	}
-	if evs := f.events(chaincode.Query{Action: "denied", Actor: alice.actor}); len(evs) != 1 || evs[0].Detail["function"] != "Grant" || evs[0].Detail["domain"] != other {
+	if evs := f.events(wire.Query{Action: "denied", Actor: alice.actor}); len(evs) != 1 || evs[0].Detail["function"] != "Grant" || evs[0].Detail["domain"] != other {
 		t.Fatalf("denied grant events: %+v", evs)
 	}
-	if evs := f.events(chaincode.Query{Action: "grant"}); len(evs) != 1 || evs[0].Detail["domain"] != dom || evs[0].Detail["rights"] != "rw" || evs[0].Detail["epoch"] != "1" {
+	if evs := f.events(wire.Query{Action: "grant"}); len(evs) != 1 || evs[0].Detail["domain"] != dom || evs[0].Detail["rights"] != "rw" || evs[0].Detail["epoch"] != "1" {
 		t.Fatalf("grant events: %+v", evs)
 	}
 	// A second grant to the same key replaces the first.
 	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", alice.key, "ro", keys, "2", "")
 
-	if o := alice.policy("Policy:Revoke", f.vol, dom, alice.key); o.Status != chaincode.StatusDenied {
+	if o := alice.policy("Policy:Revoke", f.vol, dom, alice.key); o.Status != wire.StatusDenied {
 		t.Fatalf("a revoke by a non-owner: %+v", o)
 	}
 	if _, err := owner.submit("Policy:Revoke", f.vol, other, alice.key); err == nil {
 		t.Fatal("revoked a grant that does not exist")
 	}
-	if o := owner.policy("Policy:Revoke", f.vol, dom, alice.key); o.Status != chaincode.StatusRevoked {
+	if o := owner.policy("Policy:Revoke", f.vol, dom, alice.key); o.Status != wire.StatusRevoked {
 		t.Fatalf("revoke: %+v", o)
 	}
-	grants := func(domain string) []chaincode.Grant {
+	grants := func(domain string) []wire.Grant {
 		out, err := f.l.Evaluate("Policy:Grants", f.vol, domain)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var gs []chaincode.Grant
+		var gs []wire.Grant
 		if err := json.Unmarshal(out, &gs); err != nil || gs == nil {
 			t.Fatalf("grants %q: %v", out, err)
 		}
@@ -171,7 +170,7 @@ func TestPolicyRegisterGrantRevoke(t *testing.T) {
 	}
 	gs := grants("")
 	if len(gs) != 1 || !gs[0].Revoked || gs[0].RevokedBy != f.actor || gs[0].RevokedAt.IsZero() || gs[0].Rights != "ro" || gs[0].Epoch != 2 ||
-		gs[0].GrantedBy != f.actor || gs[0].Keys != keys || gs[0].Path != "/projects/acme" {
+		gs[0].GrantedBy != f.actor || base64.StdEncoding.EncodeToString(gs[0].Keys) != keys || gs[0].Path != "/projects/acme" {
 		t.Fatalf("grants: %+v", gs)
 	}
 	if gs := grants(other); len(gs) != 0 {
@@ -180,7 +179,7 @@ func TestPolicyRegisterGrantRevoke(t *testing.T) {
 	if _, err := f.l.Evaluate("Policy:Grants", f.vol, "bad"); err == nil {
 		t.Fatal("grants of a malformed domain: accepted")
 	}
-	if n := len(f.events(chaincode.Query{Action: "revoke"})); n != 1 {
+	if n := len(f.events(wire.Query{Action: "revoke"})); n != 1 {
 		t.Fatalf("%d revoke events", n)
 	}
 }
@@ -196,11 +195,11 @@ func TestPolicyEnforcedOnAnchors(t *testing.T) {
 	owner.policy("Policy:Grant", f.vol, dom, "/projects/acme", bob.key, "ro", "", "1", "")
 
 	// Before joining, a grantee is a stranger.
-	if oc := alice.batch(f.inDomain(hexOf(16), 1, dom)); oc[0].Status != chaincode.StatusDenied {
+	if oc := alice.batch(f.inDomain(hexOf(16), 1, dom)); oc[0].Status != wire.StatusDenied {
 		t.Fatalf("an anchor before joining: %+v", oc)
 	}
 	// A signature over another actor's id does not bind alice.
-	forged := base64.RawURLEncoding.EncodeToString(alice.id.Sign(network.JoinMessage(f.vol, bob.actor)))
+	forged := base64.RawURLEncoding.EncodeToString(alice.id.Sign(wire.JoinMessage(f.vol, bob.actor)))
 	for name, sig := range map[string]string{"another actor's": forged, "garbage": "AAAA", "bob's": bob.joinSignature(f.vol)} {
 		if _, err := alice.submit("Policy:Join", f.vol, alice.key, sig); err == nil {
 			t.Errorf("join with %s signature: accepted", name)
@@ -214,35 +213,35 @@ func TestPolicyEnforcedOnAnchors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if evs := f.events(chaincode.Query{Action: "join"}); len(evs) != 2 || evs[0].Actor == f.actor {
+	if evs := f.events(wire.Query{Action: "join"}); len(evs) != 2 || evs[0].Actor == f.actor {
 		t.Fatalf("join events: %+v", evs)
 	}
 
 	mine, ownersOther, ownersUnshared := hexOf(16), hexOf(16), hexOf(16)
-	if oc := owner.batch(f.inDomain(ownersOther, 1, other), f.version(ownersUnshared, 1)); oc[0].Status != chaincode.StatusAnchored || oc[1].Status != chaincode.StatusAnchored {
+	if oc := owner.batch(f.inDomain(ownersOther, 1, other), f.version(ownersUnshared, 1)); oc[0].Status != wire.StatusAnchored || oc[1].Status != wire.StatusAnchored {
 		t.Fatalf("the owner's anchors: %+v", oc)
 	}
 	readOnly, noGrant := hexOf(16), hexOf(16)
 	oc := alice.batch(f.inDomain(mine, 1, dom), f.inDomain(noGrant, 1, other), f.inDomain(ownersOther, 2, dom), f.inDomain(ownersUnshared, 2, ""))
-	if oc[0].Status != chaincode.StatusAnchored {
+	if oc[0].Status != wire.StatusAnchored {
 		t.Fatalf("a read-write member's anchor in its domain: %+v", oc[0])
 	}
 	for i, what := range []string{"in a domain without a grant", "moving a file into its domain", "outside any domain"} {
-		if o := oc[i+1]; o.Status != chaincode.StatusDenied || o.Reason == "" {
+		if o := oc[i+1]; o.Status != wire.StatusDenied || o.Reason == "" {
 			t.Errorf("an anchor %s: %+v", what, o)
 		}
 	}
-	if oc := bob.batch(f.inDomain(readOnly, 1, dom)); oc[0].Status != chaincode.StatusDenied || !strings.Contains(oc[0].Reason, "read-only") {
+	if oc := bob.batch(f.inDomain(readOnly, 1, dom)); oc[0].Status != wire.StatusDenied || !strings.Contains(oc[0].Reason, "read-only") {
 		t.Fatalf("a read-only member's anchor: %+v", oc)
 	}
-	if evs := f.events(chaincode.Query{Action: "denied", File: readOnly}); len(evs) != 1 || evs[0].Actor != bob.actor || evs[0].Detail["domain"] != dom || evs[0].Detail["version"] != "1" || evs[0].Detail["reason"] == "" {
+	if evs := f.events(wire.Query{Action: "denied", File: readOnly}); len(evs) != 1 || evs[0].Actor != bob.actor || evs[0].Detail["domain"] != dom || evs[0].Detail["version"] != "1" || evs[0].Detail["reason"] == "" {
 		t.Fatalf("the read-only denial's event: %+v", evs)
 	}
-	if evs := f.events(chaincode.Query{Action: "denied", Actor: alice.actor}); len(evs) != 4 {
+	if evs := f.events(wire.Query{Action: "denied", Actor: alice.actor}); len(evs) != 4 {
 		t.Fatalf("%d denied events for alice, want 4", len(evs))
 	}
 	out, err := f.l.Evaluate("Files:Latest", f.vol, mine)
-	var latest chaincode.FileVersion
+	var latest wire.FileVersion
 	json.Unmarshal(out, &latest)
 	if err != nil || latest.Domain != dom || latest.Actor != alice.actor {
 		t.Fatalf("the member's anchor: %+v %v", latest, err)
@@ -257,17 +256,17 @@ func TestPolicyEnforcedOnAnchors(t *testing.T) {
 	}
 
 	// The owner may move a file to another domain.
-	if oc := owner.batch(f.inDomain(mine, 2, other)); oc[0].Status != chaincode.StatusAnchored {
+	if oc := owner.batch(f.inDomain(mine, 2, other)); oc[0].Status != wire.StatusAnchored {
 		t.Fatalf("the owner moving a file: %+v", oc)
 	}
-	if oc := alice.batch(f.inDomain(mine, 3, dom)); oc[0].Status != chaincode.StatusDenied {
+	if oc := alice.batch(f.inDomain(mine, 3, dom)); oc[0].Status != wire.StatusDenied {
 		t.Fatalf("a member anchoring a file moved out of its domain: %+v", oc)
 	}
 
-	if o := owner.policy("Policy:Revoke", f.vol, dom, alice.key); o.Status != chaincode.StatusRevoked {
+	if o := owner.policy("Policy:Revoke", f.vol, dom, alice.key); o.Status != wire.StatusRevoked {
 		t.Fatal(o)
 	}
-	if oc := alice.batch(f.inDomain(hexOf(16), 1, dom)); oc[0].Status != chaincode.StatusDenied || !strings.Contains(oc[0].Reason, "revoked") {
+	if oc := alice.batch(f.inDomain(hexOf(16), 1, dom)); oc[0].Status != wire.StatusDenied || !strings.Contains(oc[0].Reason, "revoked") {
 		t.Fatalf("an anchor after revocation: %+v", oc)
 	}
 	if _, err := alice.submit("Policy:Join", f.vol, alice.key, alice.joinSignature(f.vol)); err == nil {
@@ -288,14 +287,14 @@ func TestTheLedgerTellsAVolumeOnlyToItsMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	mine, theirs, top := hexOf(16), hexOf(16), hexOf(16)
-	if oc := alice.batch(f.inDomain(mine, 1, dom)); oc[0].Status != chaincode.StatusAnchored {
+	if oc := alice.batch(f.inDomain(mine, 1, dom)); oc[0].Status != wire.StatusAnchored {
 		t.Fatalf("the grantee's anchor: %+v", oc)
 	}
-	if oc := owner.batch(f.inDomain(theirs, 1, other), f.version(top, 1)); oc[0].Status != chaincode.StatusAnchored || oc[1].Status != chaincode.StatusAnchored {
+	if oc := owner.batch(f.inDomain(theirs, 1, other), f.version(top, 1)); oc[0].Status != wire.StatusAnchored || oc[1].Status != wire.StatusAnchored {
 		t.Fatalf("the owner's anchors: %+v", oc)
 	}
 	head := func(domain string) string {
-		h, _ := json.Marshal([]chaincode.HeadVersion{{Volume: f.vol, Domain: domain, Hash: hexOf(32), Seq: 1}})
+		h, _ := json.Marshal([]wire.HeadVersion{{Volume: f.vol, Domain: domain, Hash: hexOf(32), Seq: 1}})
 		return string(h)
 	}
 	if _, err := owner.submit("Files:Commit", "[]", head("")); err != nil {
@@ -307,7 +306,7 @@ func TestTheLedgerTellsAVolumeOnlyToItsMembers(t *testing.T) {
 	if _, err := alice.submit("Files:Commit", "[]", head(dom)); err != nil {
 		t.Fatal(err)
 	}
-	qb, _ := json.Marshal(chaincode.Query{Volume: f.vol})
+	qb, _ := json.Marshal(wire.Query{Volume: f.vol})
 	everything := string(qb)
 
 	// Mallory holds a grant but never joined: a stranger, like anyone.
@@ -320,11 +319,11 @@ func TestTheLedgerTellsAVolumeOnlyToItsMembers(t *testing.T) {
 		"events":      {"Audit:Events", everything},
 		"unknown vol": {"Files:Latest", hexOf(16), top},
 	} {
-		if out, err := mallory.l.Evaluate(args...); err == nil || !strings.Contains(err.Error(), chaincode.ErrNotMember.Error()) {
+		if out, err := mallory.l.Evaluate(args...); wire.CodeOf(err) != wire.NotMember {
 			t.Errorf("a stranger's %s: %q %v", name, out, err)
 		}
 	}
-	ev, _ := json.Marshal([]chaincode.Event{{Volume: f.vol, Action: "read", File: top}})
+	ev, _ := json.Marshal([]wire.Event{{Volume: f.vol, Action: "read", File: top}})
 	if _, err := mallory.submit("Audit:Record", string(ev)); err == nil {
 		t.Error("a stranger recorded an event on the volume")
 	}
@@ -347,18 +346,18 @@ func TestTheLedgerTellsAVolumeOnlyToItsMembers(t *testing.T) {
 		"another's head":     {"Files:LatestHead", f.vol, other},
 		"a file never seen":  {"Files:Latest", f.vol, hexOf(16)},
 	} {
-		if _, err := alice.l.Evaluate(args...); err == nil || !strings.Contains(err.Error(), chaincode.ErrNotMember.Error()) {
+		if _, err := alice.l.Evaluate(args...); wire.CodeOf(err) != wire.NotMember {
 			t.Errorf("the grantee's %s: %v", name, err)
 		}
 	}
 	out, _ := alice.l.Evaluate("Policy:Grants", f.vol, "")
-	var gs []chaincode.Grant
+	var gs []wire.Grant
 	json.Unmarshal(out, &gs)
 	if len(gs) != 1 || gs[0].Domain != dom {
 		t.Fatalf("the grantee sees grants %+v", gs)
 	}
 	out, _ = alice.l.Evaluate("Audit:Events", everything)
-	var evs []chaincode.Event
+	var evs []wire.Event
 	json.Unmarshal(out, &evs)
 	if len(evs) == 0 {
 		t.Fatal("the grantee sees no events of its folder")
@@ -373,7 +372,7 @@ func TestTheLedgerTellsAVolumeOnlyToItsMembers(t *testing.T) {
 	unreg := hexOf(16)
 	x := f.version(hexOf(16), 1)
 	x.Volume = unreg
-	if oc := mallory.batch(x); oc[0].Status != chaincode.StatusDenied || !strings.Contains(oc[0].Reason, "not registered") {
+	if oc := mallory.batch(x); oc[0].Status != wire.StatusDenied || !strings.Contains(oc[0].Reason, "not registered") {
 		t.Fatalf("an anchor on an unregistered volume: %+v", oc)
 	}
 }
@@ -382,54 +381,54 @@ func TestTheLedgerTellsAVolumeOnlyToItsMembers(t *testing.T) {
 // the newest (greatest seq, then hash) is kept, a retry is "exists".
 func TestLatestHeadIsTheNewest(t *testing.T) {
 	f := newFixture(t)
-	commit := func(heads ...chaincode.HeadVersion) chaincode.CommitOutcome {
+	commit := func(heads ...wire.HeadVersion) wire.CommitOutcome {
 		t.Helper()
 		b, _ := json.Marshal(heads)
 		out, err := f.submit("Files:Commit", "[]", string(b))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o chaincode.CommitOutcome
+		var o wire.CommitOutcome
 		json.Unmarshal(out, &o)
 		return o
 	}
-	latest := func() chaincode.HeadVersion {
+	latest := func() wire.HeadVersion {
 		t.Helper()
 		out, err := f.l.Evaluate("Files:LatestHead", f.vol, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var h chaincode.HeadVersion
+		var h wire.HeadVersion
 		json.Unmarshal(out, &h)
 		return h
 	}
-	if _, err := f.l.Evaluate("Files:LatestHead", f.vol, ""); err == nil || !strings.Contains(err.Error(), chaincode.ErrNoHead.Error()) {
+	if _, err := f.l.Evaluate("Files:LatestHead", f.vol, ""); wire.CodeOf(err) != wire.NoHead {
 		t.Fatalf("the head of a volume with none: %v", err)
 	}
-	h1 := chaincode.HeadVersion{Volume: f.vol, Hash: "1" + hexOf(32)[1:], Seq: 5}
-	h2 := chaincode.HeadVersion{Volume: f.vol, Hash: "f" + hexOf(32)[1:], Seq: 5, Parents: []string{hexOf(32)}}
-	h0 := chaincode.HeadVersion{Volume: f.vol, Hash: hexOf(32), Seq: 4}
-	if o := commit(h1, h2, h0); len(o.Heads) != 3 || o.Heads[0].Status != chaincode.StatusAnchored || o.Heads[2].Status != chaincode.StatusAnchored {
+	h1 := wire.HeadVersion{Volume: f.vol, Hash: "1" + hexOf(32)[1:], Seq: 5}
+	h2 := wire.HeadVersion{Volume: f.vol, Hash: "f" + hexOf(32)[1:], Seq: 5, Parents: []string{hexOf(32)}}
+	h0 := wire.HeadVersion{Volume: f.vol, Hash: hexOf(32), Seq: 4}
+	if o := commit(h1, h2, h0); len(o.Heads) != 3 || o.Heads[0].Status != wire.StatusAnchored || o.Heads[2].Status != wire.StatusAnchored {
 		t.Fatalf("heads: %+v", o)
 	}
 	if got := latest(); got.Hash != h2.Hash || got.Seq != 5 || got.Actor != f.actor || len(got.Parents) != 1 {
 		t.Fatalf("latest head %+v, want %s", got, h2.Hash)
 	}
-	if o := commit(h2); o.Heads[0].Status != chaincode.StatusExists {
+	if o := commit(h2); o.Heads[0].Status != wire.StatusExists {
 		t.Fatalf("a retry: %+v", o)
 	}
-	for name, h := range map[string]chaincode.HeadVersion{
+	for name, h := range map[string]wire.HeadVersion{
 		"seq 0":     {Volume: f.vol, Hash: hexOf(32)},
 		"bad hash":  {Volume: f.vol, Hash: "x", Seq: 1},
 		"bad dom":   {Volume: f.vol, Domain: "x", Hash: hexOf(32), Seq: 1},
 		"bad paren": {Volume: f.vol, Hash: hexOf(32), Seq: 1, Parents: []string{"p"}},
 	} {
-		b, _ := json.Marshal([]chaincode.HeadVersion{h})
+		b, _ := json.Marshal([]wire.HeadVersion{h})
 		if _, err := f.submit("Files:Commit", "[]", string(b)); err == nil {
 			t.Errorf("a head with %s: accepted", name)
 		}
 	}
-	if n := len(f.events(chaincode.Query{Action: "head"})); n != 3 {
+	if n := len(f.events(wire.Query{Action: "head"})); n != 3 {
 		t.Fatalf("%d head events, want 3", n)
 	}
 }

@@ -1,10 +1,9 @@
 package chaincode
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"regexp"
 	"time"
 
@@ -54,8 +53,7 @@ func checkHash(what, s string) error {
 }
 
 // Actor names the caller: MSP id and the first 16 bytes of SHA-256 over
-// its certificate's SubjectPublicKeyInfo, in hex (keyring.ActorID computes
-// the same for a user).
+// its certificate's SubjectPublicKeyInfo, in hex (wire.ActorID).
 func Actor(ctx contractapi.TransactionContextInterface) (string, error) {
 	stub := ctx.GetStub()
 	msp, err := cid.GetMSPID(stub)
@@ -66,8 +64,7 @@ func Actor(ctx contractapi.TransactionContextInterface) (string, error) {
 	if err != nil || cert == nil {
 		return "", fmt.Errorf("caller certificate: %v", err)
 	}
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return msp + "/" + hex.EncodeToString(sum[:16]), nil
+	return wire.ActorID(msp, cert.RawSubjectPublicKeyInfo), nil
 }
 
 // txTime is the transaction's timestamp, the same on every endorser.
@@ -79,19 +76,8 @@ func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 	return ts.AsTime().UTC(), nil
 }
 
-// Event is one audit record.
-type Event struct {
-	Time   time.Time         `json:"time"`
-	Actor  string            `json:"actor"`
-	Action string            `json:"action"`
-	Volume string            `json:"volume"`
-	File   string            `json:"file,omitempty" metadata:",optional"`
-	Detail map[string]string `json:"detail,omitempty" metadata:",optional"`
-	TxID   string            `json:"txId,omitempty" metadata:",optional"`
-}
-
 // putEvent stores an audit event under event~volume~time~txid~n.
-func putEvent(ctx contractapi.TransactionContextInterface, n int, e Event) error {
+func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) error {
 	stub := ctx.GetStub()
 	e.TxID = stub.GetTxID()
 	key, err := stub.CreateCompositeKey(keyEvent, []string{e.Volume, e.Time.Format(timeKey), e.TxID, fmt.Sprintf("%06d", n)})

@@ -2,11 +2,10 @@ package keyring
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"strconv"
 	"strings"
 
@@ -58,10 +57,7 @@ func (p Public) SigningKeyText() string { return b64(p.SigningKey) }
 
 // KeyID is the short, stable name of an identity: the first 16 bytes of
 // SHA-256 over its Ed25519 key, in hex (what grants list as the grantee).
-func (p Public) KeyID() string {
-	sum := sha256.Sum256(p.SigningKey)
-	return hex.EncodeToString(sum[:16])
-}
+func (p Public) KeyID() string { return wire.KeyID(p.SigningKey) }
 
 // PublicFromParts rebuilds a public identity from its age recipient and its
 // Ed25519 key (unpadded base64url), as a grant on the ledger holds them. It

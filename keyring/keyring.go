@@ -9,11 +9,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"io"
 	"math/big"
 	"os"
@@ -317,14 +317,7 @@ func (p Public) LedgerID() string {
 	if err != nil {
 		return ""
 	}
-	return ActorID(EmbeddedMSP, spki)
-}
-
-// ActorID is how the ledger names a caller: the MSP id and the first 16
-// bytes of SHA-256 over the certificate's SubjectPublicKeyInfo, in hex.
-func ActorID(mspID string, spkiDER []byte) string {
-	sum := sha256.Sum256(spkiDER)
-	return mspID + "/" + hex.EncodeToString(sum[:16])
+	return wire.ActorID(EmbeddedMSP, spki)
 }
 
 // ErrMalformedIdentity is returned by ParsePublic for strings that are not identities.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,7 +165,7 @@ func TestCertificate(t *testing.T) {
 	if !bytes.Equal(cert.PublicKey.(ed25519.PublicKey), id.Public().SigningKey) {
 		t.Fatal("certificate is for another key")
 	}
-	if keyring.ActorID("embedded", cert.RawSubjectPublicKeyInfo) != id.Public().LedgerID() {
+	if wire.ActorID("embedded", cert.RawSubjectPublicKeyInfo) != id.Public().LedgerID() {
 		t.Fatal("the actor id from the certificate differs from LedgerID")
 	}
 	if !bytes.Equal(der, id.Certificate()) {

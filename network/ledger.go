@@ -3,11 +3,11 @@ package network
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 )
 
 // Errors a Ledger reports; implementations wrap them so callers can use errors.Is.
@@ -22,43 +22,18 @@ var (
 	ErrUnavailable = errors.New("ledger unavailable")
 )
 
-// Anchor commits one file version: who replaced what with which ciphertext.
-// Hashes are lowercase hex SHA-256. Ids are opaque (no names, no content).
-type Anchor struct {
-	Volume      string `json:"volume"`
-	File        string `json:"file"`
-	Version     uint64 `json:"version"`
-	PrevVersion uint64 `json:"prevVersion"`
-	// PrevManifestHash is the manifest of the version replaced: the ledger
-	// refuses the anchor as stale when its latest version has another.
-	PrevManifestHash string `json:"prevManifestHash,omitempty"`
-	MerkleRoot       string `json:"merkleRoot"`
-	ManifestHash     string `json:"manifestHash"`
-	Size             int64  `json:"size"`
-	// Domain is the shared folder the file is in ("" for none).
-	Domain string `json:"domain,omitempty"`
-
-	// Filled in by the ledger when it returns anchors.
-	Actor string    `json:"actor,omitempty"`
-	TxID  string    `json:"txId,omitempty"`
-	Time  time.Time `json:"time,omitempty"`
-}
-
-// Head commits one head: a state of a volume's tree (Domain "") or of one
-// of its shared folders, named by the SHA-256 of its sealed object. Seq
-// grows along the head lineage; the ledger keeps the newest head of each.
-type Head struct {
-	Volume  string   `json:"volume"`
-	Domain  string   `json:"domain,omitempty"`
-	Hash    string   `json:"hash"`
-	Seq     uint64   `json:"seq"`
-	Parents []string `json:"parents,omitempty"`
-
-	// Filled in by the ledger when it returns heads.
-	Actor string    `json:"actor,omitempty"`
-	TxID  string    `json:"txId,omitempty"`
-	Time  time.Time `json:"time,omitempty"`
-}
+// The ledger's records, as the ledger protocol (package wire) defines them.
+type (
+	// Anchor commits one file version: who replaced what with which ciphertext.
+	Anchor = wire.FileVersion
+	// Head commits one head: a state of a volume's tree (Domain "") or of
+	// one of its shared folders; the ledger keeps the newest of each.
+	Head = wire.HeadVersion
+	// Event is one audit record.
+	Event = wire.Event
+	// Grant gives a grantee key rights on a shared folder (a domain) of a volume.
+	Grant = wire.Grant
+)
 
 // AnchorResult is the outcome of one anchor of a batch: Err is nil when it
 // was committed, wraps ErrStale (Current then holds the ledger's latest),
@@ -68,59 +43,6 @@ type Head struct {
 type AnchorResult struct {
 	Err     error
 	Current *Anchor
-}
-
-// Event is one audit record.
-type Event struct {
-	Time   time.Time         `json:"time"`
-	Actor  string            `json:"actor"`
-	Action string            `json:"action"` // anchor, read, denied, integrity, grant, ...
-	Volume string            `json:"volume"`
-	File   string            `json:"file,omitempty"`
-	Detail map[string]string `json:"detail,omitempty"`
-	TxID   string            `json:"txId,omitempty"`
-}
-
-// Grant gives a grantee key rights on a shared folder (a domain) of a volume.
-type Grant struct {
-	Volume string `json:"volume"`
-	Domain string `json:"domain"`
-	// Path labels the folder: anchorfs seals its path (keyring.SealText) for
-	// the owner and the grantee, so the ledger holds no names.
-	Path string `json:"path"`
-	// GranteeKey is the grantee's Ed25519 signing key, unpadded base64url.
-	GranteeKey string `json:"granteeKey"`
-	// Recipient is the grantee's age recipient, to wrap rotated keys for.
-	Recipient string `json:"recipient,omitempty"`
-	// Rights are "rw" or "ro".
-	Rights string `json:"rights"`
-	// Keys are the domain's keys wrapped for the grantee, opaque to the ledger.
-	Keys  []byte `json:"keys"`
-	Epoch uint32 `json:"epoch"`
-
-	// Filled in by the ledger when it returns grants.
-	GranteeID string    `json:"granteeId,omitempty"`
-	GrantedBy string    `json:"grantedBy,omitempty"`
-	Time      time.Time `json:"time,omitempty"`
-	TxID      string    `json:"txId,omitempty"`
-	Revoked   bool      `json:"revoked,omitempty"`
-	RevokedAt time.Time `json:"revokedAt,omitempty"`
-	RevokedBy string    `json:"revokedBy,omitempty"`
-}
-
-// joinLabel starts the message a grantee key signs to join a volume.
-const joinLabel = "anchorfs join v1\x00"
-
-// ActorID names a caller as the chaincode does: the MSP id and the first 16
-// bytes of SHA-256 over its certificate's SubjectPublicKeyInfo, in hex.
-func ActorID(mspID string, spkiDER []byte) string {
-	sum := sha256.Sum256(spkiDER)
-	return mspID + "/" + hex.EncodeToString(sum[:16])
-}
-
-// JoinMessage is what a grantee key signs for actor to join volume.
-func JoinMessage(volume, actor string) []byte {
-	return []byte(joinLabel + volume + "\x00" + actor)
 }
 
 // AuditQuery selects events; zero fields match everything.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"os"
 	"path"
 	"sort"
@@ -370,7 +371,7 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	}
 	defer l.Close()
 	// Join first: the ledger tells a volume's grants only to its members.
-	sig := base64.RawURLEncoding.EncodeToString(id.Sign(network.JoinMessage(vol, l.Actor())))
+	sig := base64.RawURLEncoding.EncodeToString(id.Sign(wire.JoinMessage(vol, l.Actor())))
 	if err := l.Join(ctx, vol, id.Public().SigningKeyText(), sig); errors.Is(err, network.ErrDenied) {
 		return fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, id.Public().KeyID())
 	} else if err != nil {

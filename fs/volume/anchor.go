@@ -15,14 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/network"
 )
 
 const (
-	// anchorBatch is the most file versions one ledger transaction carries:
-	// large enough that a write-heavy workload costs few transactions.
-	anchorBatch = 2000
 	// anchorRetry is the first wait after the ledger failed; it doubles up to anchorRetryMax.
 	anchorRetry    = 500 * time.Millisecond
 	anchorRetryMax = 30 * time.Second
@@ -388,7 +386,7 @@ func (v *Volume) anchorer() {
 	defer v.bg.Done()
 	wait := anchorRetry
 	for {
-		batch := v.outbox.batch(anchorBatch, v.parkedHead)
+		batch := v.outbox.batch(wire.BatchSize, v.parkedHead)
 		if len(batch) == 0 {
 			select {
 			case <-v.stop:
@@ -704,10 +702,13 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	var c *Node
 	var copyName string
 	for tries := 0; ; tries++ {
-		v.mu.Lock()
-		err := v.loaded(dir)
-		copyName = freeConflictName(dir, name, v.opt.Host, time.Now())
-		v.mu.Unlock()
+		err := v.withTree(func() error {
+			if err := v.need(dir); err != nil {
+				return err
+			}
+			copyName = freeConflictName(dir, name, v.opt.Host, time.Now())
+			return nil
+		})
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/network"
 )
@@ -170,7 +171,7 @@ func (v *Volume) loadLinks(ctx context.Context, hash string) error {
 	if err != nil {
 		return fmt.Errorf("link table: %w", err)
 	}
-	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
+	obj, err := v.obj.getMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return fmt.Errorf("link table: %w", err)
 	}
@@ -242,6 +243,10 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		foreign = append(foreign, f...)
 	}
 
+	var pre map[string]*format.Dir
+	if len(foreign) > 0 {
+		pre = v.prefetchMerge(ctx, foreign)
+	}
 	v.mu.Lock()
 	var mergers []*merger
 	var merged []foreignHead
@@ -283,7 +288,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		if d.shared {
 			own = d.headHash
 		}
-		m, err := v.mergeHead(ctx, f)
+		m, err := v.mergeHead(ctx, f, pre)
 		if err != nil {
 			v.mu.Unlock()
 			return fmt.Errorf("merging the head %s of another writer: %w", f.name, err)
@@ -318,12 +323,15 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		v.deleteHeads(ctx, superseded)
 		return v.obj.wait(ctx, v.obj.barrier())
 	}
+	// The folder objects are sealed under the lock and put on the upload
+	// queue after it (a full queue may wait).
+	var sealed []sealedObject
 	if v.rootKey != nil {
-		v.sealDir(v.root)
+		v.sealDir(v.root, &sealed)
 	} else {
 		for _, d := range doms {
 			if !d.readOnly {
-				v.sealDir(d.root)
+				v.sealDir(d.root, &sealed)
 			}
 		}
 	}
@@ -350,7 +358,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		h.Parents = append(h.Parents, mergedIn[v.rootDom]...)
 		h.Ancestors = v.rootDom.lin.next(v.headHash, mergedHeads[v.rootDom], mergedIn[v.rootDom])
 		if len(v.links) > 0 {
-			h.Links = v.sealLinks()
+			h.Links = v.sealLinks(&sealed)
 		}
 		for _, d := range doms {
 			h.Domains = append(h.Domains, format.HeadDomain{ID: d.id.String(), Path: v.idsAbove(d.root)})
@@ -364,6 +372,9 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		mark = v.outbox.mark()
 	}
 	v.mu.Unlock()
+	for _, o := range sealed {
+		v.obj.put(o.name, o.data)
+	}
 
 	if park {
 		return v.parkHeads(heads, mark)
@@ -437,19 +448,16 @@ func (v *Volume) sealHeads(heads []pendingHead) (objs [][]byte, hashes, names []
 	return objs, hashes, names
 }
 
-// headAnchors are the ledger's records of heads sealed as hashes.
+// headAnchors are the ledger's records of heads sealed as hashes (a merge
+// of more heads than the ledger takes parents names the first of them).
 func (v *Volume) headAnchors(heads []pendingHead, hashes []string) []network.Head {
 	out := make([]network.Head, len(heads))
 	for i, p := range heads {
 		out[i] = network.Head{Volume: v.id.String(), Domain: p.dom.ledgerID(), Hash: hashes[i], Seq: p.head.Seq,
-			Parents: p.head.Parents[:min(len(p.head.Parents), maxHeadParents)]}
+			Parents: p.head.Parents[:min(len(p.head.Parents), wire.MaxParents)]}
 	}
 	return out
 }
-
-// maxHeadParents is the most parents a head's anchor names (the chaincode's
-// bound); a merge of more heads than that names the first of them.
-const maxHeadParents = 64
 
 // parkedHead reports whether a head waits in the parked folder: its anchor
 // waits until it is on the remote.
@@ -595,9 +603,15 @@ func (v *Volume) redirty() {
 	v.mu.Unlock()
 }
 
-// sealDir writes folder d (after its dirty subfolders) and records its new
-// tree hash. Called with v.mu held.
-func (v *Volume) sealDir(d *Node) {
+// sealedObject is an object sealed under the tree lock, to upload after it.
+type sealedObject struct {
+	name string
+	data []byte
+}
+
+// sealDir seals folder d (after its dirty subfolders) into out and records
+// its new tree hash. Called with v.mu held.
+func (v *Volume) sealDir(d *Node, out *[]sealedObject) {
 	if !d.dirty || d.entries == nil {
 		d.dirty = false
 		return
@@ -605,7 +619,7 @@ func (v *Volume) sealDir(d *Node) {
 	entries := make([]format.Entry, 0, len(d.entries))
 	for name, c := range d.entries {
 		if c.typ == format.TypeDir {
-			v.sealDir(c)
+			v.sealDir(c, out)
 		}
 		if c.nlink > 1 && c.typ != format.TypeDir {
 			entries = append(entries, format.Entry{Name: name, ID: c.id.String(), Type: c.typ, Link: true})
@@ -616,13 +630,14 @@ func (v *Volume) sealDir(d *Node) {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	obj := d.dom.seal(v, v.dirAAD(d), format.Encode(format.Dir{Format: format.Version, Dir: d.id.String(), Entries: entries}))
 	h := format.HashOf(obj)
-	v.obj.put(format.ObjectName(h), obj)
+	*out = append(*out, sealedObject{format.ObjectName(h), obj})
 	d.tree = h.String()
 	d.dirty = false
 }
 
-// sealLinks writes the link table and returns its hash. Called with v.mu held.
-func (v *Volume) sealLinks() string {
+// sealLinks seals the link table into out and returns its hash. Called
+// with v.mu held.
+func (v *Volume) sealLinks(out *[]sealedObject) string {
 	entries := make([]format.Entry, 0, len(v.links))
 	for _, n := range v.links {
 		e := v.entryOf(n, "")
@@ -632,6 +647,6 @@ func (v *Volume) sealLinks() string {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].ID < entries[j].ID })
 	obj := v.rootDom.seal(v, format.LinksAAD(v.id), format.Encode(format.Links{Format: format.Version, Entries: entries}))
 	h := format.HashOf(obj)
-	v.obj.put(format.ObjectName(h), obj)
+	*out = append(*out, sealedObject{format.ObjectName(h), obj})
 	return h.String()
 }

@@ -150,7 +150,7 @@ func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, 
 	if err != nil {
 		return nil, fmt.Errorf("file %s: %w", file, err)
 	}
-	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
+	obj, err := v.obj.getMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func (v *Volume) readHead(ctx context.Context, d *domain, name string) (*format.
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a head name", name)
 	}
-	obj, err := v.obj.get(ctx, name, h)
+	obj, err := v.obj.getMeta(ctx, name, h)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,8 @@ type merger struct {
 	v      *Volume
 	links  map[format.ID]*Node // their link table, loaded when needed
 	head   *format.Head
-	copies []pendingCopy // conflict copies to write once the lock is released
+	copies []pendingCopy          // conflict copies to write once the lock is released
+	pre    map[string]*format.Dir // folder objects fetched before the lock, by tree
 }
 
 type pendingCopy struct {
@@ -100,9 +101,9 @@ type pendingCopy struct {
 // merge is a union against an empty base: what either side has is kept, so a
 // removal may come back, but nothing one side added is lost because the
 // other side lacks it.
-func (v *Volume) mergeHead(ctx context.Context, f foreignHead) (*merger, error) {
+func (v *Volume) mergeHead(ctx context.Context, f foreignHead, pre map[string]*format.Dir) (*merger, error) {
 	h := &f.head
-	m := &merger{v: v, head: h}
+	m := &merger{v: v, head: h, pre: pre}
 	own, base, root := v.headHash, v.baseTree, v.root
 	if f.dom.shared {
 		own, base, root = f.dom.headHash, f.dom.baseTree, f.dom.root
@@ -119,6 +120,12 @@ func (m *merger) entries(ctx context.Context, dom *domain, id, tree string) (map
 	if tree == "" {
 		return out, nil
 	}
+	if d, ok := m.pre[tree]; ok { // fetched before the lock (prefetchMerge)
+		for _, e := range d.Entries {
+			out[e.Name] = e
+		}
+		return out, nil
+	}
 	dirID, err := format.ParseID(id)
 	if err != nil {
 		return nil, err
@@ -127,7 +134,7 @@ func (m *merger) entries(ctx context.Context, dom *domain, id, tree string) (map
 	if err != nil {
 		return nil, err
 	}
-	obj, err := m.v.obj.get(ctx, format.ObjectName(h), h)
+	obj, err := m.v.obj.getMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return nil, err
 	}
@@ -412,4 +419,146 @@ func (v *Volume) unchangedSince(o *Node, name string, base format.Entry) bool {
 		return o.nlink > 1 && base.Link
 	}
 	return sameEntry(v.entryOf(o, name), base)
+}
+
+// mergePlan is a folder a merge will visit, by name from the top folder of
+// the head's key domain, with the subfolders it will visit in turn.
+type mergePlan struct {
+	kids map[string]*mergePlan
+}
+
+// prefetchMerge fetches, without the tree lock, the folder objects merging
+// foreign heads will read: theirs and the base's wherever the two differ,
+// and this writer's own folders along those paths. The merge, under the
+// lock, then finds them in memory (pre, and its own folders loaded); what
+// changed in between is fetched then.
+func (v *Volume) prefetchMerge(ctx context.Context, foreign []foreignHead) map[string]*format.Dir {
+	pre := map[string]*format.Dir{}
+	type job struct {
+		f    foreignHead
+		base string
+		root *Node
+	}
+	var jobs []job
+	v.mu.Lock()
+	for _, f := range foreign {
+		d := f.dom
+		if slices.Contains(d.lin.ancestors, path.Base(f.name)) || (d.shared && (d.readOnly || f.head.Epoch < d.epoch())) {
+			continue // not merged (commitTo says why)
+		}
+		own, base, root := v.headHash, v.baseTree, v.root
+		if f.dom.shared {
+			own, base, root = f.dom.headHash, f.dom.baseTree, f.dom.root
+		}
+		if root != nil {
+			jobs = append(jobs, job{f, f.dom.lin.base(own, base, &f.head), root})
+		}
+	}
+	v.mu.Unlock()
+	for _, j := range jobs {
+		plan := v.planMerge(ctx, pre, j.f.dom, j.f.head.Root.ID, j.base, j.f.head.Root.Tree)
+		if plan != nil {
+			v.loadAlong(ctx, j.root, plan)
+		}
+	}
+	return pre
+}
+
+// planMerge fetches the folder objects base and theirs of folder id into
+// pre, and those of the subfolders where they differ; nil when they do not.
+func (v *Volume) planMerge(ctx context.Context, pre map[string]*format.Dir, dom *domain, id, base, theirs string) *mergePlan {
+	if base == theirs {
+		return nil
+	}
+	dirID, err := format.ParseID(id)
+	if err != nil {
+		return nil
+	}
+	get := func(tree string) *format.Dir {
+		if tree == "" {
+			return &format.Dir{}
+		}
+		if d, ok := pre[tree]; ok {
+			return d
+		}
+		d, err := v.dirObject(ctx, tree, dom, format.DirAAD(v.id, dirID), dirID)
+		if err != nil {
+			return nil // the merge meets it again, under the lock, and says so
+		}
+		pre[tree] = d
+		return d
+	}
+	b, t := get(base), get(theirs)
+	if b == nil || t == nil {
+		return &mergePlan{}
+	}
+	baseTrees := map[string]string{}
+	for _, e := range b.Entries {
+		if e.Type == format.TypeDir {
+			baseTrees[e.ID] = e.Tree
+		}
+	}
+	plan := &mergePlan{kids: map[string]*mergePlan{}}
+	for _, e := range t.Entries {
+		if e.Type != format.TypeDir || e.Domain != "" && e.Domain != dom.ledgerID() {
+			continue // a shared folder is merged from its own heads
+		}
+		if kid := v.planMerge(ctx, pre, dom, e.ID, baseTrees[e.ID], e.Tree); kid != nil {
+			plan.kids[e.Name] = kid
+		}
+	}
+	return plan
+}
+
+// loadAlong loads this writer's folders on a merge's plan, from dir down,
+// fetching each one without the tree lock.
+func (v *Volume) loadAlong(ctx context.Context, dir *Node, plan *mergePlan) {
+	for round := 0; round < 64; round++ {
+		var cold []*Node
+		v.mu.Lock()
+		var walk func(n *Node, p *mergePlan)
+		walk = func(n *Node, p *mergePlan) {
+			if n.typ != format.TypeDir {
+				return
+			}
+			if n.entries == nil {
+				cold = append(cold, n)
+				return
+			}
+			for name, kid := range p.kids {
+				if c := n.entries[name]; c != nil {
+					walk(c, kid)
+				}
+			}
+		}
+		walk(dir, plan)
+		type want struct {
+			n    *Node
+			tree string
+			dom  *domain
+			aad  []byte
+		}
+		wants := make([]want, len(cold))
+		for i, n := range cold {
+			wants[i] = want{n, n.tree, n.dom, v.dirAAD(n)}
+		}
+		v.mu.Unlock()
+		if len(wants) == 0 {
+			return
+		}
+		for _, w := range wants {
+			d, err := v.dirObject(ctx, w.tree, w.dom, w.aad, w.n.id)
+			if err != nil {
+				return
+			}
+			v.mu.Lock()
+			if w.n.entries == nil && w.n.tree == w.tree {
+				err = v.install(w.n, d)
+			}
+			v.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}
 }

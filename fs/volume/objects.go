@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/anchorfs/anchorfs/fs/format"
 )
 
@@ -36,6 +38,12 @@ const (
 	maxUploadBackoff = 10 * time.Second
 	// chunkCacheSize bounds the decrypted chunks kept in memory for readers.
 	chunkCacheSize = 128 << 20
+	// metaCacheEntries and metaCacheMax bound the cache of metadata objects
+	// (folder objects, manifests, heads): at most 512 of up to 64 KiB each,
+	// 32 MiB in all. Objects are immutable, named by their hash: a cached
+	// one is what the remote served.
+	metaCacheEntries = 512
+	metaCacheMax     = 64 << 10
 )
 
 // objects moves sealed objects between the volume and its store: uploads in
@@ -68,6 +76,7 @@ type objects struct {
 
 	fetching map[string]*fetch
 	cache    *chunkCache
+	meta     *lru.Cache[string, []byte]
 }
 
 type upload struct {
@@ -95,6 +104,7 @@ func newObjects(store ObjectStore, spill string, budget int64, logf func(string,
 		queue:    make(chan upload, 1<<16),
 		fetching: map[string]*fetch{},
 		cache:    newChunkCache(chunkCacheSize),
+		meta:     newMetaCache(),
 		lastDone: time.Now(),
 		owners:   map[string]format.ID{},
 		dropped:  map[string]bool{},
@@ -482,6 +492,35 @@ func (o *objects) get(ctx context.Context, name string, h format.Hash) ([]byte, 
 		}
 	}
 	return o.fetchChecked(ctx, name, h)
+}
+
+func newMetaCache() *lru.Cache[string, []byte] {
+	c, _ := lru.New[string, []byte](metaCacheEntries) // fails only for a size under 1
+	return c
+}
+
+// fromRemoteKey marks a context whose reads go to the remote, past the
+// cache of metadata objects: verify's.
+type fromRemoteKey struct{}
+
+// fromRemote makes ctx's metadata reads fetch from the remote.
+func fromRemote(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fromRemoteKey{}, true)
+}
+
+// getMeta is get for a metadata object (a folder object, manifest, head or
+// link table): recent small ones are kept, so that reopening a file or
+// listing a folder again does not wait on the remote.
+func (o *objects) getMeta(ctx context.Context, name string, h format.Hash) ([]byte, error) {
+	remote := ctx.Value(fromRemoteKey{}) != nil
+	if b, ok := o.meta.Get(name); ok && !remote {
+		return b, nil
+	}
+	b, err := o.get(ctx, name, h)
+	if err == nil && len(b) <= metaCacheMax {
+		o.meta.Add(name, b)
+	}
+	return b, err
 }
 
 // fetchChecked fetches an object from the store (one fetch per object at a

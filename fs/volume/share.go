@@ -368,22 +368,38 @@ func shareDomain(id format.ID, s Shared) (*domain, error) {
 // attachShare reads a share's newest head and shows its folder at its path
 // in a grantee's tree. Called before the volume is shared.
 func (v *Volume) attachShare(ctx context.Context, d *domain) error {
-	head, name, err := v.newestHead(ctx, d)
+	head, name, top, err := v.shareTop(ctx, d)
 	if err != nil {
 		return err
 	}
-	return v.showShare(d, head, name)
+	return v.showShare(d, head, name, top)
 }
 
-// showShare puts the folder a share's head names at its path in a
-// grantee's tree. Called with v.mu held (or before the volume is shared).
-func (v *Volume) showShare(d *domain, head *format.Head, name string) error {
+// shareTop reads a share's newest head and the folder object of its top
+// folder; it needs no lock.
+func (v *Volume) shareTop(ctx context.Context, d *domain) (*format.Head, string, *format.Dir, error) {
+	head, name, err := v.newestHead(ctx, d)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	id, err := format.ParseID(head.Root.ID)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("head %s: %w", name, err)
+	}
+	top, err := v.dirObject(ctx, head.Root.Tree, d, format.DirAAD(v.id, id), id)
+	return head, name, top, err
+}
+
+// showShare puts the folder a share's head names, whose folder object is
+// top, at its path in a grantee's tree. Called with v.mu held (or before
+// the volume is shared).
+func (v *Volume) showShare(d *domain, head *format.Head, name string, top *format.Dir) error {
 	n, err := v.nodeFromEntry(&head.Root, nil, v.rootDom)
 	if err == nil && n.dom != d {
 		err = errors.New("its head names another folder")
 	}
 	if err == nil {
-		err = v.loaded(n)
+		err = v.install(n, top)
 	}
 	if err != nil {
 		d.root = nil
@@ -471,10 +487,10 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 	}
 	v.mu.Unlock()
 	for _, d := range show {
-		head, name, err := v.newestHead(ctx, d)
+		head, name, top, err := v.shareTop(ctx, d)
 		v.mu.Lock()
 		if err == nil && d.root == nil {
-			err = v.showShare(d, head, name)
+			err = v.showShare(d, head, name, top)
 		}
 		v.mu.Unlock()
 		if err != nil && err.Error() != d.showErr {

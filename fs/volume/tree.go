@@ -238,7 +238,9 @@ func (v *Volume) entryOf(n *Node, name string) format.Entry {
 	return e
 }
 
-// loaded makes sure a folder's entries are in memory. Called with v.mu held.
+// loaded makes sure folder n's entries are in memory, fetching its object
+// while the caller holds the tree lock: for opening a volume and merging,
+// where nothing else runs. Operations use need, under withTree, instead.
 func (v *Volume) loaded(n *Node) error {
 	if n.typ != format.TypeDir {
 		return syscall.ENOTDIR
@@ -246,31 +248,113 @@ func (v *Volume) loaded(n *Node) error {
 	if n.entries != nil {
 		return nil
 	}
-	h, err := format.ParseHash(n.tree)
+	d, err := v.dirObject(context.Background(), n.tree, n.dom, v.dirAAD(n), n.id)
 	if err != nil {
-		return v.integrity(fmt.Errorf("folder %s: %w", n.id, err))
+		return err
 	}
-	obj, err := v.obj.get(context.Background(), format.ObjectName(h), h)
-	if err != nil {
-		return v.integrity(err)
+	return v.install(n, d)
+}
+
+// unloadedError is need's answer for a folder whose entries are not in
+// memory: withTree fetches it without the tree lock and runs again.
+type unloadedError struct{ n *Node }
+
+func (e *unloadedError) Error() string { return "folder " + e.n.id.String() + " is not loaded" }
+
+// need is loaded for an operation run by withTree: it never fetches, so
+// the tree lock is never held across remote I/O. Called with v.mu held.
+func (v *Volume) need(n *Node) error {
+	if n.typ != format.TypeDir {
+		return syscall.ENOTDIR
 	}
-	pt, _, err := n.dom.open(v, v.dirAAD(n), obj)
+	if n.entries != nil {
+		return nil
+	}
+	return &unloadedError{n}
+}
+
+// withTree runs op under the tree lock. When op needs a folder that is not
+// in memory (need), the lock is dropped while the folder's object is
+// fetched and opened, and op runs again from the start: an op changes
+// nothing before its needs are met.
+func (v *Volume) withTree(op func() error) error {
+	return v.withTreeCtx(context.Background(), op)
+}
+
+// withTreeCtx is withTree whose fetches go with ctx.
+func (v *Volume) withTreeCtx(ctx context.Context, op func() error) error {
+	_, err := treeOpCtx(ctx, v, func() (struct{}, error) { return struct{}{}, op() })
+	return err
+}
+
+// treeOp is withTree for an op with a result.
+func treeOp[T any](v *Volume, op func() (T, error)) (T, error) {
+	return treeOpCtx(context.Background(), v, op)
+}
+
+// treeOpCtx is treeOp whose fetches go with ctx.
+func treeOpCtx[T any](ctx context.Context, v *Volume, op func() (T, error)) (T, error) {
+	for {
+		v.mu.Lock()
+		out, err := op()
+		var u *unloadedError
+		if !errors.As(err, &u) {
+			v.mu.Unlock()
+			return out, err
+		}
+		n := u.n
+		tree, dom, aad := n.tree, n.dom, v.dirAAD(n)
+		v.mu.Unlock()
+		d, err := v.dirObject(ctx, tree, dom, aad, n.id)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		v.mu.Lock()
+		if n.entries == nil && n.tree == tree {
+			err = v.install(n, d)
+		}
+		v.mu.Unlock()
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+}
+
+// dirObject fetches, checks and opens the folder object tree of folder id;
+// it needs no lock.
+func (v *Volume) dirObject(ctx context.Context, tree string, dom *domain, aad []byte, id format.ID) (*format.Dir, error) {
+	h, err := format.ParseHash(tree)
 	if err != nil {
-		return v.integrity(fmt.Errorf("folder object %s: %w", h, err))
+		return nil, v.integrity(fmt.Errorf("folder %s: %w", id, err))
+	}
+	obj, err := v.obj.getMeta(ctx, format.ObjectName(h), h)
+	if err != nil {
+		return nil, v.integrity(err)
+	}
+	pt, _, err := dom.open(v, aad, obj)
+	if err != nil {
+		return nil, v.integrity(fmt.Errorf("folder object %s: %w", h, err))
 	}
 	var d format.Dir
-	if err := format.Decode(pt, &d); err != nil || d.Dir != n.id.String() {
-		return v.integrity(fmt.Errorf("folder object %s is malformed", h))
+	if err := format.Decode(pt, &d); err != nil || d.Dir != id.String() {
+		return nil, v.integrity(fmt.Errorf("folder object %s is malformed", h))
 	}
+	return &d, nil
+}
+
+// install makes folder object d folder n's entries. Called with v.mu held.
+func (v *Volume) install(n *Node, d *format.Dir) error {
 	entries := make(map[string]*Node, len(d.Entries))
 	for i := range d.Entries {
 		e := &d.Entries[i]
 		if !validName(e.Name) || entries[e.Name] != nil {
-			return v.integrity(fmt.Errorf("folder object %s has a bad entry", h))
+			return v.integrity(fmt.Errorf("folder object %s has a bad entry", n.tree))
 		}
 		c, err := v.nodeFromEntry(e, v.links, n.dom)
 		if err != nil {
-			return v.integrity(fmt.Errorf("folder object %s: %w", h, err))
+			return v.integrity(fmt.Errorf("folder object %s: %w", n.tree, err))
 		}
 		c.parents = append(c.parents, n)
 		entries[e.Name] = c
@@ -337,34 +421,34 @@ func (v *Volume) Lookup(dir *Node, name string) (*Node, error) {
 	if len(name) > maxNameLen {
 		return nil, syscall.ENAMETOOLONG
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if err := v.loaded(dir); err != nil {
-		return nil, err
-	}
-	c, ok := dir.entries[name]
-	if !ok {
-		return nil, syscall.ENOENT
-	}
-	return c, nil
+	return treeOp(v, func() (*Node, error) {
+		if err := v.need(dir); err != nil {
+			return nil, err
+		}
+		c, ok := dir.entries[name]
+		if !ok {
+			return nil, syscall.ENOENT
+		}
+		return c, nil
+	})
 }
 
 // ReadDir lists a folder, sorted by name.
 func (v *Volume) ReadDir(dir *Node) ([]DirEntry, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if err := v.loaded(dir); err != nil {
-		return nil, err
-	}
-	out := make([]DirEntry, 0, len(dir.entries))
-	for name, c := range dir.entries {
-		out = append(out, DirEntry{Name: name, Ino: c.ino, Mode: typeBits(c.typ)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return treeOp(v, func() ([]DirEntry, error) {
+		if err := v.need(dir); err != nil {
+			return nil, err
+		}
+		out := make([]DirEntry, 0, len(dir.entries))
+		for name, c := range dir.entries {
+			out = append(out, DirEntry{Name: name, Ino: c.ino, Mode: typeBits(c.typ)})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, nil
+	})
 }
 
-// add puts a new node under dir. Called with v.mu held.
+// add puts a new node under dir. Called with v.mu held, under withTree.
 func (v *Volume) add(dir *Node, name string, n *Node) error {
 	if err := v.writableAt(dir); err != nil {
 		return err
@@ -372,7 +456,7 @@ func (v *Volume) add(dir *Node, name string, n *Node) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	if err := v.loaded(dir); err != nil {
+	if err := v.need(dir); err != nil {
 		return err
 	}
 	if _, exists := dir.entries[name]; exists {
@@ -396,30 +480,30 @@ func (v *Volume) touchDir(dir *Node) {
 
 // Create makes an empty file.
 func (v *Volume) Create(dir *Node, name string, mode, uid, gid uint32) (*Node, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	n := v.newNode(dir, format.TypeFile, mode, uid, gid)
-	return n, v.add(dir, name, n)
+	return treeOp(v, func() (*Node, error) {
+		n := v.newNode(dir, format.TypeFile, mode, uid, gid)
+		return n, v.add(dir, name, n)
+	})
 }
 
 // Mkdir makes an empty folder.
 func (v *Volume) Mkdir(dir *Node, name string, mode, uid, gid uint32) (*Node, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	n := v.newNode(dir, format.TypeDir, mode, uid, gid)
-	return n, v.add(dir, name, n)
+	return treeOp(v, func() (*Node, error) {
+		n := v.newNode(dir, format.TypeDir, mode, uid, gid)
+		return n, v.add(dir, name, n)
+	})
 }
 
 // Symlink makes a symbolic link to target.
 func (v *Volume) Symlink(dir *Node, name, target string, uid, gid uint32) (*Node, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(target) == 0 || len(target) > 4095 {
-		return nil, syscall.EINVAL
-	}
-	n := v.newNode(dir, format.TypeSymlink, 0o777, uid, gid)
-	n.target = target
-	return n, v.add(dir, name, n)
+	return treeOp(v, func() (*Node, error) {
+		if len(target) == 0 || len(target) > 4095 {
+			return nil, syscall.EINVAL
+		}
+		n := v.newNode(dir, format.TypeSymlink, 0o777, uid, gid)
+		n.target = target
+		return n, v.add(dir, name, n)
+	})
 }
 
 // Mknod makes a special file: typ is one of format's fifo, socket, char or
@@ -432,11 +516,11 @@ func (v *Volume) Mknod(dir *Node, name, typ string, mode uint32, rdev uint64, ui
 	default:
 		return nil, syscall.EINVAL
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	n := v.newNode(dir, typ, mode, uid, gid)
-	n.rdev = rdev
-	return n, v.add(dir, name, n)
+	return treeOp(v, func() (*Node, error) {
+		n := v.newNode(dir, typ, mode, uid, gid)
+		n.rdev = rdev
+		return n, v.add(dir, name, n)
+	})
 }
 
 // Readlink returns a symlink's target.
@@ -451,32 +535,32 @@ func (v *Volume) Readlink(n *Node) (string, error) {
 
 // Link gives file n another name in dir.
 func (v *Volume) Link(dir *Node, name string, n *Node) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if n.typ == format.TypeDir {
-		return syscall.EPERM
-	}
-	if n.nlink == 0 {
-		return syscall.ENOENT
-	}
-	if n.dom.shared || dir.dom.shared {
-		return syscall.EXDEV // the link table is the root domain's: no hard links in shared folders
-	}
-	if err := v.add(dir, name, n); err != nil {
-		return err
-	}
-	if n.nlink == 1 {
-		// It becomes a linked file: the folder that held its only name now
-		// refers to the link table.
-		for _, p := range n.parents {
-			v.markDirty(p)
+	return v.withTree(func() error {
+		if n.typ == format.TypeDir {
+			return syscall.EPERM
 		}
-		v.links[n.id] = n
-	}
-	n.nlink++
-	n.ctime = time.Now().UnixNano()
-	v.linksDirty = true
-	return nil
+		if n.nlink == 0 {
+			return syscall.ENOENT
+		}
+		if n.dom.shared || dir.dom.shared {
+			return syscall.EXDEV // the link table is the root domain's: no hard links in shared folders
+		}
+		if err := v.add(dir, name, n); err != nil {
+			return err
+		}
+		if n.nlink == 1 {
+			// It becomes a linked file: the folder that held its only name now
+			// refers to the link table.
+			for _, p := range n.parents {
+				v.markDirty(p)
+			}
+			v.links[n.id] = n
+		}
+		n.nlink++
+		n.ctime = time.Now().UnixNano()
+		v.linksDirty = true
+		return nil
+	})
 }
 
 // removeName drops dir's entry name for n. Called with v.mu held.
@@ -504,55 +588,59 @@ func (v *Volume) removeName(dir *Node, name string, n *Node) {
 	}
 }
 
-// Unlink removes a name of a file or symlink.
-func (v *Volume) Unlink(dir *Node, name string) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+// removable is what name holds in dir, where this writer may remove it.
+// Called with v.mu held, under withTree.
+func (v *Volume) removable(dir *Node, name string) (*Node, error) {
 	if err := v.writableAt(dir); err != nil {
-		return err
+		return nil, err
 	}
-	if err := v.loaded(dir); err != nil {
-		return err
+	if err := v.need(dir); err != nil {
+		return nil, err
 	}
 	n, ok := dir.entries[name]
 	if !ok {
-		return syscall.ENOENT
+		return nil, syscall.ENOENT
 	}
-	if n.typ == format.TypeDir {
-		return syscall.EISDIR
-	}
-	v.removeName(dir, name, n)
-	return nil
+	return n, nil
+}
+
+// Unlink removes a name of a file or symlink.
+func (v *Volume) Unlink(dir *Node, name string) error {
+	return v.withTree(func() error {
+		n, err := v.removable(dir, name)
+		if err != nil {
+			return err
+		}
+		if n.typ == format.TypeDir {
+			return syscall.EISDIR
+		}
+		v.removeName(dir, name, n)
+		return nil
+	})
 }
 
 // Rmdir removes an empty folder.
 func (v *Volume) Rmdir(dir *Node, name string) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if err := v.writableAt(dir); err != nil {
-		return err
-	}
-	if err := v.loaded(dir); err != nil {
-		return err
-	}
-	n, ok := dir.entries[name]
-	if !ok {
-		return syscall.ENOENT
-	}
-	if n.typ != format.TypeDir {
-		return syscall.ENOTDIR
-	}
-	if n.dom.root == n {
-		return syscall.EBUSY // a shared folder stays while it has grants
-	}
-	if err := v.loaded(n); err != nil {
-		return err
-	}
-	if len(n.entries) > 0 {
-		return syscall.ENOTEMPTY
-	}
-	v.removeName(dir, name, n)
-	return nil
+	return v.withTree(func() error {
+		n, err := v.removable(dir, name)
+		if err != nil {
+			return err
+		}
+		if n.typ != format.TypeDir {
+			return syscall.ENOTDIR
+		}
+		if n.dom.root == n {
+			return syscall.EBUSY // a shared folder stays while it has grants
+		}
+		if err := v.need(n); err != nil {
+			return err
+		}
+		if len(n.entries) > 0 {
+			return syscall.ENOTEMPTY
+		}
+		v.removeName(dir, name, n)
+		return nil
+	})
 }
 
 // Rename flags, as renameat2(2) has them.
@@ -563,80 +651,80 @@ const (
 
 // Rename moves a name, replacing what the new name held.
 func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, flags uint32) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if err := v.writableAt(dir); err != nil {
-		return err
-	}
-	if err := v.writableAt(newDir); err != nil {
-		return err
-	}
-	if err := checkName(newName); err != nil {
-		return err
-	}
-	if err := v.loaded(dir); err != nil {
-		return err
-	}
-	if err := v.loaded(newDir); err != nil {
-		return err
-	}
-	n, ok := dir.entries[name]
-	if !ok {
-		return syscall.ENOENT
-	}
-	if n.typ == format.TypeDir && v.isAncestor(n, newDir) {
-		return syscall.EINVAL
-	}
-	old, exists := newDir.entries[newName]
-	if old == n {
-		return nil
-	}
-	if err := v.crossesDomains(n, dir, newDir); err != nil {
-		return err
-	}
-	if exists && (old.dom.root == old || v.crossesDomains(old, newDir, dir) != nil) {
-		return syscall.EBUSY
-	}
-	switch {
-	case flags&RenameExchange != 0:
-		if !exists {
+	return v.withTree(func() error {
+		if err := v.writableAt(dir); err != nil {
+			return err
+		}
+		if err := v.writableAt(newDir); err != nil {
+			return err
+		}
+		if err := checkName(newName); err != nil {
+			return err
+		}
+		if err := v.need(dir); err != nil {
+			return err
+		}
+		if err := v.need(newDir); err != nil {
+			return err
+		}
+		n, ok := dir.entries[name]
+		if !ok {
 			return syscall.ENOENT
 		}
-		if old.typ == format.TypeDir && v.isAncestor(old, dir) {
+		if n.typ == format.TypeDir && v.isAncestor(n, newDir) {
 			return syscall.EINVAL
 		}
-		dir.entries[name], newDir.entries[newName] = old, n
+		old, exists := newDir.entries[newName]
+		if old == n {
+			return nil
+		}
+		if err := v.crossesDomains(n, dir, newDir); err != nil {
+			return err
+		}
+		if exists && (old.dom.root == old || v.crossesDomains(old, newDir, dir) != nil) {
+			return syscall.EBUSY
+		}
+		switch {
+		case flags&RenameExchange != 0:
+			if !exists {
+				return syscall.ENOENT
+			}
+			if old.typ == format.TypeDir && v.isAncestor(old, dir) {
+				return syscall.EINVAL
+			}
+			dir.entries[name], newDir.entries[newName] = old, n
+			v.reparent(n, dir, newDir)
+			v.reparent(old, newDir, dir)
+			v.touchDir(dir)
+			v.touchDir(newDir)
+			return nil
+		case flags&RenameNoReplace != 0 && exists:
+			return syscall.EEXIST
+		}
+		if exists {
+			if n.typ == format.TypeDir {
+				if old.typ != format.TypeDir {
+					return syscall.ENOTDIR
+				}
+				if err := v.need(old); err != nil {
+					return err
+				}
+				if len(old.entries) > 0 {
+					return syscall.ENOTEMPTY
+				}
+			} else if old.typ == format.TypeDir {
+				return syscall.EISDIR
+			}
+			v.removeName(newDir, newName, old)
+		}
+		delete(dir.entries, name)
+		newDir.entries[newName] = n
 		v.reparent(n, dir, newDir)
-		v.reparent(old, newDir, dir)
+		n.ctime = time.Now().UnixNano()
 		v.touchDir(dir)
 		v.touchDir(newDir)
 		return nil
-	case flags&RenameNoReplace != 0 && exists:
-		return syscall.EEXIST
-	}
-	if exists {
-		if n.typ == format.TypeDir {
-			if old.typ != format.TypeDir {
-				return syscall.ENOTDIR
-			}
-			if err := v.loaded(old); err != nil {
-				return err
-			}
-			if len(old.entries) > 0 {
-				return syscall.ENOTEMPTY
-			}
-		} else if old.typ == format.TypeDir {
-			return syscall.EISDIR
-		}
-		v.removeName(newDir, newName, old)
-	}
-	delete(dir.entries, name)
-	newDir.entries[newName] = n
-	v.reparent(n, dir, newDir)
-	n.ctime = time.Now().UnixNano()
-	v.touchDir(dir)
-	v.touchDir(newDir)
-	return nil
+	})
 }
 
 // crossesDomains refuses a move that would take n into or out of a shared

@@ -22,6 +22,7 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 	if err := v.Sync(ctx, nil); err != nil {
 		return nil, err
 	}
+	ctx = fromRemote(ctx) // past the cache of metadata objects
 	var (
 		mu       sync.Mutex
 		findings []Finding

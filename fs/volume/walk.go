@@ -42,10 +42,11 @@ func (v *Volume) walk(ctx context.Context, start string, fn func(visit) error, o
 		if cur.typ != format.TypeDir {
 			continue
 		}
-		v.mu.Lock()
-		err := v.loaded(cur.n)
 		var kids []visit
-		if err == nil {
+		err := v.withTreeCtx(ctx, func() error {
+			if err := v.need(cur.n); err != nil {
+				return err
+			}
 			names := make([]string, 0, len(cur.n.entries))
 			for name := range cur.n.entries {
 				names = append(names, name)
@@ -54,8 +55,8 @@ func (v *Volume) walk(ctx context.Context, start string, fn func(visit) error, o
 			for _, name := range names {
 				kids = append(kids, v.snapshotLocked(path.Join(cur.path, name), cur.n.entries[name]))
 			}
-		}
-		v.mu.Unlock()
+			return nil
+		})
 		if err != nil {
 			onErr(cur.path, err)
 			continue

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/anchorfs/anchorfs/chaincode"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/invoke"
 )
@@ -48,12 +49,12 @@ const (
 	mvccRetries = 8
 	// maxBlockTxs bounds how many queued transactions one block takes.
 	maxBlockTxs = 64
-	// anchorsPerTx is how many file versions one transaction carries.
-	anchorsPerTx = 2000
 )
 
-// Ledger is an open embedded ledger.
+// Ledger is an open embedded ledger: the chaincode's calls (invoke.Client)
+// over transactions this process executes, orders and commits itself.
 type Ledger struct {
+	invoke.Client
 	dir     string
 	db      *sql.DB
 	cc      *contractapi.ContractChaincode
@@ -99,6 +100,7 @@ func Open(dir string, signer Signer) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{dir: dir, db: db, cc: cc, signer: signer, nodeKey: key, queue: make(chan *submission, 1024), stop: make(chan struct{})}
+	l.Client = invoke.Client{T: transactor{l}}
 	if signer != nil {
 		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: signer.Certificate()})
 		l.creator, _ = proto.Marshal(&msp.SerializedIdentity{Mspid: MSPID, IdBytes: certPEM})
@@ -213,7 +215,7 @@ func (l *Ledger) Actor() string {
 	if err != nil {
 		return ""
 	}
-	return network.ActorID(MSPID, cert.RawSubjectPublicKeyInfo)
+	return wire.ActorID(MSPID, cert.RawSubjectPublicKeyInfo)
 }
 
 // Dir is the ledger's folder.
@@ -411,66 +413,6 @@ func (t transactor) Submit(ctx context.Context, fn string, args ...string) ([]by
 
 func (t transactor) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
 	return t.l.evaluate(append([]string{fn}, args...)...)
-}
-
-// AnchorBatch anchors file versions and heads, many per transaction.
-func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor, heads ...network.Head) ([]network.AnchorResult, error) {
-	return invoke.AnchorBatch(ctx, transactor{l}, anchors, heads, anchorsPerTx)
-}
-
-// LatestHead returns the newest anchored head of a volume or shared folder.
-func (l *Ledger) LatestHead(ctx context.Context, volume, domain string) (network.Head, error) {
-	return invoke.LatestHead(ctx, transactor{l}, volume, domain)
-}
-
-// Latest returns the newest anchored version of a file.
-func (l *Ledger) Latest(ctx context.Context, volume, file string) (network.Anchor, error) {
-	return invoke.Latest(ctx, transactor{l}, volume, file)
-}
-
-// History returns every anchored version of a file, oldest first.
-func (l *Ledger) History(ctx context.Context, volume, file string) ([]network.Anchor, error) {
-	return invoke.History(ctx, transactor{l}, volume, file)
-}
-
-// Record commits audit events.
-func (l *Ledger) Record(ctx context.Context, events []network.Event) error {
-	return invoke.Record(ctx, transactor{l}, events)
-}
-
-// Audit returns the events that match q.
-func (l *Ledger) Audit(ctx context.Context, q network.AuditQuery) ([]network.Event, error) {
-	return invoke.Audit(ctx, transactor{l}, q)
-}
-
-// Register makes the caller the owner of a volume.
-func (l *Ledger) Register(ctx context.Context, volume string) error {
-	return invoke.Register(ctx, transactor{l}, volume)
-}
-
-// Owner returns the actor that owns a volume.
-func (l *Ledger) Owner(ctx context.Context, volume string) (string, error) {
-	return invoke.Owner(ctx, transactor{l}, volume)
-}
-
-// Grant records a grant of the caller's volume.
-func (l *Ledger) Grant(ctx context.Context, g network.Grant) error {
-	return invoke.Grant(ctx, transactor{l}, g)
-}
-
-// Revoke marks a grant revoked.
-func (l *Ledger) Revoke(ctx context.Context, volume, domain, granteeKey string) error {
-	return invoke.Revoke(ctx, transactor{l}, volume, domain, granteeKey)
-}
-
-// Grants lists a volume's grants on a domain ("" for all).
-func (l *Ledger) Grants(ctx context.Context, volume, domain string) ([]network.Grant, error) {
-	return invoke.Grants(ctx, transactor{l}, volume, domain)
-}
-
-// Join binds the caller to a grantee key it holds.
-func (l *Ledger) Join(ctx context.Context, volume, granteeKey, signature string) error {
-	return invoke.Join(ctx, transactor{l}, volume, granteeKey, signature)
 }
 
 // Info describes the ledger.

@@ -14,6 +14,7 @@ import (
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/embedded"
+	"github.com/anchorfs/anchorfs/network/ledgertest"
 )
 
 func randHex(n int) string {
@@ -258,4 +259,15 @@ func TestVerifyDirRefusesAFolderWithoutALedger(t *testing.T) {
 	if err := embedded.VerifyDir(context.Background(), filepath.Join(dir, "nowhere")); err == nil {
 		t.Fatal("a missing folder verified")
 	}
+}
+
+// TestConformance runs the ledger suite against the embedded ledger, three
+// identities on one ledger folder.
+func TestConformance(t *testing.T) {
+	dir := t.TempDir()
+	grantee := identity(t)
+	ledgertest.Run(t, ledgertest.Parties{
+		Owner: open(t, dir, identity(t)), Grantee: open(t, dir, grantee), GranteeKey: grantee,
+		Stranger: open(t, dir, identity(t)), Check: embedded.CheckProof,
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"testing"
 
 	"github.com/anchorfs/anchorfs/network"
@@ -39,7 +40,7 @@ func TestPolicy(t *testing.T) {
 	if err := owner.Grant(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	sig := base64.RawURLEncoding.EncodeToString(memberID.Sign(network.JoinMessage(vol, memberID.Public().LedgerID())))
+	sig := base64.RawURLEncoding.EncodeToString(memberID.Sign(wire.JoinMessage(vol, memberID.Public().LedgerID())))
 	if err := member.Join(ctx, vol, key, sig); err != nil {
 		t.Fatal(err)
 	}

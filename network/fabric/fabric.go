@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/invoke"
 )
@@ -77,16 +78,14 @@ func LoadProfile(path string) (*Profile, error) {
 }
 
 const (
-	// anchorsPerTx is how many file versions one transaction carries: many,
-	// so that a write-heavy workload costs few transactions (an orderer on
-	// two cores commits hundreds of transactions a second, not thousands).
-	anchorsPerTx = 2000
 	// mvccRetries is how often a transaction that lost an MVCC race is submitted again.
 	mvccRetries = 5
 )
 
-// Ledger is anchorfs's chaincode on a Fabric channel.
+// Ledger is anchorfs's chaincode on a Fabric channel: the chaincode's
+// calls (invoke.Client) over the Fabric Gateway.
 type Ledger struct {
+	invoke.Client
 	actor    string
 	network  *client.Network
 	profile  *Profile
@@ -149,8 +148,10 @@ func Open(profilePath string) (*Ledger, error) {
 		return nil, err
 	}
 	nw := gw.GetNetwork(p.Channel)
-	actor := network.ActorID(p.MSPID, cert.RawSubjectPublicKeyInfo)
-	return &Ledger{actor: actor, network: nw, profile: p, conn: conn, gw: gw, contract: nw.GetContract(p.Chaincode), qscc: nw.GetContract("qscc")}, nil
+	actor := wire.ActorID(p.MSPID, cert.RawSubjectPublicKeyInfo)
+	l := &Ledger{actor: actor, network: nw, profile: p, conn: conn, gw: gw, contract: nw.GetContract(p.Chaincode), qscc: nw.GetContract("qscc")}
+	l.Client = invoke.Client{T: l}
+	return l, nil
 }
 
 // Follow calls fn with the file versions of every "anchored" chaincode
@@ -239,66 +240,6 @@ func (l *Ledger) Ready(ctx context.Context) error {
 	}
 	_, err = p.EndorseWithContext(ctx)
 	return classify(err)
-}
-
-// AnchorBatch anchors file versions and heads, many per transaction.
-func (l *Ledger) AnchorBatch(ctx context.Context, anchors []network.Anchor, heads ...network.Head) ([]network.AnchorResult, error) {
-	return invoke.AnchorBatch(ctx, l, anchors, heads, anchorsPerTx)
-}
-
-// LatestHead returns the newest anchored head of a volume or shared folder.
-func (l *Ledger) LatestHead(ctx context.Context, volume, domain string) (network.Head, error) {
-	return invoke.LatestHead(ctx, l, volume, domain)
-}
-
-// Latest returns the newest anchored version of a file.
-func (l *Ledger) Latest(ctx context.Context, volume, file string) (network.Anchor, error) {
-	return invoke.Latest(ctx, l, volume, file)
-}
-
-// History returns every anchored version of a file, oldest first.
-func (l *Ledger) History(ctx context.Context, volume, file string) ([]network.Anchor, error) {
-	return invoke.History(ctx, l, volume, file)
-}
-
-// Record commits audit events.
-func (l *Ledger) Record(ctx context.Context, events []network.Event) error {
-	return invoke.Record(ctx, l, events)
-}
-
-// Audit returns the events that match q.
-func (l *Ledger) Audit(ctx context.Context, q network.AuditQuery) ([]network.Event, error) {
-	return invoke.Audit(ctx, l, q)
-}
-
-// Register makes the caller the owner of a volume.
-func (l *Ledger) Register(ctx context.Context, volume string) error {
-	return invoke.Register(ctx, l, volume)
-}
-
-// Owner returns the actor that owns a volume.
-func (l *Ledger) Owner(ctx context.Context, volume string) (string, error) {
-	return invoke.Owner(ctx, l, volume)
-}
-
-// Grant records a grant of the caller's volume.
-func (l *Ledger) Grant(ctx context.Context, g network.Grant) error {
-	return invoke.Grant(ctx, l, g)
-}
-
-// Revoke marks a grant revoked.
-func (l *Ledger) Revoke(ctx context.Context, volume, domain, granteeKey string) error {
-	return invoke.Revoke(ctx, l, volume, domain, granteeKey)
-}
-
-// Grants lists a volume's grants on a domain ("" for all).
-func (l *Ledger) Grants(ctx context.Context, volume, domain string) ([]network.Grant, error) {
-	return invoke.Grants(ctx, l, volume, domain)
-}
-
-// Join binds the caller to a grantee key it holds.
-func (l *Ledger) Join(ctx context.Context, volume, granteeKey, signature string) error {
-	return invoke.Join(ctx, l, volume, granteeKey, signature)
 }
 
 // Info asks the channel's query system chaincode for the chain's height.

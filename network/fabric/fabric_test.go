@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,6 +22,7 @@ import (
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/fabric"
+	"github.com/anchorfs/anchorfs/network/ledgertest"
 )
 
 func TestLoadProfile(t *testing.T) {
@@ -58,10 +60,14 @@ func TestBlockHeaderHash(t *testing.T) {
 }
 
 // profile returns the test network's profile for org n, or skips loudly.
-func profile(t testing.TB, org string) string {
+func profile(t testing.TB, org string) string { return userProfile(t, org, "user1") }
+
+// userProfile is the profile of one user of an organisation (ORG-USER.yaml);
+// ANCHORFS_FABRIC_PROFILE_ORG names User1's elsewhere.
+func userProfile(t testing.TB, org, user string) string {
 	p := os.Getenv("ANCHORFS_FABRIC_PROFILE_" + strings.ToUpper(org))
-	if p == "" {
-		p, _ = filepath.Abs(filepath.Join("..", "testnet", "run", "profiles", org+"-user1.yaml"))
+	if p == "" || user != "user1" {
+		p, _ = filepath.Abs(filepath.Join("..", "testnet", "run", "profiles", org+"-"+user+".yaml"))
 	}
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("SKIP: no Fabric test network (%s missing): set FABRIC_BIN and run `make network-up` or `make test-fabric`", p)
@@ -69,8 +75,11 @@ func profile(t testing.TB, org string) string {
 	return p
 }
 
-func open(t testing.TB, org string) *fabric.Ledger {
-	l, err := fabric.Open(profile(t, org))
+func open(t testing.TB, org string) *fabric.Ledger { return openUser(t, org, "user1") }
+
+// openUser connects as one user of an organisation.
+func openUser(t testing.TB, org, user string) *fabric.Ledger {
+	l, err := fabric.Open(userProfile(t, org, user))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +145,7 @@ func TestAcrossOrganisations(t *testing.T) {
 	if err := org1.Grant(ctx, network.Grant{Volume: vol, Domain: dom, Path: "/shared", GranteeKey: key, Rights: "rw", Keys: []byte{1}, Epoch: 1}); err != nil {
 		t.Fatal(err)
 	}
-	sig := base64.RawURLEncoding.EncodeToString(grantee.Sign(network.JoinMessage(vol, org2.Actor())))
+	sig := base64.RawURLEncoding.EncodeToString(grantee.Sign(wire.JoinMessage(vol, org2.Actor())))
 	if err := org2.Join(ctx, vol, key, sig); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +195,20 @@ func TestAcrossOrganisations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestFabricConformance runs the ledger suite on the Fabric test network:
+// User1 of Org1 owns, User1 of Org2 is the grantee, User2 of Org1 (of the
+// owner's organisation, but not the owner) is the stranger.
+func TestFabricConformance(t *testing.T) {
+	grantee, err := keyring.Create(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledgertest.Run(t, ledgertest.Parties{
+		Owner: open(t, "org1"), Grantee: open(t, "org2"), GranteeKey: grantee,
+		Stranger: openUser(t, "org1", "user2"), Check: fabric.CheckProof,
+	})
 }
 
 func TestUnavailableNetwork(t *testing.T) {

@@ -139,8 +139,24 @@ func (s *Server) Start() {
 // Stop kills the server; Start brings it back on the same address.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGCONT) // a paused one too
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 		s.cmd = nil
+	}
+}
+
+// Pause stops the server process (SIGSTOP): connections hang, neither
+// answered nor refused, as a stalled network remote does.
+func (s *Server) Pause() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// Resume lets a paused server go on (SIGCONT).
+func (s *Server) Resume() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGCONT)
 	}
 }

@@ -5,9 +5,10 @@ source "$(dirname "$0")/env.sh"
 mkdir -p "$RUN/profiles"
 for n in 1 2; do
   org_env "$n"
-  user=$CRYPTO/peerOrganizations/$ORG_DOMAIN/users/User1@$ORG_DOMAIN/msp
-  cat > "$RUN/profiles/org$n-user1.yaml" <<YAML
-# Fabric Gateway profile for User1 of Org$n on the anchorfs test network.
+  for u in 1 2; do
+    user=$CRYPTO/peerOrganizations/$ORG_DOMAIN/users/User$u@$ORG_DOMAIN/msp
+    cat > "$RUN/profiles/org$n-user$u.yaml" <<YAML
+# Fabric Gateway profile for User$u of Org$n on the anchorfs test network.
 gateway: $PEER_ADDR
 tlsCACert: $PEER_CA
 serverName: $PEER_NAME
@@ -17,4 +18,5 @@ privateKey: $(ls "$user"/keystore/*)
 channel: $CHANNEL
 chaincode: $CC_NAME
 YAML
+  done
 done

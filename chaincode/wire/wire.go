@@ -1,0 +1,243 @@
+// Package wire is the ledger protocol: the records the chaincode keeps and returns, the limits it enforces, the error codes it answers with and the names it gives callers; the chaincode and every client share these definitions.
+package wire
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// FileVersion is one anchored version of a file: who replaced which
+// version with which ciphertext. Hashes are lowercase hex SHA-256; ids are
+// opaque (no names, no content).
+type FileVersion struct {
+	Volume      string `json:"volume"`
+	File        string `json:"file"`
+	Version     uint64 `json:"version"`
+	PrevVersion uint64 `json:"prevVersion"`
+	// PrevManifestHash names the version replaced by its manifest too, so
+	// that two writers' equal version numbers are told apart: an anchor
+	// made on top of a version the ledger never took is stale.
+	PrevManifestHash string `json:"prevManifestHash,omitempty" metadata:",optional"`
+	MerkleRoot       string `json:"merkleRoot"`
+	ManifestHash     string `json:"manifestHash"`
+	Size             int64  `json:"size"`
+	// Domain is the shared folder the file is in ("" for none).
+	Domain string `json:"domain,omitempty" metadata:",optional"`
+
+	// Filled in by the chaincode.
+	Actor string    `json:"actor,omitempty" metadata:",optional"`
+	TxID  string    `json:"txId,omitempty" metadata:",optional"`
+	Time  time.Time `json:"time,omitempty" metadata:",optional"`
+}
+
+// HeadVersion is one anchored head: a committed state of a volume's tree
+// (Domain "") or of one of its shared folders. Seq grows along the head
+// lineage (a head's is one more than the greatest of its parents'), so the
+// newest anchored head tells how far the tree has come: a remote that
+// serves only older heads has been rolled back.
+type HeadVersion struct {
+	Volume string `json:"volume"`
+	Domain string `json:"domain,omitempty" metadata:",optional"`
+	// Hash is the SHA-256 of the sealed head object, its name on the remote.
+	Hash string `json:"hash"`
+	Seq  uint64 `json:"seq"`
+	// Parents are the heads it replaces (the writer's previous one first,
+	// then those it merged), at most MaxParents.
+	Parents []string `json:"parents,omitempty" metadata:",optional"`
+
+	// Filled in by the chaincode.
+	Actor string    `json:"actor,omitempty" metadata:",optional"`
+	TxID  string    `json:"txId,omitempty" metadata:",optional"`
+	Time  time.Time `json:"time,omitempty" metadata:",optional"`
+}
+
+// Outcome is what became of one anchor of a batch.
+type Outcome struct {
+	// Status is "anchored", "exists" (this very version was anchored
+	// before: a retry) or "stale" (the previous version named is not the
+	// latest; Current is the latest) or "denied" (the volume's policy
+	// does not let the caller write the file; Reason says why).
+	Status  string       `json:"status"`
+	Current *FileVersion `json:"current,omitempty" metadata:",optional"`
+	Reason  string       `json:"reason,omitempty" metadata:",optional"`
+}
+
+// CommitOutcome is what became of each file version and head of a Commit,
+// in order. A head is "anchored" (whether or not it is the newest),
+// "exists" (it is the newest already: a retry) or "denied".
+type CommitOutcome struct {
+	Versions []Outcome `json:"versions"`
+	Heads    []Outcome `json:"heads"`
+}
+
+// Outcome statuses.
+const (
+	StatusAnchored = "anchored"
+	StatusExists   = "exists"
+	StatusStale    = "stale"
+	StatusDenied   = "denied"
+	StatusGranted  = "granted"
+	StatusRevoked  = "revoked"
+)
+
+// Event is one audit record.
+type Event struct {
+	Time   time.Time         `json:"time"`
+	Actor  string            `json:"actor"`
+	Action string            `json:"action"` // anchor, head, read, denied, integrity, grant, ...
+	Volume string            `json:"volume"`
+	File   string            `json:"file,omitempty" metadata:",optional"`
+	Detail map[string]string `json:"detail,omitempty" metadata:",optional"`
+	TxID   string            `json:"txId,omitempty" metadata:",optional"`
+}
+
+// Query selects events of a volume; empty fields match everything; times
+// are RFC 3339 ("" for no bound).
+type Query struct {
+	Volume string `json:"volume"`
+	File   string `json:"file,omitempty" metadata:",optional"`
+	Actor  string `json:"actor,omitempty" metadata:",optional"`
+	Action string `json:"action,omitempty" metadata:",optional"`
+	Since  string `json:"since,omitempty" metadata:",optional"`
+	Until  string `json:"until,omitempty" metadata:",optional"`
+}
+
+// Grant gives a grantee key rights on a shared folder (a domain) of a volume.
+type Grant struct {
+	Volume string `json:"volume"`
+	Domain string `json:"domain"`
+	// Path labels the folder for its readers: anchorfs seals its path for
+	// the owner and the grantee, so the ledger holds no names.
+	Path string `json:"path"`
+	// GranteeKey is the grantee's Ed25519 signing key, unpadded base64url.
+	GranteeKey string `json:"granteeKey"`
+	// Recipient is the grantee's age X25519 recipient, public: the owner
+	// wraps new keys for it when a revocation rotates the folder's key.
+	Recipient string `json:"recipient,omitempty" metadata:",optional"`
+	// Rights are RightsReadWrite or RightsReadOnly.
+	Rights string `json:"rights"`
+	// Keys are the domain's keys wrapped for the grantee, opaque to the
+	// ledger (base64 in JSON).
+	Keys  []byte `json:"keys"`
+	Epoch uint32 `json:"epoch"`
+
+	// Filled in by the chaincode.
+	GranteeID string    `json:"granteeId,omitempty" metadata:",optional"`
+	GrantedBy string    `json:"grantedBy,omitempty" metadata:",optional"`
+	Time      time.Time `json:"time,omitempty" metadata:",optional"`
+	TxID      string    `json:"txId,omitempty" metadata:",optional"`
+	Revoked   bool      `json:"revoked,omitempty" metadata:",optional"`
+	RevokedAt time.Time `json:"revokedAt,omitempty" metadata:",optional"`
+	RevokedBy string    `json:"revokedBy,omitempty" metadata:",optional"`
+}
+
+// Grant rights.
+const (
+	RightsReadWrite = "rw"
+	RightsReadOnly  = "ro"
+)
+
+// PolicyOutcome is what became of a Grant or Revoke: Status "granted",
+// "revoked" or "denied" (Reason says why).
+type PolicyOutcome struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty" metadata:",optional"`
+}
+
+const (
+	// MaxBatch bounds one transaction's anchors and heads together: large
+	// enough that a write-heavy workload costs few transactions, small
+	// enough for Fabric's default message size.
+	MaxBatch = 5000
+	// BatchSize is how many a client sends per transaction (the fastest
+	// measured on both ledgers; docs/LEDGER.md).
+	BatchSize = 2000
+	// MaxParents bounds the parents one head anchor names.
+	MaxParents = 64
+	// MaxEvents bounds one Record call.
+	MaxEvents = 5000
+)
+
+// ActorID names a caller as the chaincode does: the MSP id and the first
+// 16 bytes of SHA-256 over its certificate's SubjectPublicKeyInfo, in hex.
+func ActorID(mspID string, spkiDER []byte) string {
+	sum := sha256.Sum256(spkiDER)
+	return mspID + "/" + hex.EncodeToString(sum[:16])
+}
+
+// KeyID names a grantee key: the first 16 bytes of SHA-256 over the
+// Ed25519 public key, in hex.
+func KeyID(ed25519Key []byte) string {
+	sum := sha256.Sum256(ed25519Key)
+	return hex.EncodeToString(sum[:16])
+}
+
+// JoinLabel starts the message a grantee key signs to join a volume.
+const JoinLabel = "anchorfs join v1\x00"
+
+// JoinMessage is what a grantee key signs for actor to join volume:
+// JoinLabel || volume || 0 || actor.
+func JoinMessage(volume, actor string) []byte {
+	return []byte(JoinLabel + volume + "\x00" + actor)
+}
+
+// Code names a kind of refusal; clients act on codes, never on messages.
+type Code string
+
+// The codes the chaincode answers with.
+const (
+	// NotAnchored: the file has no anchored version.
+	NotAnchored Code = "not-anchored"
+	// NoHead: the volume or shared folder has no anchored head.
+	NoHead Code = "no-head"
+	// NotMember: the caller is neither the volume's owner nor a joined
+	// grantee whose grants cover the record (the same whether or not the
+	// volume exists).
+	NotMember Code = "not-member"
+	// OwnedByOther: the volume is registered to someone else.
+	OwnedByOther Code = "owned-by-other"
+	// NoGrant: the key has no active grant on the volume.
+	NoGrant Code = "no-grant"
+)
+
+// codePrefix starts the message of an error with a code; it survives
+// Fabric's wrapping of chaincode errors into gateway errors as text.
+const codePrefix = "anchorfs/"
+
+// Errorf is an error carrying code: "anchorfs/CODE: message".
+func Errorf(code Code, format string, args ...any) error {
+	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+type codedError struct {
+	code Code
+	msg  string
+}
+
+func (e *codedError) Error() string { return codePrefix + string(e.code) + ": " + e.msg }
+
+// CodeOf is the code an error carries, "" if none: directly, or in the
+// text of a chaincode error a client got back from either ledger.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var c *codedError
+	if errors.As(err, &c) {
+		return c.code
+	}
+	msg := err.Error()
+	i := strings.Index(msg, codePrefix)
+	if i < 0 {
+		return ""
+	}
+	rest := msg[i+len(codePrefix):]
+	if j := strings.Index(rest, ":"); j > 0 {
+		return Code(rest[:j])
+	}
+	return ""
+}

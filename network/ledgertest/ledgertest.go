@@ -1,0 +1,293 @@
+// Package ledgertest is the conformance suite every network.Ledger passes: anchoring, stale versions, history, heads, policy, audit queries and proofs, run against the embedded ledger in make test and against Fabric in make test-fabric.
+package ledgertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/anchorfs/anchorfs/chaincode/wire"
+	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network"
+)
+
+// Parties are three callers of one ledger, each its own identity.
+type Parties struct {
+	// Owner registers the volumes the suite makes.
+	Owner network.Ledger
+	// Grantee is shared a folder and joins with GranteeKey.
+	Grantee    network.Ledger
+	GranteeKey *keyring.Identity
+	// Stranger is given nothing.
+	Stranger network.Ledger
+	// Check checks a proof offline, as `anchorfs audit check` does.
+	Check func(network.Proof) (network.ProofCheck, error)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func version(vol, file string, v uint64) network.Anchor {
+	return network.Anchor{Volume: vol, File: file, Version: v, PrevVersion: v - 1,
+		MerkleRoot: randHex(32), ManifestHash: randHex(32), Size: int64(v) * 10}
+}
+
+// Run runs the suite.
+func Run(t *testing.T, p Parties) {
+	ctx := context.Background()
+	volume := func(t *testing.T) string {
+		t.Helper()
+		vol := randHex(16)
+		if err := p.Owner.Register(ctx, vol); err != nil {
+			t.Fatal(err)
+		}
+		return vol
+	}
+	anchor := func(t *testing.T, l network.Ledger, as ...network.Anchor) []network.AnchorResult {
+		t.Helper()
+		res, err := l.AnchorBatch(ctx, as)
+		if err != nil || len(res) != len(as) {
+			t.Fatalf("anchoring %d: %+v %v", len(as), res, err)
+		}
+		return res
+	}
+
+	t.Run("anchoring", func(t *testing.T) {
+		vol := volume(t)
+		a, b := version(vol, randHex(16), 1), version(vol, randHex(16), 1)
+		if res := anchor(t, p.Owner, a, b); res[0].Err != nil || res[1].Err != nil {
+			t.Fatalf("first versions: %+v", res)
+		}
+		got, err := p.Owner.Latest(ctx, vol, a.File)
+		if err != nil || got.ManifestHash != a.ManifestHash || got.Actor != p.Owner.Actor() || got.TxID == "" || got.Time.IsZero() {
+			t.Fatalf("latest: %+v %v", got, err)
+		}
+		if res := anchor(t, p.Owner, a); res[0].Err != nil {
+			t.Fatalf("the same version again (a retry): %+v", res)
+		}
+		if _, err := p.Owner.Latest(ctx, vol, randHex(16)); !errors.Is(err, network.ErrNotFound) {
+			t.Fatalf("a file never anchored: %v", err)
+		}
+		if _, err := p.Owner.AnchorBatch(ctx, []network.Anchor{a, a}); err == nil {
+			t.Fatal("a file twice in one batch was accepted")
+		}
+		bad := version(vol, "not-an-id", 1)
+		if _, err := p.Owner.AnchorBatch(ctx, []network.Anchor{bad}); err == nil {
+			t.Fatal("a malformed anchor was accepted")
+		}
+	})
+
+	t.Run("stale", func(t *testing.T) {
+		vol := volume(t)
+		a1 := version(vol, randHex(16), 1)
+		anchor(t, p.Owner, a1)
+		skip := version(vol, a1.File, 3)
+		res := anchor(t, p.Owner, skip)
+		if !errors.Is(res[0].Err, network.ErrStale) || res[0].Current == nil || res[0].Current.ManifestHash != a1.ManifestHash {
+			t.Fatalf("a version that skips one: %+v", res)
+		}
+		other := version(vol, a1.File, 2)
+		other.PrevManifestHash = randHex(32) // made on a version the ledger never took
+		if res := anchor(t, p.Owner, other); !errors.Is(res[0].Err, network.ErrStale) {
+			t.Fatalf("a version made on another's: %+v", res)
+		}
+	})
+
+	t.Run("history", func(t *testing.T) {
+		vol := volume(t)
+		file := randHex(16)
+		var want []string
+		prev := ""
+		for v := uint64(1); v <= 3; v++ {
+			a := version(vol, file, v)
+			a.PrevManifestHash = prev
+			if res := anchor(t, p.Owner, a); res[0].Err != nil {
+				t.Fatalf("version %d: %+v", v, res)
+			}
+			want, prev = append(want, a.ManifestHash), a.ManifestHash
+		}
+		hist, err := p.Owner.History(ctx, vol, file)
+		if err != nil || len(hist) != 3 {
+			t.Fatalf("history: %+v %v", hist, err)
+		}
+		for i, h := range hist {
+			if h.Version != uint64(i+1) || h.ManifestHash != want[i] {
+				t.Fatalf("history out of order: %+v", hist)
+			}
+		}
+	})
+
+	t.Run("heads", func(t *testing.T) {
+		vol := volume(t)
+		if _, err := p.Owner.LatestHead(ctx, vol, ""); !errors.Is(err, network.ErrNotFound) {
+			t.Fatalf("the head of a volume with none: %v", err)
+		}
+		h1 := network.Head{Volume: vol, Hash: randHex(32), Seq: 1}
+		h2 := network.Head{Volume: vol, Hash: randHex(32), Seq: 2, Parents: []string{h1.Hash}}
+		res, err := p.Owner.AnchorBatch(ctx, []network.Anchor{version(vol, randHex(16), 1)}, h2, h1)
+		if err != nil || len(res) != 3 || res[0].Err != nil || res[1].Err != nil || res[2].Err != nil {
+			t.Fatalf("a commit of a version and two heads: %+v %v", res, err)
+		}
+		got, err := p.Owner.LatestHead(ctx, vol, "")
+		if err != nil || got.Hash != h2.Hash || got.Seq != 2 || len(got.Parents) != 1 || got.Actor != p.Owner.Actor() {
+			t.Fatalf("the newest head: %+v %v", got, err)
+		}
+		if res, err := p.Owner.AnchorBatch(ctx, nil, network.Head{Volume: vol, Hash: randHex(32), Seq: 1}); err != nil || res[0].Err != nil {
+			t.Fatalf("an older head alone: %+v %v", res, err)
+		}
+		if got, _ := p.Owner.LatestHead(ctx, vol, ""); got.Hash != h2.Hash {
+			t.Fatalf("an older head replaced the newest: %+v", got)
+		}
+	})
+
+	t.Run("policy", func(t *testing.T) {
+		vol, dom, ro := volume(t), randHex(16), randHex(16)
+		inDom := version(vol, randHex(16), 1)
+		inDom.Domain = dom
+		outside := version(vol, randHex(16), 1)
+		anchor(t, p.Owner, inDom, outside)
+
+		// A stranger: nothing to read, nothing to write.
+		if _, err := p.Stranger.Latest(ctx, vol, outside.File); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger's read: %v", err)
+		}
+		if _, err := p.Stranger.Grants(ctx, vol, ""); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger's grants: %v", err)
+		}
+		if res := anchor(t, p.Stranger, version(vol, randHex(16), 1)); !errors.Is(res[0].Err, network.ErrDenied) {
+			t.Fatalf("a stranger's anchor: %+v", res)
+		}
+		if res := anchor(t, p.Stranger, version(randHex(16), randHex(16), 1)); !errors.Is(res[0].Err, network.ErrDenied) {
+			t.Fatalf("an anchor on a volume never registered: %+v", res)
+		}
+		if err := p.Stranger.Register(ctx, vol); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger took the volume: %v", err)
+		}
+		if err := p.Stranger.Grant(ctx, network.Grant{Volume: vol, Domain: dom, Path: "/x", GranteeKey: p.GranteeKey.Public().SigningKeyText(),
+			Rights: wire.RightsReadWrite, Epoch: 1}); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a grant by a stranger: %v", err)
+		}
+
+		// A grantee: its folder, and nothing else.
+		key := p.GranteeKey.Public().SigningKeyText()
+		for _, g := range []network.Grant{
+			{Volume: vol, Domain: dom, Path: "/shared", GranteeKey: key, Rights: wire.RightsReadWrite, Keys: []byte{1, 2}, Epoch: 1},
+			{Volume: vol, Domain: ro, Path: "/ro", GranteeKey: key, Rights: wire.RightsReadOnly, Keys: []byte{3}, Epoch: 1},
+		} {
+			if err := p.Owner.Grant(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sig := base64.RawURLEncoding.EncodeToString(p.GranteeKey.Sign(wire.JoinMessage(vol, p.Grantee.Actor())))
+		if err := p.Stranger.Join(ctx, vol, key, sig); err == nil {
+			t.Fatal("a join signed for another actor was accepted")
+		}
+		if err := p.Grantee.Join(ctx, vol, key, sig); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := p.Grantee.Latest(ctx, vol, inDom.File); err != nil || got.ManifestHash != inDom.ManifestHash {
+			t.Fatalf("the grantee's read in its folder: %+v %v", got, err)
+		}
+		if _, err := p.Grantee.Latest(ctx, vol, outside.File); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("the grantee's read outside its folder: %v", err)
+		}
+		gs, err := p.Grantee.Grants(ctx, vol, "")
+		if err != nil || len(gs) != 2 || gs[0].GranteeID != p.GranteeKey.Public().KeyID() {
+			t.Fatalf("the grantee's grants: %+v %v", gs, err)
+		}
+		mine := version(vol, randHex(16), 1)
+		mine.Domain = dom
+		inRO := version(vol, randHex(16), 1)
+		inRO.Domain = ro
+		moved := version(vol, outside.File, 2)
+		moved.Domain = dom
+		res := anchor(t, p.Grantee, mine, inRO, moved, version(vol, randHex(16), 1))
+		if res[0].Err != nil || !errors.Is(res[1].Err, network.ErrDenied) || !errors.Is(res[2].Err, network.ErrDenied) || !errors.Is(res[3].Err, network.ErrDenied) {
+			t.Fatalf("the grantee's anchors (its folder, read-only, moved in, outside): %+v", res)
+		}
+		if res, err := p.Grantee.AnchorBatch(ctx, nil, network.Head{Volume: vol, Domain: dom, Hash: randHex(32), Seq: 1},
+			network.Head{Volume: vol, Hash: randHex(32), Seq: 1}); err != nil || res[0].Err != nil || !errors.Is(res[1].Err, network.ErrDenied) {
+			t.Fatalf("the grantee's heads (its folder, the volume's): %+v %v", res, err)
+		}
+		if err := p.Owner.Revoke(ctx, vol, dom, key); err != nil {
+			t.Fatal(err)
+		}
+		after := version(vol, randHex(16), 1)
+		after.Domain = dom
+		if res := anchor(t, p.Grantee, after); !errors.Is(res[0].Err, network.ErrDenied) {
+			t.Fatalf("an anchor after the revoke: %+v", res)
+		}
+		if gs, err := p.Grantee.Grants(ctx, vol, dom); err != nil || len(gs) != 1 || !gs[0].Revoked || gs[0].RevokedBy != p.Owner.Actor() {
+			t.Fatalf("the revoked grant: %+v %v", gs, err)
+		}
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		vol := volume(t)
+		before := time.Now().Add(-time.Minute)
+		a := version(vol, randHex(16), 1)
+		anchor(t, p.Owner, a, version(vol, randHex(16), 1))
+		if err := p.Owner.Record(ctx, []network.Event{{Volume: vol, File: a.File, Action: "read"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Owner.Record(ctx, []network.Event{{Volume: vol, Action: "anchor"}}); err == nil {
+			t.Fatal("a client recorded an anchor event itself")
+		}
+		if err := p.Stranger.Record(ctx, []network.Event{{Volume: vol, File: a.File, Action: "read"}}); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger recorded an event: %v", err)
+		}
+		for name, c := range map[string]struct {
+			q    network.AuditQuery
+			want int
+		}{
+			"all":       {network.AuditQuery{Volume: vol}, 4}, // register, two anchors, a read
+			"by file":   {network.AuditQuery{Volume: vol, File: a.File}, 2},
+			"by action": {network.AuditQuery{Volume: vol, Action: "read"}, 1},
+			"by actor":  {network.AuditQuery{Volume: vol, Actor: p.Owner.Actor()}, 4},
+			"since":     {network.AuditQuery{Volume: vol, Since: before}, 4},
+			"until":     {network.AuditQuery{Volume: vol, Until: before}, 0},
+		} {
+			evs, err := p.Owner.Audit(ctx, c.q)
+			if err != nil || len(evs) != c.want {
+				t.Errorf("%s: %d events, want %d (%v)", name, len(evs), c.want, err)
+			}
+		}
+		if _, err := p.Stranger.Audit(ctx, network.AuditQuery{Volume: vol}); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger's audit: %v", err)
+		}
+	})
+
+	t.Run("proofs", func(t *testing.T) {
+		prover, ok := p.Owner.(network.Prover)
+		if !ok || p.Check == nil {
+			t.Skip("SKIP: this ledger makes no proofs")
+		}
+		vol := volume(t)
+		a := version(vol, randHex(16), 1)
+		anchor(t, p.Owner, a)
+		hist, err := p.Owner.History(ctx, vol, a.File)
+		if err != nil || len(hist) != 1 {
+			t.Fatalf("history: %+v %v", hist, err)
+		}
+		proof, err := prover.Prove(ctx, hist[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		check, err := p.Check(proof)
+		if err != nil || check.Actor != p.Owner.Actor() || check.BlockHash == "" {
+			t.Fatalf("checking the proof: %+v %v", check, err)
+		}
+		forged := proof
+		forged.Anchor.ManifestHash = randHex(32)
+		if _, err := p.Check(forged); err == nil {
+			t.Fatal("a proof of another manifest checked")
+		}
+	})
+}
