@@ -9,7 +9,6 @@ import (
 	"io"
 	iofs "io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"regexp"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	rlog "github.com/rclone/rclone/fs/log"
 	"github.com/rclone/rclone/fs/object"
 	"github.com/rclone/rclone/fs/walk"
+
+	"github.com/anchorfs/anchorfs/retry"
 )
 
 // Options tune how a Store reaches its backend.
@@ -48,13 +49,9 @@ const DefaultMaxObjectSize = 256 << 20
 // ErrTooLarge is an object bigger than Options.MaxObjectSize.
 var ErrTooLarge = errors.New("object larger than any this drive writes")
 
-const (
-	// defaultRetries gives a flaky network about half a minute in all.
-	defaultRetries = 5
-	// firstBackoff and maxBackoff bound the wait between retries.
-	firstBackoff = 100 * time.Millisecond
-	maxBackoff   = 8 * time.Second
-)
+// defaultRetries gives a flaky network about half a minute in all
+// (retry.Remote's waits).
+const defaultRetries = 5
 
 // Store is one rclone remote holding objects under slash-separated names
 // such as "objects/ab/ab12...". It is safe for concurrent use.
@@ -152,20 +149,9 @@ func explain(err error) error {
 
 // retry runs op until it succeeds, fails for good, or retries run out.
 func (s *Store) retry(ctx context.Context, op func() error) error {
-	wait := firstBackoff
-	for attempt := 0; ; attempt++ {
-		err := op()
-		if err == nil || attempt >= s.retries || !transient(err) {
-			return err
-		}
-		jitter := time.Duration(rand.Int64N(int64(wait) / 2))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait + jitter):
-		}
-		wait = min(wait*2, maxBackoff)
-	}
+	p := retry.Remote
+	p.Tries = uint(s.retries) + 1
+	return retry.Do(ctx, p, transient, nil, op)
 }
 
 // transient reports whether trying again may help.

@@ -12,6 +12,7 @@ import (
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/remote"
+	"github.com/anchorfs/anchorfs/sharing"
 )
 
 // absoluteRemote makes a local-path spec absolute, so the volume can be
@@ -121,11 +122,11 @@ func (s *settings) openVolume(ctx context.Context, mode access, logf func(string
 		if o.ledger == nil {
 			err = errors.New("a joined home needs its ledger")
 		} else {
-			shares, err = sharesFor(ctx, o.ledger, o.id, c.Volume)
+			shares, err = sharing.Granted(ctx, o.ledger, o.id, c.Volume)
 		}
 		if err == nil {
 			opt.Shares = func(ctx context.Context) ([]volume.Shared, error) {
-				return grantsToMe(ctx, o.ledger, o.id, c.Volume)
+				return sharing.GrantsTo(ctx, o.ledger, o.id, c.Volume)
 			}
 			o.vol, err = volume.OpenShared(ctx, o.store, shares, opt)
 		}

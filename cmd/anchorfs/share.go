@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"os"
 	"path"
 	"sort"
@@ -17,7 +15,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/keyring"
-	"github.com/anchorfs/anchorfs/network"
+	"github.com/anchorfs/anchorfs/sharing"
 )
 
 func newShareCmd() *cobra.Command {
@@ -128,7 +126,7 @@ func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
 	return nil
 }
 
-// policyOp shares or revokes on the open volume and records it on the ledger.
+// policyOp shares or revokes on the open volume and says what it did.
 func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(volume.Progress)) (string, error) {
 	grantee, err := keyring.ParsePublic(req.Identity)
 	if err != nil {
@@ -137,90 +135,35 @@ func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(v
 	if o.ledger == nil {
 		return "", errors.New("sharing needs a ledger")
 	}
-	vol := o.vol.ID()
+	owner := sharing.Owner{Volume: o.vol, Ledger: o.ledger, Me: o.id}
 	switch req.Op {
 	case "share":
-		if grantee.KeyID() == o.id.Public().KeyID() {
-			return "", errors.New("that is your own identity")
-		}
-		if err := o.ledger.Register(ctx, vol); err != nil {
-			return "", fmt.Errorf("registering the volume on the ledger: %w", err)
-		}
-		keys, err := o.vol.Share(ctx, req.Path, progress)
-		if err != nil {
+		if _, err := owner.Share(ctx, req.Path, grantee, req.ReadOnly, progress); err != nil {
 			return "", err
 		}
 		rights := "rw"
 		if req.ReadOnly {
 			rights = "ro"
 		}
-		if err := grantKeys(ctx, o, keys, req.Path, grantee, rights); err != nil {
-			return "", err
-		}
 		ledger := o.cfg.Ledger
 		if strings.HasPrefix(ledger, "fabric:") {
 			ledger = "fabric:THEIR-PROFILE.yaml" // a grantee reaches the network as a user of its own organisation
 		}
 		return fmt.Sprintf("shared %s with %s (%s); they attach with:\n  anchorfs join --volume %s --remote %s --ledger %s",
-			req.Path, grantee.KeyID(), rightsName(rights), vol, strings.Join(o.cfg.Remotes, " --remote "), ledger), nil
+			req.Path, grantee.KeyID(), rightsName(rights), o.vol.ID(), strings.Join(o.cfg.Remotes, " --remote "), ledger), nil
 	case "revoke":
-		keys, ok, err := o.vol.SharedFolder(req.Path)
+		r, err := owner.Revoke(ctx, req.Path, grantee, req.Rekey, progress)
 		if err != nil {
 			return "", err
-		}
-		if !ok {
-			return "", fmt.Errorf("%s is not a shared folder", req.Path)
-		}
-		if err := o.ledger.Revoke(ctx, vol, keys.Domain, grantee.SigningKeyText()); err != nil {
-			return "", fmt.Errorf("revoking on the ledger: %w", err)
-		}
-		if keys, err = o.vol.Rotate(ctx, req.Path, req.Rekey, progress); err != nil {
-			return "", fmt.Errorf("the grant is revoked, but rotating the folder's key failed (run revoke again): %w", err)
-		}
-		grants, err := o.ledger.Grants(ctx, vol, keys.Domain)
-		if err != nil {
-			return "", err
-		}
-		kept := 0
-		for _, g := range grants {
-			if g.Revoked {
-				continue
-			}
-			p, err := keyring.PublicFromParts(g.Recipient, g.GranteeKey)
-			if err != nil {
-				return "", fmt.Errorf("grant of %s: %w", g.GranteeID, err)
-			}
-			if err := grantKeys(ctx, o, keys, req.Path, p, g.Rights); err != nil {
-				return "", err
-			}
-			kept++
 		}
 		what := "new writes"
 		if req.Rekey {
 			what = "everything in it"
 		}
 		return fmt.Sprintf("revoked %s on %s; %s now under key epoch %d, passed to %d remaining grantees",
-			grantee.KeyID(), req.Path, what, keys.Epoch, kept), nil
+			grantee.KeyID(), req.Path, what, r.Epoch, r.Kept), nil
 	}
 	return "", fmt.Errorf("unknown operation %q", req.Op)
-}
-
-// grantKeys wraps a shared folder's keys for a grantee and records the grant.
-func grantKeys(ctx context.Context, o *opened, keys volume.DomainKeys, p string, grantee keyring.Public, rights string) error {
-	blob, err := keyring.WrapFolderKeys(keys.Keys, grantee)
-	if err != nil {
-		return err
-	}
-	sealed, err := keyring.SealText(p, o.id.Public(), grantee) // no names on the ledger
-	if err != nil {
-		return err
-	}
-	g := network.Grant{Volume: o.vol.ID(), Domain: keys.Domain, Path: sealed, GranteeKey: grantee.SigningKeyText(),
-		Recipient: grantee.Recipient.String(), Rights: rights, Keys: blob, Epoch: keys.Epoch}
-	if err := o.ledger.Grant(ctx, g); err != nil {
-		return fmt.Errorf("recording the grant on the ledger: %w", err)
-	}
-	return nil
 }
 
 func rightsName(r string) string {
@@ -370,14 +313,7 @@ func runJoin(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer l.Close()
-	// Join first: the ledger tells a volume's grants only to its members.
-	sig := base64.RawURLEncoding.EncodeToString(id.Sign(wire.JoinMessage(vol, l.Actor())))
-	if err := l.Join(ctx, vol, id.Public().SigningKeyText(), sig); errors.Is(err, network.ErrDenied) {
-		return fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, id.Public().KeyID())
-	} else if err != nil {
-		return fmt.Errorf("joining on the ledger: %w", err)
-	}
-	shares, err := sharesFor(ctx, l, id, vol)
+	shares, err := sharing.Join(ctx, l, id, vol)
 	if err != nil {
 		return err
 	}
@@ -393,40 +329,4 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home)
 	return nil
-}
-
-// sharesFor reads the grants of a volume to this identity from the ledger
-// and unwraps their keys; none is an error.
-func sharesFor(ctx context.Context, l network.Ledger, id *keyring.Identity, vol string) ([]volume.Shared, error) {
-	out, err := grantsToMe(ctx, l, id, vol)
-	if err == nil && len(out) == 0 {
-		err = fmt.Errorf("nothing of volume %s is shared with identity %s (give the owner what `anchorfs identity` prints)", vol, id.Public().KeyID())
-	}
-	return out, err
-}
-
-// grantsToMe reads the active grants of a volume to this identity and
-// unwraps their keys.
-func grantsToMe(ctx context.Context, l network.Ledger, id *keyring.Identity, vol string) ([]volume.Shared, error) {
-	grants, err := l.Grants(ctx, vol, "")
-	if err != nil {
-		return nil, fmt.Errorf("reading grants from the ledger: %w", err)
-	}
-	me := id.Public().KeyID()
-	var out []volume.Shared
-	for _, g := range grants {
-		if g.GranteeID != me || g.Revoked {
-			continue
-		}
-		p, err := id.OpenText(g.Path)
-		if err != nil {
-			return nil, fmt.Errorf("the folder of the grant on shared folder %s: %w", g.Domain, err)
-		}
-		keys, err := id.UnwrapFolderKeys(g.Keys)
-		if err != nil {
-			return nil, fmt.Errorf("the keys of the grant on %s: %w", p, err)
-		}
-		out = append(out, volume.Shared{Domain: g.Domain, Path: p, ReadOnly: g.Rights == "ro", Keys: keys})
-	}
-	return out, nil
 }

@@ -17,13 +17,9 @@ import (
 
 	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
-)
-
-const (
-	// anchorRetry is the first wait after the ledger failed; it doubles up to anchorRetryMax.
-	anchorRetry    = 500 * time.Millisecond
-	anchorRetryMax = 30 * time.Second
+	"github.com/anchorfs/anchorfs/retry"
 )
 
 // outbox holds file versions waiting to be anchored. A version goes to the
@@ -378,16 +374,20 @@ func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash, prevManifest 
 		Volume: v.id.String(), File: n.id.String(), Version: m.Version, PrevVersion: m.Version - 1,
 		PrevManifestHash: prevManifest, MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size,
 		Domain: n.dom.ledgerID(),
-	}, v.obj.barrier())
+	}, v.obj.Barrier())
 }
 
 // anchorer submits outbox batches to the ledger until the volume closes.
 func (v *Volume) anchorer() {
 	defer v.bg.Done()
-	wait := anchorRetry
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-v.stop
+		cancel()
+	}()
 	for {
-		batch := v.outbox.batch(wire.BatchSize, v.parkedHead)
-		if len(batch) == 0 {
+		if len(v.outbox.batch(wire.BatchSize, v.parkedHead)) == 0 {
 			select {
 			case <-v.stop:
 				return
@@ -395,21 +395,24 @@ func (v *Volume) anchorer() {
 				continue
 			}
 		}
-		err := v.submit(batch)
-		v.outbox.mu.Lock()
-		v.outbox.lastErr = err
-		v.outbox.mu.Unlock()
-		if err == nil {
-			wait = anchorRetry
-			continue
-		}
-		v.logf("anchoring %d versions: %v (retrying in %v)", len(batch), err, wait)
-		select {
-		case <-v.stop:
+		// A ledger that is down delays anchoring for as long as it is
+		// down (retry.Ledger); each try takes the outbox as it is then.
+		retry.Do(ctx, retry.Ledger, nil, func(err error, wait time.Duration) {
+			v.logf("anchoring: %v (retrying in %v)", err, wait.Round(time.Millisecond))
+		}, func() error {
+			batch := v.outbox.batch(wire.BatchSize, v.parkedHead)
+			if len(batch) == 0 {
+				return nil
+			}
+			err := v.submit(batch)
+			v.outbox.mu.Lock()
+			v.outbox.lastErr = err
+			v.outbox.mu.Unlock()
+			return err
+		})
+		if ctx.Err() != nil {
 			return
-		case <-time.After(wait):
 		}
-		wait = min(wait*2, anchorRetryMax)
 	}
 }
 
@@ -428,7 +431,7 @@ func (v *Volume) submit(batch []outboxEntry) error {
 			anchors = append(anchors, e.Anchor)
 		}
 	}
-	if err := v.obj.wait(ctx, gen); err != nil {
+	if err := v.obj.Wait(ctx, gen); err != nil {
 		return err
 	}
 	results, err := v.opt.Ledger.AnchorBatch(ctx, anchors, heads...)
@@ -593,7 +596,7 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) error {
 	if v.outbox.hasSuccessor(ours) {
 		v.logf("conflict: version %d of file %s was not anchored; the version made on it keeps its content", ours.Version, n.id)
 	} else if err := v.conflictCopy(n, ours); err != nil {
-		var ie *IntegrityError
+		var ie *objects.IntegrityError
 		if errors.As(err, &ie) || errors.Is(err, errNoName) {
 			v.logf("conflict on file %s: version %d cannot be kept: %v", ours.File, ours.Version, err)
 		} else {

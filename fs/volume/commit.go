@@ -171,7 +171,7 @@ func (v *Volume) loadLinks(ctx context.Context, hash string) error {
 	if err != nil {
 		return fmt.Errorf("link table: %w", err)
 	}
-	obj, err := v.obj.getMeta(ctx, format.ObjectName(h), h)
+	obj, err := v.obj.GetMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return fmt.Errorf("link table: %w", err)
 	}
@@ -315,13 +315,13 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	}
 	if !v.dirty && park {
 		v.mu.Unlock()
-		_, _, err := v.obj.spillAll()
+		_, _, err := v.obj.SpillAll()
 		return err
 	}
 	if !v.dirty {
 		v.mu.Unlock()
 		v.deleteHeads(ctx, superseded)
-		return v.obj.wait(ctx, v.obj.barrier())
+		return v.obj.Wait(ctx, v.obj.Barrier())
 	}
 	// The folder objects are sealed under the lock and put on the upload
 	// queue after it (a full queue may wait).
@@ -373,13 +373,13 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	}
 	v.mu.Unlock()
 	for _, o := range sealed {
-		v.obj.put(o.name, o.data)
+		v.obj.Put(o.name, o.data)
 	}
 
 	if park {
 		return v.parkHeads(heads, mark)
 	}
-	if err := v.obj.wait(ctx, v.obj.barrier()); err != nil {
+	if err := v.obj.Wait(ctx, v.obj.Barrier()); err != nil {
 		v.redirty()
 		return err
 	}
@@ -482,7 +482,7 @@ func (v *Volume) parkedPath(name string) string {
 // parkHeads keeps sealed heads in the parked folder, after the objects they
 // name are in the write-back folder and the outbox is durable.
 func (v *Volume) parkHeads(heads []pendingHead, mark uint64) error {
-	n, bytes, err := v.obj.spillAll()
+	n, bytes, err := v.obj.SpillAll()
 	if err != nil {
 		return err
 	}
@@ -513,7 +513,7 @@ func (v *Volume) unpark(ctx context.Context) error {
 	if err != nil || len(entries) == 0 {
 		return nil
 	}
-	if err := v.obj.wait(ctx, v.obj.barrier()); err != nil {
+	if err := v.obj.Wait(ctx, v.obj.Barrier()); err != nil {
 		return err
 	}
 	for _, e := range entries {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 )
 
 const (
@@ -105,7 +106,7 @@ func (v *Volume) forgetIfGone(n *Node) {
 	if n.typ != format.TypeFile || len(n.parents) > 0 || n.opens > 0 {
 		return
 	}
-	names := v.obj.drop(n.id)
+	names := v.obj.Drop(n.id)
 	if len(names) > 0 && v.outbox != nil {
 		v.outbox.dropUnstored(n.id.String(), names)
 	}
@@ -150,7 +151,7 @@ func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, 
 	if err != nil {
 		return nil, fmt.Errorf("file %s: %w", file, err)
 	}
-	obj, err := v.obj.getMeta(ctx, format.ObjectName(h), h)
+	obj, err := v.obj.GetMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return nil, err
 	}
@@ -188,28 +189,13 @@ func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c form
 	if err != nil {
 		return nil, err
 	}
-	if b, ok := v.obj.cache.get(h); ok {
-		return b, nil
-	}
-	fl, leader := v.obj.cache.join(h)
-	if !leader {
-		<-fl.done
-		return fl.data, fl.err
-	}
-	defer v.obj.cache.finish(h, fl)
-	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
-	if err != nil {
-		fl.err = err
-		return nil, err
-	}
-	pt, err := format.Open(key, format.ChunkAAD(v.id, n.id, c.Version, uint64(i)), obj)
-	if err != nil || len(pt) != c.Size {
-		fl.err = &IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("chunk %d of file %s failed authentication", i, n.id)}
-		return nil, fl.err
-	}
-	fl.data = pt
-	v.obj.cache.add(h, pt)
-	return pt, nil
+	return v.obj.Chunk(ctx, h, func(obj []byte) ([]byte, error) {
+		pt, err := format.Open(key, format.ChunkAAD(v.id, n.id, c.Version, uint64(i)), obj)
+		if err != nil || len(pt) != c.Size {
+			return nil, &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("chunk %d of file %s failed authentication", i, n.id)}
+		}
+		return pt, nil
+	})
 }
 
 // ReadAt reads from the file's current content.
@@ -388,7 +374,7 @@ func (h *Handle) grow(size int64) error {
 
 // WriteAt writes p at off, extending the file as needed.
 func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
-	if h.v.obj.full() {
+	if h.v.obj.Full() {
 		return 0, syscall.ENOSPC
 	}
 	if off < 0 || off+int64(len(p)) > h.v.MaxFileSize() {
@@ -406,7 +392,7 @@ func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
 // the end as this volume knows it, which another writer's version adopted
 // since the kernel last asked may have moved.
 func (h *Handle) Append(p []byte) (int, error) {
-	if h.v.obj.full() {
+	if h.v.obj.Full() {
 		return 0, syscall.ENOSPC
 	}
 	h.f.mu.Lock()
@@ -485,13 +471,13 @@ func (h *Handle) seal(i int64) {
 	b := f.dirty[i]
 	obj := format.Seal(f.sealKey, format.ChunkAAD(v.id, h.n.id, f.next, uint64(i)), b)
 	hash := format.HashOf(obj)
-	v.obj.putFor(h.n.id, format.ObjectName(hash), obj)
+	v.obj.PutFor(h.n.id, format.ObjectName(hash), obj)
 	if cap(b) > len(b)+len(b)/4 {
 		// A short chunk lives in a buffer made for a whole one: the cache
 		// keeps a copy of its own size, not the 1 MiB buffer.
 		b = append([]byte(nil), b...)
 	}
-	v.obj.cache.add(hash, b)
+	v.obj.Cached(hash, b)
 	f.chunks[i] = format.Chunk{Hash: hash.String(), Size: len(b), Version: f.next}
 	delete(f.dirty, i)
 }
@@ -569,7 +555,7 @@ func (h *Handle) Flush() error {
 	mk, _ := n.dom.metaKey(v, f.sealEpoch)
 	obj := format.Seal(mk, format.ManifestAAD(v.id, n.id, f.next), format.Encode(m))
 	hash := format.HashOf(obj)
-	v.obj.putFor(n.id, format.ObjectName(hash), obj)
+	v.obj.PutFor(n.id, format.ObjectName(hash), obj)
 
 	prev := f.baseManifest
 	v.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 )
 
 // GC deletes objects that the volume's tree no longer references: old file
@@ -22,11 +23,11 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 		return 0, 0, errors.New("gc needs the volume's owner: a share does not see what else the volume holds")
 	}
 	// Objects queued from here on belong to writes the walk may not see.
-	v.obj.track(true)
-	defer v.obj.track(false)
+	v.obj.Track(true)
+	defer v.obj.Track(false)
 	keep := map[string]bool{}
 	if err := v.Sync(ctx, nil); err != nil {
-		if !isNoSpace(err) {
+		if !objects.IsNoSpace(err) {
 			return 0, 0, err
 		}
 		// The remote is full, so the tree cannot be committed: the head on
@@ -43,7 +44,7 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 		if err := v.committedLinkRefs(ctx, links, keep); err != nil {
 			return 0, 0, fmt.Errorf("gc on a full remote: reading the last link table: %w (nothing was deleted)", err)
 		}
-		defer v.obj.retrySoon() // the uploads that wait for room try again at once
+		defer v.obj.RetrySoon() // the uploads that wait for room try again at once
 	}
 	var problems []string
 	err = v.walk(ctx, "/", func(vi visit) error {
@@ -94,7 +95,7 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 	var sizes []int64
 	err = v.store.List(ctx, format.ObjectsDir, func(name string, size int64) error {
 		base := name[strings.LastIndex(name, "/")+1:]
-		if !keep[base] && !v.obj.tracked(name) {
+		if !keep[base] && !v.obj.Tracked(name) {
 			doomed = append(doomed, name)
 			sizes = append(sizes, size)
 		}
@@ -169,7 +170,7 @@ func (v *Volume) committedLinkRefs(ctx context.Context, links string, keep map[s
 	if err != nil {
 		return err
 	}
-	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
+	obj, err := v.obj.Get(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (v *Volume) readHead(ctx context.Context, d *domain, name string) (*format.
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a head name", name)
 	}
-	obj, err := v.obj.getMeta(ctx, name, h)
+	obj, err := v.obj.GetMeta(ctx, name, h)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (m *merger) entries(ctx context.Context, dom *domain, id, tree string) (map
 	if err != nil {
 		return nil, err
 	}
-	obj, err := m.v.obj.getMeta(ctx, format.ObjectName(h), h)
+	obj, err := m.v.obj.GetMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return nil, err
 	}

@@ -329,7 +329,7 @@ func (v *Volume) dirObject(ctx context.Context, tree string, dom *domain, aad []
 	if err != nil {
 		return nil, v.integrity(fmt.Errorf("folder %s: %w", id, err))
 	}
-	obj, err := v.obj.getMeta(ctx, format.ObjectName(h), h)
+	obj, err := v.obj.GetMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return nil, v.integrity(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
 )
 
@@ -22,7 +23,7 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 	if err := v.Sync(ctx, nil); err != nil {
 		return nil, err
 	}
-	ctx = fromRemote(ctx) // past the cache of metadata objects
+	ctx = objects.FromRemote(ctx) // past the cache of metadata objects
 	var (
 		mu       sync.Mutex
 		findings []Finding
@@ -95,7 +96,7 @@ func (v *Volume) checkChunk(ctx context.Context, n *Node, key []byte, i int64, c
 	if err != nil {
 		return err
 	}
-	obj, err := v.obj.get(ctx, format.ObjectName(h), h)
+	obj, err := v.obj.Get(ctx, format.ObjectName(h), h)
 	if err != nil {
 		return err
 	}

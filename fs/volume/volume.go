@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
 )
 
@@ -139,7 +140,7 @@ type Volume struct {
 	domains   map[format.ID]*domain // shared folders, by id
 	opt       Options
 	logf      func(string, ...any)
-	obj       *objects
+	obj       *objects.Store
 	store     ObjectStore
 	lock      *os.File // cache lock, held while open read-write
 
@@ -354,9 +355,9 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	if !opt.ReadOnly {
 		spill = filepath.Join(opt.CacheDir, "writeback")
 	}
-	v.obj = newObjects(v.store, spill, opt.MemoryBudget, v.logf)
+	v.obj = objects.New(v.store, spill, opt.MemoryBudget, v.logf)
 	if err := load(ctx); err != nil {
-		v.obj.close()
+		v.obj.Close()
 		v.unlockCache()
 		return err
 	}
@@ -364,7 +365,7 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 		if opt.Ledger != nil {
 			ob, err := openOutbox(opt.CacheDir, v.headExists, v.logf)
 			if err != nil {
-				v.obj.close()
+				v.obj.Close()
 				v.unlockCache()
 				return err
 			}
@@ -436,7 +437,7 @@ func (v *Volume) ChunkSize() int { return v.chunkSize }
 
 // Stats reports pending work.
 func (v *Volume) Stats() Stats {
-	n, b := v.obj.stats()
+	n, b := v.obj.Stats()
 	st := Stats{PendingUploads: n, PendingBytes: b}
 	if v.outbox != nil {
 		st.PendingAnchors = v.outbox.len()
@@ -446,7 +447,7 @@ func (v *Volume) Stats() Stats {
 
 // Full reports whether the remote has refused uploads for want of room:
 // new files and writes get ENOSPC until an upload succeeds again.
-func (v *Volume) Full() bool { return v.obj.full() }
+func (v *Volume) Full() bool { return v.obj.Full() }
 
 // Space is the room a mount reports (df): the remote's, when its backend
 // tells it, else the cache disk's.
@@ -502,7 +503,7 @@ func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 		done := make(chan struct{})
 		defer close(done)
 		go func() {
-			n0, _ := v.obj.stats()
+			n0, _ := v.obj.Stats()
 			t := time.NewTicker(200 * time.Millisecond)
 			defer t.Stop()
 			for {
@@ -510,7 +511,7 @@ func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 				case <-done:
 					return
 				case <-t.C:
-					n, _ := v.obj.stats()
+					n, _ := v.obj.Stats()
 					if n > int(n0) {
 						n0 = n
 					}
@@ -570,7 +571,7 @@ func (v *Volume) Close(ctx context.Context) error {
 	if v.outbox != nil {
 		v.outbox.close()
 	}
-	v.obj.close()
+	v.obj.Close()
 	v.unlockCache()
 	return err
 }

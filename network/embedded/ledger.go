@@ -28,6 +28,7 @@ import (
 	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/invoke"
+	"github.com/anchorfs/anchorfs/retry"
 )
 
 // Signer is the caller: a certificate for its key and signatures by it.
@@ -44,9 +45,6 @@ const MSPID = "embedded"
 const Channel = "anchorfs"
 
 const (
-	// mvccRetries is how often a transaction that lost an MVCC race is
-	// simulated again before the conflict is reported.
-	mvccRetries = 8
 	// maxBlockTxs bounds how many queued transactions one block takes.
 	maxBlockTxs = 64
 )
@@ -256,35 +254,44 @@ func (l *Ledger) evaluate(args ...string) ([]byte, error) {
 }
 
 // submit simulates and commits, simulating again when another transaction
-// changed what this one read.
+// changed what this one read (retry.Conflict).
 func (l *Ledger) submit(ctx context.Context, args ...string) ([]byte, error) {
-	for attempt := 0; ; attempt++ {
-		rec, payload, err := l.simulate(args...)
+	var payload []byte
+	tries := 0
+	err := retry.Do(ctx, retry.Conflict, func(err error) bool { return errors.Is(err, errConflict) }, nil, func() error {
+		tries++
+		rec, out, err := l.simulate(args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		payload = out
 		if len(rec.Writes) == 0 && rec.Event == nil {
-			return payload, nil // nothing to commit
+			return nil // nothing to commit
 		}
 		s := &submission{tx: rec, done: make(chan error, 1)}
 		select {
 		case l.queue <- s:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-l.stop:
-			return nil, fmt.Errorf("%w: the ledger is closed", network.ErrUnavailable)
+			return fmt.Errorf("%w: the ledger is closed", network.ErrUnavailable)
 		}
 		if err := <-s.done; err != nil {
-			return nil, err
+			return err
 		}
-		if rec.Code == codeValid {
-			return payload, nil
+		if rec.Code != codeValid {
+			return fmt.Errorf("transaction %s: %s (try %d): %w", rec.TxID, rec.Code, tries, errConflict)
 		}
-		if attempt == mvccRetries {
-			return nil, fmt.Errorf("transaction %s: %s after %d tries", rec.TxID, rec.Code, attempt+1)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return payload, nil
 }
+
+// errConflict is a transaction another one invalidated: simulated again.
+var errConflict = errors.New("lost to a concurrent transaction")
 
 // committer cuts blocks from queued transactions, one database transaction
 // per block.

@@ -29,6 +29,7 @@ import (
 	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/invoke"
+	"github.com/anchorfs/anchorfs/retry"
 )
 
 // Profile is how a client reaches a network: written by the test network's
@@ -76,11 +77,6 @@ func LoadProfile(path string) (*Profile, error) {
 	}
 	return &p, nil
 }
-
-const (
-	// mvccRetries is how often a transaction that lost an MVCC race is submitted again.
-	mvccRetries = 5
-)
 
 // Ledger is anchorfs's chaincode on a Fabric channel: the chaincode's
 // calls (invoke.Client) over the Fabric Gateway.
@@ -213,14 +209,17 @@ func classify(err error) error {
 
 // Submit runs a chaincode function as a transaction, again when it lost an MVCC race.
 func (l *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
-	for attempt := 0; ; attempt++ {
-		out, err := l.contract.SubmitWithContext(ctx, fn, client.WithArguments(args...))
+	var out []byte
+	lostRace := func(err error) bool {
 		var ce *client.CommitError
-		if errors.As(err, &ce) && ce.Code == peer.TxValidationCode_MVCC_READ_CONFLICT && attempt < mvccRetries {
-			continue
-		}
-		return out, classify(err)
+		return errors.As(err, &ce) && ce.Code == peer.TxValidationCode_MVCC_READ_CONFLICT
 	}
+	err := retry.Do(ctx, retry.Conflict, lostRace, nil, func() error {
+		var err error
+		out, err = l.contract.SubmitWithContext(ctx, fn, client.WithArguments(args...))
+		return err
+	})
+	return out, classify(err)
 }
 
 // Evaluate runs a chaincode function without committing anything.

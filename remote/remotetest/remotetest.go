@@ -1,4 +1,4 @@
-// Package remotetest starts rclone's own servers on 127.0.0.1 for tests that need a network remote.
+// Package remotetest is what tests use for a remote: rclone's own servers on 127.0.0.1 (for network remotes, and their faults) and an object store in memory (for unit tests).
 package remotetest
 
 import (

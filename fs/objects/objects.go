@@ -1,7 +1,7 @@
-package volume
+// Package objects moves sealed objects between a volume and its remote: uploads queued in the background within a memory budget and spilled to local disk past it, fetches checked against their hash and made once however many ask at a time, and bounded caches of decrypted chunks and of metadata objects.
+package objects
 
 import (
-	"container/list"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -16,8 +16,11 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/retry"
 )
 
 const (
@@ -33,9 +36,6 @@ const (
 	// uploadStall is how long the remote may go without finishing an upload
 	// before writers stop waiting for it and spill to local disk.
 	uploadStall = 2 * time.Second
-	// maxUploadBackoff bounds the wait between tries of a failed upload: a
-	// remote that had no room takes writes again soon after room is made.
-	maxUploadBackoff = 10 * time.Second
 	// chunkCacheSize bounds the decrypted chunks kept in memory for readers.
 	chunkCacheSize = 128 << 20
 	// metaCacheEntries and metaCacheMax bound the cache of metadata objects
@@ -46,11 +46,17 @@ const (
 	metaCacheMax     = 64 << 10
 )
 
-// objects moves sealed objects between the volume and its store: uploads in
-// the background with a byte budget, fetches with hash checks, a cache of
+// Backend is the remote the objects live on.
+type Backend interface {
+	Put(ctx context.Context, name string, data []byte) error
+	Get(ctx context.Context, name string) ([]byte, error)
+}
+
+// Store is the objects of one volume on its remote: uploads in the
+// background with a byte budget, fetches with hash checks, a cache of
 // plaintext chunks and one fetch per object at a time.
-type objects struct {
-	store  ObjectStore
+type Store struct {
+	store  Backend
 	logf   func(string, ...any)
 	spill  string // write-back folder for objects past the budget; "" keeps all in memory
 	budget int64  // bytes of queued objects kept in memory
@@ -74,9 +80,10 @@ type objects struct {
 	dropped map[string]bool      // queued objects nothing needs any more: not uploaded
 	wake    chan struct{}        // closed to end the waits of failed uploads early
 
-	fetching map[string]*fetch
-	cache    *chunkCache
-	meta     *lru.Cache[string, []byte]
+	fetches singleflight.Group // object fetches under way, by name
+	chunks  singleflight.Group // chunk fetches and opens under way, by hash
+	cache   *chunkCache
+	meta    *lru.Cache[string, []byte]
 }
 
 type upload struct {
@@ -84,17 +91,11 @@ type upload struct {
 	gen  uint64
 }
 
-type fetch struct {
-	done chan struct{}
-	data []byte
-	err  error
-}
-
-func newObjects(store ObjectStore, spill string, budget int64, logf func(string, ...any)) *objects {
+func New(store Backend, spill string, budget int64, logf func(string, ...any)) *Store {
 	if budget <= 0 {
 		budget = uploadBudget
 	}
-	o := &objects{
+	o := &Store{
 		store:    store,
 		logf:     logf,
 		spill:    spill,
@@ -102,7 +103,6 @@ func newObjects(store ObjectStore, spill string, budget int64, logf func(string,
 		pending:  map[string][]byte{},
 		open:     map[uint64]int{},
 		queue:    make(chan upload, 1<<16),
-		fetching: map[string]*fetch{},
 		cache:    newChunkCache(chunkCacheSize),
 		meta:     newMetaCache(),
 		lastDone: time.Now(),
@@ -120,12 +120,12 @@ func newObjects(store ObjectStore, spill string, budget int64, logf func(string,
 }
 
 // spillPath is where object name waits on local disk.
-func (o *objects) spillPath(name string) string {
+func (o *Store) spillPath(name string) string {
 	return filepath.Join(o.spill, strings.ReplaceAll(name, "/", "_"))
 }
 
 // recoverSpill queues the objects a previous run left on local disk.
-func (o *objects) recoverSpill() {
+func (o *Store) recoverSpill() {
 	if o.spill == "" {
 		return
 	}
@@ -147,7 +147,7 @@ func (o *objects) recoverSpill() {
 }
 
 // spillObject writes obj to local disk, reporting whether it could.
-func (o *objects) spillObject(name string, obj []byte) bool {
+func (o *Store) spillObject(name string, obj []byte) bool {
 	if o.spill == "" {
 		return false
 	}
@@ -162,13 +162,13 @@ func (o *objects) spillObject(name string, obj []byte) bool {
 	return os.Rename(p+".tmp", p) == nil
 }
 
-// put queues obj for upload under name and returns at once (or once the
+// Put queues obj for upload under name and returns at once (or once the
 // upload budget has room). Reads see the object while it is queued.
-func (o *objects) put(name string, obj []byte) { o.putFor(format.ID{}, name, obj) }
+func (o *Store) Put(name string, obj []byte) { o.PutFor(format.ID{}, name, obj) }
 
-// putFor is put for a chunk or manifest of file owner: when the file goes
+// PutFor is put for a chunk or manifest of file owner: when the file goes
 // away before the object is uploaded, drop(owner) cancels the upload.
-func (o *objects) putFor(owner format.ID, name string, obj []byte) {
+func (o *Store) PutFor(owner format.ID, name string, obj []byte) {
 	o.mu.Lock()
 	if _, dup := o.pending[name]; dup {
 		o.mu.Unlock()
@@ -207,7 +207,7 @@ func (o *objects) putFor(owner format.ID, name string, obj []byte) {
 // taking uploads: writing the objects to local disk first would write
 // everything twice. It gives up when an upload fails or none finishes for
 // uploadStall (the caller then spills). Called with o.mu held.
-func (o *objects) waitForRoom() {
+func (o *Store) waitForRoom() {
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() { // wakes the wait below to look at the clock
@@ -229,7 +229,7 @@ func (o *objects) waitForRoom() {
 	}
 }
 
-func (o *objects) uploader() {
+func (o *Store) uploader() {
 	defer o.wg.Done()
 	for u := range o.queue {
 		o.mu.Lock()
@@ -243,7 +243,7 @@ func (o *objects) uploader() {
 				continue
 			}
 		}
-		backoff := time.Second
+		waits := retry.Upload.Backoff()
 		for {
 			if o.takeDropped(u.name) {
 				break
@@ -268,15 +268,16 @@ func (o *objects) uploader() {
 				o.mu.Unlock()
 				break
 			}
-			o.logf("upload of %s failed, retrying in %v: %v", u.name, backoff, err)
+			wait := waits.NextBackOff()
+			o.logf("upload of %s failed, retrying in %v: %v", u.name, wait.Round(time.Millisecond), err)
 			o.mu.Lock()
 			wake := o.wake
 			o.mu.Unlock()
+			// The wait of retry.Upload, or less: made room or a close ends it.
 			select {
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			case <-wake:
 			}
-			backoff = min(backoff*2, maxUploadBackoff)
 			o.mu.Lock()
 			o.failures--
 			o.mu.Unlock()
@@ -291,7 +292,7 @@ func (o *objects) uploader() {
 }
 
 // takeDropped reports whether the upload of name was dropped, forgetting it.
-func (o *objects) takeDropped(name string) bool {
+func (o *Store) takeDropped(name string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.dropped[name] {
@@ -301,11 +302,11 @@ func (o *objects) takeDropped(name string) bool {
 	return true
 }
 
-// drop cancels the uploads of file's objects still queued (the file is
+// Drop cancels the uploads of file's objects still queued (the file is
 // gone, and no head names an object before it is uploaded) and returns
 // their names. Failed uploads are retried at once: the room they leave on a
 // full remote may be what the others wait for.
-func (o *objects) drop(file format.ID) map[string]bool {
+func (o *Store) Drop(file format.ID) map[string]bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	names := map[string]bool{}
@@ -321,21 +322,21 @@ func (o *objects) drop(file format.ID) map[string]bool {
 	return names
 }
 
-// retrySoon ends the waits of failed uploads (room was made).
-func (o *objects) retrySoon() {
+// RetrySoon ends the waits of failed uploads (room was made).
+func (o *Store) RetrySoon() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.retryNow()
 }
 
 // retryNow ends the waits of failed uploads. Called with o.mu held.
-func (o *objects) retryNow() {
+func (o *Store) retryNow() {
 	close(o.wake)
 	o.wake = make(chan struct{})
 }
 
 // finish marks an upload done; size is what it held in memory.
-func (o *objects) finish(u upload, size int64) {
+func (o *Store) finish(u upload, size int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.pending, u.name)
@@ -348,8 +349,8 @@ func (o *objects) finish(u upload, size int64) {
 	o.cond.Broadcast()
 }
 
-// track starts or stops recording the names of queued objects.
-func (o *objects) track(on bool) {
+// Track starts or stops recording the names of queued objects.
+func (o *Store) Track(on bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if on {
@@ -359,22 +360,22 @@ func (o *objects) track(on bool) {
 	}
 }
 
-// tracked reports whether name was queued since track(true).
-func (o *objects) tracked(name string) bool {
+// Tracked reports whether name was queued since track(true).
+func (o *Store) Tracked(name string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.tracking[name]
 }
 
-// barrier returns the generation that covers every upload queued so far.
-func (o *objects) barrier() uint64 {
+// Barrier returns the generation that covers every upload queued so far.
+func (o *Store) Barrier() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.gen
 }
 
-// wait returns once every upload up to generation g is on the store.
-func (o *objects) wait(ctx context.Context, g uint64) error {
+// Wait returns once every upload up to generation g is on the store.
+func (o *Store) Wait(ctx context.Context, g uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		o.mu.Lock()
 		o.cond.Broadcast()
@@ -399,7 +400,7 @@ func (o *objects) wait(ctx context.Context, g uint64) error {
 		}
 		if o.failures > 0 {
 			// The objects stay queued and are retried; the caller learns now.
-			if isNoSpace(o.lastErr) {
+			if IsNoSpace(o.lastErr) {
 				return fmt.Errorf("uploading to the remote: %w", errors.Join(syscall.ENOSPC, o.lastErr))
 			}
 			return fmt.Errorf("uploading to the remote: %w", o.lastErr)
@@ -408,25 +409,25 @@ func (o *objects) wait(ctx context.Context, g uint64) error {
 	}
 }
 
-// full reports whether uploads are failing because the remote has no room;
+// Full reports whether uploads are failing because the remote has no room;
 // writers get ENOSPC until they succeed again.
-func (o *objects) full() bool {
+func (o *Store) Full() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.failures > 0 && isNoSpace(o.lastErr)
+	return o.failures > 0 && IsNoSpace(o.lastErr)
 }
 
-func isNoSpace(err error) bool {
+func IsNoSpace(err error) bool {
 	return err != nil && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
 		strings.Contains(err.Error(), "no space left on device") ||
 		strings.Contains(err.Error(), "too big for remaining disk space"))
 }
 
-// spillAll writes every queued object held in memory to the write-back
+// SpillAll writes every queued object held in memory to the write-back
 // folder too, so that a volume closed while uploads cannot proceed keeps
 // them for its next open (which queues them again). It reports how many
 // objects, and bytes, stay queued.
-func (o *objects) spillAll() (n int, bytes int64, err error) {
+func (o *Store) SpillAll() (n int, bytes int64, err error) {
 	if o.spill == "" {
 		return 0, 0, errors.New("no write-back folder")
 	}
@@ -455,15 +456,15 @@ func (o *objects) spillAll() (n int, bytes int64, err error) {
 	return n, bytes, nil
 }
 
-// stats reports uploads not yet on the store.
-func (o *objects) stats() (n int, bytes int64) {
+// Stats reports uploads not yet on the store.
+func (o *Store) Stats() (n int, bytes int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.pending), o.inflight
 }
 
-// close waits for every queued upload and stops the workers.
-func (o *objects) close() {
+// Close waits for every queued upload and stops the workers.
+func (o *Store) Close() {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -476,9 +477,9 @@ func (o *objects) close() {
 	o.wg.Wait()
 }
 
-// get returns the object named by h, checking its hash: a queued upload, or
+// Get returns the object named by h, checking its hash: a queued upload, or
 // a fetch from the store (one at a time per object).
-func (o *objects) get(ctx context.Context, name string, h format.Hash) ([]byte, error) {
+func (o *Store) Get(ctx context.Context, name string, h format.Hash) ([]byte, error) {
 	o.mu.Lock()
 	obj, queued := o.pending[name]
 	o.mu.Unlock()
@@ -503,20 +504,20 @@ func newMetaCache() *lru.Cache[string, []byte] {
 // cache of metadata objects: verify's.
 type fromRemoteKey struct{}
 
-// fromRemote makes ctx's metadata reads fetch from the remote.
-func fromRemote(ctx context.Context) context.Context {
+// FromRemote makes ctx's metadata reads fetch from the remote.
+func FromRemote(ctx context.Context) context.Context {
 	return context.WithValue(ctx, fromRemoteKey{}, true)
 }
 
-// getMeta is get for a metadata object (a folder object, manifest, head or
+// GetMeta is get for a metadata object (a folder object, manifest, head or
 // link table): recent small ones are kept, so that reopening a file or
 // listing a folder again does not wait on the remote.
-func (o *objects) getMeta(ctx context.Context, name string, h format.Hash) ([]byte, error) {
+func (o *Store) GetMeta(ctx context.Context, name string, h format.Hash) ([]byte, error) {
 	remote := ctx.Value(fromRemoteKey{}) != nil
 	if b, ok := o.meta.Get(name); ok && !remote {
 		return b, nil
 	}
-	b, err := o.get(ctx, name, h)
+	b, err := o.Get(ctx, name, h)
 	if err == nil && len(b) <= metaCacheMax {
 		o.meta.Add(name, b)
 	}
@@ -524,32 +525,59 @@ func (o *objects) getMeta(ctx context.Context, name string, h format.Hash) ([]by
 }
 
 // fetchChecked fetches an object from the store (one fetch per object at a
-// time) and checks it against its hash.
-func (o *objects) fetchChecked(ctx context.Context, name string, h format.Hash) ([]byte, error) {
-	o.mu.Lock()
-	if f, ok := o.fetching[name]; ok {
-		o.mu.Unlock()
-		<-f.done
-		return f.data, f.err
-	}
-	f := &fetch{done: make(chan struct{})}
-	o.fetching[name] = f
-	o.mu.Unlock()
-
-	f.data, f.err = o.store.Get(ctx, name)
-	if f.err == nil {
-		sum := sha256.Sum256(f.data)
-		if subtle.ConstantTimeCompare(sum[:], h[:]) != 1 {
-			f.data, f.err = nil, &IntegrityError{Object: name, Problem: "content does not match its hash"}
+// time, however many ask) and checks it against its hash.
+func (o *Store) fetchChecked(ctx context.Context, name string, h format.Hash) ([]byte, error) {
+	data, err, _ := o.fetches.Do(name, func() (any, error) {
+		data, err := o.store.Get(ctx, name)
+		if err == nil {
+			sum := sha256.Sum256(data)
+			if subtle.ConstantTimeCompare(sum[:], h[:]) != 1 {
+				return nil, &IntegrityError{Object: name, Problem: "content does not match its hash"}
+			}
+			return data, nil
 		}
-	} else if errors.Is(f.err, fs.ErrNotExist) {
-		f.err = &IntegrityError{Object: name, Problem: "object is missing from the remote"}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &IntegrityError{Object: name, Problem: "object is missing from the remote"}
+		}
+		return nil, err
+	})
+	if err != nil {
+		return nil, err
 	}
-	o.mu.Lock()
-	delete(o.fetching, name)
-	o.mu.Unlock()
-	close(f.done)
-	return f.data, f.err
+	return data.([]byte), nil
+}
+
+// Cached puts a decrypted chunk just written in the cache of decrypted
+// chunks, under the hash of its object.
+func (o *Store) Cached(h format.Hash, plain []byte) { o.cache.add(h, plain) }
+
+// Chunk returns the chunk object named by h opened (decrypted and checked)
+// by open, from the cache of decrypted chunks or the store; concurrent
+// callers for one chunk (a reader and its read-ahead) share one fetch and
+// one open.
+func (o *Store) Chunk(ctx context.Context, h format.Hash, open func(obj []byte) ([]byte, error)) ([]byte, error) {
+	if b, ok := o.cache.get(h); ok {
+		return b, nil
+	}
+	pt, err, _ := o.chunks.Do(h.String(), func() (any, error) {
+		if b, ok := o.cache.get(h); ok {
+			return b, nil
+		}
+		obj, err := o.Get(ctx, format.ObjectName(h), h)
+		if err != nil {
+			return nil, err
+		}
+		pt, err := open(obj)
+		if err != nil {
+			return nil, err
+		}
+		o.cache.add(h, pt)
+		return pt, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pt.([]byte), nil
 }
 
 // IntegrityError is an object that is missing, altered or does not belong
@@ -561,69 +589,38 @@ type IntegrityError struct {
 
 func (e *IntegrityError) Error() string { return fmt.Sprintf("%s: %s", e.Object, e.Problem) }
 
-// chunkCache keeps decrypted chunks by object hash, least recently used out first.
+// chunkCache keeps decrypted chunks by object hash, least recently used
+// out first, within a budget of the bytes their buffers hold.
 type chunkCache struct {
-	mu      sync.Mutex
-	max     int64
-	size    int64
-	order   *list.List
-	items   map[format.Hash]*list.Element
-	loading map[format.Hash]*fetch // chunks being fetched and decrypted
-}
-
-// join returns the load of h under way, or starts one (leader true): the
-// leader fills in data or err and calls finish.
-func (c *chunkCache) join(h format.Hash) (f *fetch, leader bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if f, ok := c.loading[h]; ok {
-		return f, false
-	}
-	f = &fetch{done: make(chan struct{})}
-	c.loading[h] = f
-	return f, true
-}
-
-func (c *chunkCache) finish(h format.Hash, f *fetch) {
-	c.mu.Lock()
-	delete(c.loading, h)
-	c.mu.Unlock()
-	close(f.done)
-}
-
-type cached struct {
-	h    format.Hash
-	data []byte
+	mu   sync.Mutex
+	max  int64
+	size int64
+	lru  *simplelru.LRU[format.Hash, []byte]
 }
 
 func newChunkCache(max int64) *chunkCache {
-	return &chunkCache{max: max, order: list.New(), items: map[format.Hash]*list.Element{}, loading: map[format.Hash]*fetch{}}
+	c := &chunkCache{max: max}
+	// Bounded by bytes (add), not by count: the count bound only has to be
+	// out of the way.
+	c.lru, _ = simplelru.NewLRU(1<<30, func(_ format.Hash, data []byte) { c.size -= int64(cap(data)) })
+	return c
 }
 
 func (c *chunkCache) get(h format.Hash) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.items[h]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(e)
-	return e.Value.(*cached).data, true
+	return c.lru.Get(h)
 }
 
 func (c *chunkCache) add(h format.Hash, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[h]; ok {
+	if c.lru.Contains(h) {
 		return
 	}
-	c.items[h] = c.order.PushFront(&cached{h: h, data: data})
+	c.lru.Add(h, data)
 	c.size += int64(cap(data)) // what the buffer holds, not what it shows
-	for c.size > c.max {
-		e := c.order.Back()
-		it := e.Value.(*cached)
-		c.order.Remove(e)
-		delete(c.items, it.h)
-		c.size -= int64(cap(it.data))
+	for c.size > c.max && c.lru.Len() > 0 {
+		c.lru.RemoveOldest()
 	}
 }
