@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/anchorfs/anchorfs/fs/anchoring"
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/remote"
@@ -100,7 +101,7 @@ func newInfoCmd() *cobra.Command {
 					out.Mountpoint, out.Pending, out.Space = r.Mountpoint, r.Pending, r.Space
 				}
 			} else {
-				out.Pending.PendingAnchors = volume.OutboxPending(s.cacheDir(cfg.Volume))
+				out.Pending.PendingAnchors = anchoring.Pending(s.cacheDir(cfg.Volume))
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

@@ -1,368 +1,19 @@
 package volume
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/anchorfs/anchorfs/chaincode/wire"
+	"github.com/anchorfs/anchorfs/fs/anchoring"
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
-	"github.com/anchorfs/anchorfs/retry"
 )
-
-// outbox holds file versions waiting to be anchored. A version goes to the
-// ledger only once a head that names it is on the remote, so the ledger
-// never anchors a state of a file that no tree has (a crash between the
-// two would otherwise leave the ledger ahead of every head). The heads are
-// anchored too, once they are on the remote. Each commit writes its
-// versions and its heads to the log in the cache folder, then the names of
-// the heads it is about to write, and fsyncs, before the heads go up; once
-// they are up, a "committed" line follows. Entries are marked done once
-// anchored. On reopen (after a crash), the versions of a commit whose heads
-// never reached the remote are dropped: nothing acknowledged them.
-type outbox struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	file    *os.File
-	w       *bufio.Writer
-	pending []outboxEntry
-	added   uint64 // versions added so far: each entry's place, for mark
-	commit  uint64 // the newest commit tag given out
-	kick    chan struct{}
-	lastErr error
-}
-
-type outboxEntry struct {
-	// Op is "add" (a version), "head" (a head to anchor), "done" (the
-	// version or head is anchored), "heads" (the names of the heads commit
-	// Commit is about to write) or "committed" (they are written).
-	Op     string         `json:"op"`
-	Anchor network.Anchor `json:"anchor,omitzero"`
-	Head   *network.Head  `json:"head,omitempty"`
-	Commit uint64         `json:"commit,omitempty"` // 0: written before commit tags existed
-	Heads  []string       `json:"heads,omitempty"`
-	gen    uint64         // upload generation of the manifest
-	place  uint64         // when it was added (outbox.added), for mark
-	ready  bool           // a head naming it is on the remote: it may go to the ledger
-}
-
-// openOutbox reads the log in dir; headExists tells whether a head a commit
-// named reached the remote (or waits parked in the cache).
-func openOutbox(dir string, headExists func(name string) bool, logf func(string, ...any)) (*outbox, error) {
-	path := filepath.Join(dir, "outbox")
-	ob := &outbox{kick: make(chan struct{}, 1)}
-	ob.cond = sync.NewCond(&ob.mu)
-	if b, err := os.ReadFile(path); err == nil {
-		done := map[string]bool{}
-		heads := map[uint64][]string{}
-		committed := map[uint64]bool{}
-		var adds []outboxEntry
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var e outboxEntry
-			if json.Unmarshal(sc.Bytes(), &e) != nil {
-				continue // a torn last line from a crash
-			}
-			ob.commit = max(ob.commit, e.Commit)
-			switch e.Op {
-			case "done":
-				done[e.key()] = true
-			case "heads":
-				heads[e.Commit] = e.Heads
-			case "committed":
-				committed[e.Commit] = true
-			case "add", "head":
-				if e.Op == "head" && e.Head == nil {
-					continue
-				}
-				adds = append(adds, e)
-			}
-		}
-		upTo := map[uint64]bool{} // commits whose heads are up, found on the remote
-		dropped := 0
-		for _, e := range adds {
-			if done[e.key()] {
-				continue
-			}
-			t := e.Commit
-			if t != 0 && !committed[t] {
-				if _, asked := upTo[t]; !asked {
-					up := len(heads[t]) > 0
-					for _, h := range heads[t] {
-						up = up && headExists(h)
-					}
-					upTo[t] = up
-				}
-				if !upTo[t] {
-					dropped++
-					continue
-				}
-			}
-			e.ready = true
-			ob.pending = append(ob.pending, e)
-		}
-		if dropped > 0 {
-			logf("outbox: %d versions of a commit that never reached the remote are dropped (nothing had acknowledged them)", dropped)
-		}
-	} else if !os.IsNotExist(err) {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	// Rewrite the log with what is still pending, all of it committed.
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	for _, e := range ob.pending {
-		writeEntry(w, outboxEntry{Op: e.Op, Anchor: e.Anchor, Head: e.Head})
-	}
-	if err := w.Flush(); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	ob.file, ob.w = f, w
-	return ob, nil
-}
-
-func anchorKey(a network.Anchor) string { return fmt.Sprintf("%s/%d", a.File, a.Version) }
-
-// key names what an entry anchors: a file's version, or a head.
-func (e outboxEntry) key() string {
-	if e.Head != nil {
-		return "head " + e.Head.Hash
-	}
-	return anchorKey(e.Anchor)
-}
-
-func writeEntry(w *bufio.Writer, e outboxEntry) {
-	b, _ := json.Marshal(e)
-	w.Write(b)
-	w.WriteByte('\n')
-}
-
-// add queues a version; it is written to the log, and may go to the ledger,
-// with the commit that names it.
-func (ob *outbox) add(a network.Anchor, gen uint64) {
-	ob.mu.Lock()
-	ob.added++
-	ob.pending = append(ob.pending, outboxEntry{Op: "add", Anchor: a, gen: gen, place: ob.added})
-	ob.mu.Unlock()
-}
-
-// mark is the place of the newest version added: a commit takes it while
-// it seals the tree, so that it tags only versions that tree has.
-func (ob *outbox) mark() uint64 {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	return ob.added
-}
-
-// durable writes the versions up to mark not yet in the log, tagged with a
-// new commit, the anchors of the heads that commit is about to write and
-// their names, and fsyncs the log. It returns the commit's tag, for
-// committed. Versions added after mark wait for the next commit: the heads
-// do not name them.
-func (ob *outbox) durable(mark uint64, heads []string, anchors ...network.Head) (uint64, error) {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	ob.commit++
-	t := ob.commit
-	for i := range ob.pending {
-		if e := &ob.pending[i]; e.Commit == 0 && !e.ready && e.place <= mark {
-			e.Commit = t
-			writeEntry(ob.w, outboxEntry{Op: "add", Anchor: e.Anchor, Commit: t})
-		}
-	}
-	for i := range anchors {
-		e := outboxEntry{Op: "head", Head: &anchors[i], Commit: t}
-		ob.pending = append(ob.pending, e)
-		writeEntry(ob.w, e)
-	}
-	writeEntry(ob.w, outboxEntry{Op: "heads", Commit: t, Heads: heads})
-	if err := ob.w.Flush(); err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
-	}
-	if err := ob.file.Sync(); err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
-	}
-	return t, nil
-}
-
-// committed records that the heads of commit t are on the remote: its
-// versions, and those of earlier commits, may go to the ledger.
-func (ob *outbox) committed(t uint64) {
-	ob.mu.Lock()
-	for i := range ob.pending {
-		if e := &ob.pending[i]; e.Commit != 0 && e.Commit <= t {
-			e.ready = true
-		}
-	}
-	writeEntry(ob.w, outboxEntry{Op: "committed", Commit: t})
-	ob.w.Flush()
-	ob.mu.Unlock()
-	ob.poke()
-}
-
-// poke wakes the anchorer: something may be ready to go.
-func (ob *outbox) poke() {
-	select {
-	case ob.kick <- struct{}{}:
-	default:
-	}
-}
-
-// batch returns up to max pending entries, at most one per file (a file's
-// next version names this one, so it waits for the next batch), and no
-// head that held (one still parked in the cache) reports.
-func (ob *outbox) batch(max int, held func(*network.Head) bool) []outboxEntry {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	seen := map[string]bool{}
-	var out []outboxEntry
-	for _, e := range ob.pending {
-		if e.Head != nil {
-			if e.ready && (held == nil || !held(e.Head)) {
-				out = append(out, e)
-			}
-			if len(out) == max {
-				break
-			}
-			continue
-		}
-		if seen[e.Anchor.File] {
-			continue
-		}
-		seen[e.Anchor.File] = true // a later version waits for this one, ready or not
-		if !e.ready {
-			continue
-		}
-		out = append(out, e)
-		if len(out) == max {
-			break
-		}
-	}
-	return out
-}
-
-// done removes anchored entries.
-func (ob *outbox) done(keys map[string]bool) {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	kept := ob.pending[:0]
-	for _, e := range ob.pending {
-		switch {
-		case !keys[e.key()]:
-			kept = append(kept, e)
-		case e.Head != nil:
-			writeEntry(ob.w, outboxEntry{Op: "done", Head: &network.Head{Hash: e.Head.Hash}})
-		default:
-			writeEntry(ob.w, outboxEntry{Op: "done", Anchor: network.Anchor{File: e.Anchor.File, Version: e.Anchor.Version}})
-		}
-	}
-	ob.pending = kept
-	ob.w.Flush() // a process killed now does not send them again
-	ob.cond.Broadcast()
-}
-
-// dropUnstored forgets the versions of file whose manifests were never
-// uploaded (their object names are in names): the file is gone.
-func (ob *outbox) dropUnstored(file string, names map[string]bool) {
-	done := map[string]bool{}
-	ob.mu.Lock()
-	for _, e := range ob.pending {
-		if h, err := format.ParseHash(e.Anchor.ManifestHash); err == nil && e.Anchor.File == file && names[format.ObjectName(h)] {
-			done[anchorKey(e.Anchor)] = true
-		}
-	}
-	ob.mu.Unlock()
-	if len(done) > 0 {
-		ob.done(done)
-	}
-}
-
-// hasSuccessor reports whether a version made on a waits in the outbox.
-func (ob *outbox) hasSuccessor(a network.Anchor) bool {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	for _, e := range ob.pending {
-		if e.Anchor.File == a.File && e.Anchor.PrevManifestHash == a.ManifestHash {
-			return true
-		}
-	}
-	return false
-}
-
-// holds reports whether version of file, with manifest, waits in the outbox.
-func (ob *outbox) holds(file string, version uint64, manifest string) bool {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	for _, e := range ob.pending {
-		if e.Anchor.File == file && e.Anchor.Version == version && e.Anchor.ManifestHash == manifest {
-			return true
-		}
-	}
-	return false
-}
-
-func (ob *outbox) len() int {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	return len(ob.pending)
-}
-
-// wait returns once the outbox is empty.
-func (ob *outbox) wait(ctx context.Context, progress func(Progress)) error {
-	stop := context.AfterFunc(ctx, func() {
-		ob.mu.Lock()
-		ob.cond.Broadcast()
-		ob.mu.Unlock()
-	})
-	defer stop()
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	total := len(ob.pending)
-	for len(ob.pending) > 0 {
-		if progress != nil {
-			total = max(total, len(ob.pending))
-			progress(Progress{Phase: "anchoring", Done: int64(total - len(ob.pending)), Total: int64(total)})
-		}
-		if err := ctx.Err(); err != nil {
-			if ob.lastErr != nil {
-				return fmt.Errorf("%w (ledger: %v)", err, ob.lastErr)
-			}
-			return err
-		}
-		ob.cond.Wait()
-	}
-	return nil
-}
-
-func (ob *outbox) close() {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	ob.w.Flush()
-	ob.file.Sync()
-	ob.file.Close()
-}
 
 // anchor queues a new file version for the ledger; prevManifest is the
 // manifest of the version it replaces ("" for a first version).
@@ -370,7 +21,7 @@ func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash, prevManifest 
 	if v.outbox == nil {
 		return
 	}
-	v.outbox.add(network.Anchor{
+	v.outbox.Add(network.Anchor{
 		Volume: v.id.String(), File: n.id.String(), Version: m.Version, PrevVersion: m.Version - 1,
 		PrevManifestHash: prevManifest, MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size,
 		Domain: n.dom.ledgerID(),
@@ -386,45 +37,18 @@ func (v *Volume) anchorer() {
 		<-v.stop
 		cancel()
 	}()
-	for {
-		if len(v.outbox.batch(wire.BatchSize, v.parkedHead)) == 0 {
-			select {
-			case <-v.stop:
-				return
-			case <-v.outbox.kick:
-				continue
-			}
-		}
-		// A ledger that is down delays anchoring for as long as it is
-		// down (retry.Ledger); each try takes the outbox as it is then.
-		retry.Do(ctx, retry.Ledger, nil, func(err error, wait time.Duration) {
-			v.logf("anchoring: %v (retrying in %v)", err, wait.Round(time.Millisecond))
-		}, func() error {
-			batch := v.outbox.batch(wire.BatchSize, v.parkedHead)
-			if len(batch) == 0 {
-				return nil
-			}
-			err := v.submit(batch)
-			v.outbox.mu.Lock()
-			v.outbox.lastErr = err
-			v.outbox.mu.Unlock()
-			return err
-		})
-		if ctx.Err() != nil {
-			return
-		}
-	}
+	anchoring.Run(ctx, v.outbox, v.parkedHead, v.submit, v.logf)
 }
 
 // submit anchors one batch once its manifests are on the remote and handles
 // each outcome: committed, already there, or stale (a conflict).
-func (v *Volume) submit(batch []outboxEntry) error {
+func (v *Volume) submit(batch []anchoring.Entry) error {
 	ctx := context.Background()
 	var gen uint64
 	var anchors []network.Anchor
 	var heads []network.Head
 	for _, e := range batch {
-		gen = max(gen, e.gen)
+		gen = max(gen, e.Gen())
 		if e.Head != nil {
 			heads = append(heads, *e.Head)
 		} else {
@@ -447,33 +71,33 @@ func (v *Volume) submit(batch []outboxEntry) error {
 			// Denied or malformed: it will not pass by retrying.
 			v.logf("the ledger refused head %s: %v", h.Hash, err)
 		}
-		done[outboxEntry{Head: &heads[i]}.key()] = true
+		done[anchoring.Entry{Head: &heads[i]}.Key()] = true
 	}
 	var later error
 	for i, r := range results[:len(anchors)] {
 		a := anchors[i]
 		switch {
 		case r.Err == nil:
-			done[anchorKey(a)] = true
+			done[anchoring.AnchorKey(a)] = true
 		case errors.Is(r.Err, network.ErrStale) && r.Current != nil &&
 			r.Current.Version == a.Version && r.Current.ManifestHash == a.ManifestHash:
-			done[anchorKey(a)] = true // committed by an earlier try
+			done[anchoring.AnchorKey(a)] = true // committed by an earlier try
 		case errors.Is(r.Err, network.ErrStale) && r.Current != nil && r.Current.Version > a.Version && v.anchoredBefore(ctx, a):
-			done[anchorKey(a)] = true // committed by an earlier run, and followed since
+			done[anchoring.AnchorKey(a)] = true // committed by an earlier run, and followed since
 		case errors.Is(r.Err, network.ErrStale):
 			if err := v.conflict(a, r.Current); err != nil {
 				later = err // kept, and tried again after the anchorer's wait
 			} else {
-				done[anchorKey(a)] = true
+				done[anchoring.AnchorKey(a)] = true
 			}
 		default:
 			// Denied or malformed: it will not pass by retrying. Keep a record
 			// and drop it so the rest of the outbox moves on.
 			v.logf("the ledger refused version %d of file %s: %v", a.Version, a.File, r.Err)
-			done[anchorKey(a)] = true
+			done[anchoring.AnchorKey(a)] = true
 		}
 	}
-	v.outbox.done(done)
+	v.outbox.Done(done)
 	return later
 }
 
@@ -522,7 +146,7 @@ func (v *Volume) ledgerCheck(n *Node) error {
 		n.checked = version
 		v.mu.Unlock()
 		return nil
-	case latest.Version == version && v.outbox != nil && v.outbox.holds(n.id.String(), version, manifest):
+	case latest.Version == version && v.outbox != nil && v.outbox.Holds(n.id.String(), version, manifest):
 		return nil // ours lost to another writer's: the anchorer keeps it as a conflict copy
 	case latest.Version < version:
 		return nil // newer than the ledger's: waiting in an outbox
@@ -593,7 +217,7 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) error {
 		v.logf("conflict on file %s: it is no longer in the tree; version %d stays only on the remote", ours.File, ours.Version)
 		return nil
 	}
-	if v.outbox.hasSuccessor(ours) {
+	if v.outbox.HasSuccessor(ours) {
 		v.logf("conflict: version %d of file %s was not anchored; the version made on it keeps its content", ours.Version, n.id)
 	} else if err := v.conflictCopy(n, ours); err != nil {
 		var ie *objects.IntegrityError
@@ -792,48 +416,4 @@ func conflictName(name, host string, t time.Time) string {
 		host = "unknown"
 	}
 	return fmt.Sprintf("%s (conflict %s %s)%s", name[:len(name)-len(ext)], host, t.UTC().Format("2006-01-02 150405"), ext)
-}
-
-// sortedPending is for tests and info: the versions in the outbox, in order.
-func (ob *outbox) sortedPending() []network.Anchor {
-	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	var out []network.Anchor
-	for _, e := range ob.pending {
-		if e.Head == nil {
-			out = append(out, e.Anchor)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return anchorKey(out[i]) < anchorKey(out[j]) })
-	return out
-}
-
-// OutboxPending counts the versions and heads an outbox in cacheDir still
-// holds, for reports while no mount has the volume open.
-func OutboxPending(cacheDir string) int {
-	b, err := os.ReadFile(filepath.Join(cacheDir, "outbox"))
-	if err != nil {
-		return 0
-	}
-	done := map[string]bool{}
-	var adds []string
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		var e outboxEntry
-		if json.Unmarshal(line, &e) != nil {
-			continue
-		}
-		switch e.Op {
-		case "done":
-			done[e.key()] = true
-		case "add", "head":
-			adds = append(adds, e.key())
-		}
-	}
-	n := 0
-	for _, k := range adds {
-		if !done[k] {
-			n++
-		}
-	}
-	return n
 }

@@ -369,7 +369,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	v.dirty, v.linksDirty = false, false
 	var mark uint64 // the versions the sealed tree has (Flush adds under v.mu)
 	if v.outbox != nil {
-		mark = v.outbox.mark()
+		mark = v.outbox.Mark()
 	}
 	v.mu.Unlock()
 	for _, o := range sealed {
@@ -388,7 +388,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	if v.outbox != nil {
 		// Every version the heads name is in the durable outbox first.
 		var err error
-		if tag, err = v.outbox.durable(mark, names, v.headAnchors(heads, hashes)...); err != nil {
+		if tag, err = v.outbox.Durable(mark, names, v.headAnchors(heads, hashes)...); err != nil {
 			v.redirty()
 			return err
 		}
@@ -401,7 +401,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		}
 	}
 	if v.outbox != nil {
-		v.outbox.committed(tag)
+		v.outbox.Committed(tag)
 	}
 	for _, f := range merged {
 		if err := v.store.Delete(ctx, f.name); err != nil {
@@ -488,7 +488,7 @@ func (v *Volume) parkHeads(heads []pendingHead, mark uint64) error {
 	}
 	objs, hashes, names := v.sealHeads(heads)
 	if v.outbox != nil {
-		if _, err := v.outbox.durable(mark, names, v.headAnchors(heads, hashes)...); err != nil {
+		if _, err := v.outbox.Durable(mark, names, v.headAnchors(heads, hashes)...); err != nil {
 			return err
 		}
 	}
@@ -531,7 +531,7 @@ func (v *Volume) unpark(ctx context.Context) error {
 	}
 	v.logf("uploaded %d parked heads", len(entries))
 	if v.outbox != nil {
-		v.outbox.poke() // their anchors may go now
+		v.outbox.Poke() // their anchors may go now
 	}
 	return nil
 }

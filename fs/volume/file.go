@@ -108,7 +108,7 @@ func (v *Volume) forgetIfGone(n *Node) {
 	}
 	names := v.obj.Drop(n.id)
 	if len(names) > 0 && v.outbox != nil {
-		v.outbox.dropUnstored(n.id.String(), names)
+		v.outbox.DropUnstored(n.id.String(), names)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anchorfs/anchorfs/fs/anchoring"
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
@@ -156,7 +157,7 @@ type Volume struct {
 	baseTree   string // root tree of the last head written or merged: the base of merges
 	nextIno    uint64
 
-	outbox *outbox // versions waiting for the ledger; nil without one
+	outbox *anchoring.Outbox // versions waiting for the ledger; nil without one
 
 	ignored  map[string]bool // heads of shared folders left unmerged, reported once
 	badHeads map[string]bool // heads that do not open (damaged, or cut short by a crash), reported once
@@ -363,7 +364,7 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	}
 	if !opt.ReadOnly {
 		if opt.Ledger != nil {
-			ob, err := openOutbox(opt.CacheDir, v.headExists, v.logf)
+			ob, err := anchoring.Open(opt.CacheDir, v.headExists, v.logf)
 			if err != nil {
 				v.obj.Close()
 				v.unlockCache()
@@ -440,7 +441,7 @@ func (v *Volume) Stats() Stats {
 	n, b := v.obj.Stats()
 	st := Stats{PendingUploads: n, PendingBytes: b}
 	if v.outbox != nil {
-		st.PendingAnchors = v.outbox.len()
+		st.PendingAnchors = v.outbox.Len()
 	}
 	return st
 }
@@ -524,7 +525,11 @@ func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 		return err
 	}
 	if v.outbox != nil {
-		return v.outbox.wait(ctx, progress)
+		var report func(done, total int64)
+		if progress != nil {
+			report = func(done, total int64) { progress(Progress{Phase: "anchoring", Done: done, Total: total}) }
+		}
+		return v.outbox.Wait(ctx, report)
 	}
 	return nil
 }
@@ -557,11 +562,11 @@ func (v *Volume) Close(ctx context.Context) error {
 			}
 		}
 		if v.outbox != nil && parked {
-			v.logf("%d versions stay in the outbox for the next mount or sync", v.outbox.len())
+			v.logf("%d versions stay in the outbox for the next mount or sync", v.outbox.Len())
 		} else if v.outbox != nil {
 			wctx, cancel := context.WithTimeout(ctx, closeAnchorWait)
-			if werr := v.outbox.wait(wctx, nil); werr != nil {
-				v.logf("%d versions stay in the outbox for the next mount or sync: %v", v.outbox.len(), werr)
+			if werr := v.outbox.Wait(wctx, nil); werr != nil {
+				v.logf("%d versions stay in the outbox for the next mount or sync: %v", v.outbox.Len(), werr)
 			}
 			cancel()
 		}
@@ -569,7 +574,7 @@ func (v *Volume) Close(ctx context.Context) error {
 	close(v.stop)
 	v.bg.Wait()
 	if v.outbox != nil {
-		v.outbox.close()
+		v.outbox.Close()
 	}
 	v.obj.Close()
 	v.unlockCache()

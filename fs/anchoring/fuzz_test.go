@@ -1,4 +1,4 @@
-package volume
+package anchoring
 
 import (
 	"os"
@@ -24,23 +24,23 @@ func FuzzOutboxReplay(f *testing.F) {
 			t.Fatal(err)
 		}
 		up := func(name string) bool { return name == "heads/b" }
-		ob, err := openOutbox(dir, up, func(string, ...any) {})
+		ob, err := Open(dir, up, func(string, ...any) {})
 		if err != nil {
 			return
 		}
 		first := ob.sortedPending()
-		ob.close()
-		ob2, err := openOutbox(dir, up, func(string, ...any) {})
+		ob.Close()
+		ob2, err := Open(dir, up, func(string, ...any) {})
 		if err != nil {
 			t.Fatalf("an outbox this build wrote does not reopen: %v", err)
 		}
-		defer ob2.close()
+		defer ob2.Close()
 		second := ob2.sortedPending()
 		if len(first) != len(second) {
 			t.Fatalf("reopen kept %d versions, then %d", len(first), len(second))
 		}
 		for i := range first {
-			if anchorKey(first[i]) != anchorKey(second[i]) {
+			if AnchorKey(first[i]) != AnchorKey(second[i]) {
 				t.Fatalf("reopen changed what is kept: %v then %v", first, second)
 			}
 		}
