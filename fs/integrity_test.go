@@ -125,3 +125,44 @@ func TestWrongKeyIsRefused(t *testing.T) {
 		t.Fatalf("open with a wrong key: %v", err)
 	}
 }
+
+// TestVerifyFetchesLoadedFoldersFromTheRemote: verify in a running mount
+// checks a folder's object on the remote even when the mount holds the
+// folder in memory: one the remote lost is a finding on that folder.
+func TestVerifyFetchesLoadedFoldersFromTheRemote(t *testing.T) {
+	store := newTestStore(t)
+	newVolume(t, store)
+	m := mount(t, store, t.TempDir())
+	before := map[string]bool{}
+	for _, p := range objectFiles(t, store.root) {
+		before[p] = true
+	}
+	if err := os.Mkdir(m.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.path("d/f"), []byte("in d"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.vol.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := os.ReadDir(m.path("d")); err != nil || len(entries) != 1 {
+		t.Fatalf("listing d: %v %v", entries, err)
+	}
+	for _, p := range objectFiles(t, store.root) {
+		if !before[p] {
+			os.Remove(p) // every object the change made: d's folder object among them
+		}
+	}
+	findings, err := m.vol.Verify(context.Background(), "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onD := false
+	for _, f := range findings {
+		onD = onD || (f.Path == "/d" && strings.Contains(f.Problem, "missing"))
+	}
+	if !onD {
+		t.Fatalf("verify found %+v, want the missing folder object of /d", findings)
+	}
+}

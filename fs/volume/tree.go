@@ -323,23 +323,32 @@ func treeOpCtx[T any](ctx context.Context, v *Volume, op func() (T, error)) (T, 
 }
 
 // dirObject fetches, checks and opens the folder object tree of folder id;
-// it needs no lock.
+// it needs no lock. A failure is logged as an integrity problem and is EIO.
 func (v *Volume) dirObject(ctx context.Context, tree string, dom *domain, aad []byte, id format.ID) (*format.Dir, error) {
-	h, err := format.ParseHash(tree)
+	d, err := v.openDir(ctx, tree, dom, aad, id)
 	if err != nil {
 		return nil, v.integrity(fmt.Errorf("folder %s: %w", id, err))
 	}
+	return d, nil
+}
+
+// openDir is dirObject that says what went wrong.
+func (v *Volume) openDir(ctx context.Context, tree string, dom *domain, aad []byte, id format.ID) (*format.Dir, error) {
+	h, err := format.ParseHash(tree)
+	if err != nil {
+		return nil, err
+	}
 	obj, err := v.obj.GetMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
-		return nil, v.integrity(err)
+		return nil, err
 	}
 	pt, _, err := dom.open(v, aad, obj)
 	if err != nil {
-		return nil, v.integrity(fmt.Errorf("folder object %s: %w", h, err))
+		return nil, fmt.Errorf("folder object %s: %w", h, err)
 	}
 	var d format.Dir
 	if err := format.Decode(pt, &d); err != nil || d.Dir != id.String() {
-		return nil, v.integrity(fmt.Errorf("folder object %s is malformed", h))
+		return nil, fmt.Errorf("folder object %s is malformed", h)
 	}
 	return &d, nil
 }

@@ -61,6 +61,14 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 		}()
 	}
 	err := v.walk(ctx, path, func(vi visit) error {
+		if vi.typ == format.TypeDir && vi.tree != "" && !vi.n.synthetic {
+			// The folder object itself, from the remote: the walk lists
+			// a loaded folder from memory.
+			if _, err := v.openDir(ctx, vi.tree, vi.n.dom, v.dirAAD(vi.n), vi.n.id); err != nil {
+				report(vi.path, err)
+			}
+			return nil
+		}
 		if vi.typ != format.TypeFile || vi.version == 0 {
 			return nil
 		}
