@@ -131,12 +131,12 @@ func TestRunSendsWhatIsReadyAndTriesAgain(t *testing.T) {
 			if tries++; tries < 3 {
 				return errors.New("ledger down")
 			}
-			sent <- batch
 			keys := map[string]bool{}
 			for _, e := range batch {
 				keys[e.Key()] = true
 			}
 			ob.Done(keys)
+			sent <- batch
 			return nil
 		}, t.Logf)
 	}()

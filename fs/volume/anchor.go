@@ -37,83 +37,19 @@ func (v *Volume) anchorer() {
 		<-v.stop
 		cancel()
 	}()
-	anchoring.Run(ctx, v.outbox, v.parkedHead, v.submit, v.logf)
+	tree := anchorTree{v}
+	anchoring.Run(ctx, v.outbox, v.parkedHead, func(batch []anchoring.Entry) error {
+		return anchoring.Submit(ctx, v.outbox, v.opt.Ledger, tree, batch, v.logf)
+	}, v.logf)
 }
 
-// submit anchors one batch once its manifests are on the remote and handles
-// each outcome: committed, already there, or stale (a conflict).
-func (v *Volume) submit(batch []anchoring.Entry) error {
-	ctx := context.Background()
-	var gen uint64
-	var anchors []network.Anchor
-	var heads []network.Head
-	for _, e := range batch {
-		gen = max(gen, e.Gen())
-		if e.Head != nil {
-			heads = append(heads, *e.Head)
-		} else {
-			anchors = append(anchors, e.Anchor)
-		}
-	}
-	if err := v.obj.Wait(ctx, gen); err != nil {
-		return err
-	}
-	results, err := v.opt.Ledger.AnchorBatch(ctx, anchors, heads...)
-	if err != nil {
-		return err
-	}
-	if len(results) != len(anchors)+len(heads) {
-		return fmt.Errorf("ledger answered %d results for %d anchors and %d heads", len(results), len(anchors), len(heads))
-	}
-	done := map[string]bool{}
-	for i, h := range heads {
-		if err := results[len(anchors)+i].Err; err != nil {
-			// Denied or malformed: it will not pass by retrying.
-			v.logf("the ledger refused head %s: %v", h.Hash, err)
-		}
-		done[anchoring.Entry{Head: &heads[i]}.Key()] = true
-	}
-	var later error
-	for i, r := range results[:len(anchors)] {
-		a := anchors[i]
-		switch {
-		case r.Err == nil:
-			done[anchoring.AnchorKey(a)] = true
-		case errors.Is(r.Err, network.ErrStale) && r.Current != nil &&
-			r.Current.Version == a.Version && r.Current.ManifestHash == a.ManifestHash:
-			done[anchoring.AnchorKey(a)] = true // committed by an earlier try
-		case errors.Is(r.Err, network.ErrStale) && r.Current != nil && r.Current.Version > a.Version && v.anchoredBefore(ctx, a):
-			done[anchoring.AnchorKey(a)] = true // committed by an earlier run, and followed since
-		case errors.Is(r.Err, network.ErrStale):
-			if err := v.conflict(a, r.Current); err != nil {
-				later = err // kept, and tried again after the anchorer's wait
-			} else {
-				done[anchoring.AnchorKey(a)] = true
-			}
-		default:
-			// Denied or malformed: it will not pass by retrying. Keep a record
-			// and drop it so the rest of the outbox moves on.
-			v.logf("the ledger refused version %d of file %s: %v", a.Version, a.File, r.Err)
-			done[anchoring.AnchorKey(a)] = true
-		}
-	}
-	v.outbox.Done(done)
-	return later
-}
+// anchorTree is what the anchorer needs of the volume.
+type anchorTree struct{ v *Volume }
 
-// anchoredBefore reports whether the ledger's history of a's file holds a
-// itself: an earlier run anchored it, and stopped before the outbox said so.
-func (v *Volume) anchoredBefore(ctx context.Context, a network.Anchor) bool {
-	hist, err := v.opt.Ledger.History(ctx, a.Volume, a.File)
-	if err != nil {
-		return false
-	}
-	for _, h := range hist {
-		if h.Version == a.Version && h.ManifestHash == a.ManifestHash {
-			return true
-		}
-	}
-	return false
+func (t anchorTree) Uploaded(ctx context.Context, gen uint64) error { return t.v.obj.Wait(ctx, gen) }
+
+func (t anchorTree) Conflict(ours network.Anchor, theirs *network.Anchor) error {
+	return t.v.conflict(ours, theirs)
 }
 
 // ledgerCheck compares a file's version with the ledger before its content
@@ -133,23 +69,15 @@ func (v *Volume) ledgerCheck(n *Node) error {
 		return nil
 	}
 	ctx := context.Background()
-	latest, err := v.opt.Ledger.Latest(ctx, v.id.String(), n.id.String())
-	switch {
-	case errors.Is(err, network.ErrNotFound):
-		return nil // not anchored yet: the version is in an outbox
-	case err != nil:
-		// A ledger that is down delays checks as it delays anchors.
-		v.logf("ledger check of file %s skipped: %v", n.id, err)
-		return nil
-	case latest.Version == version && latest.ManifestHash == manifest:
+	verdict, latest := anchoring.Check(ctx, v.opt.Ledger, v.outbox, v.id.String(), n.id.String(), version, manifest, v.logf)
+	switch verdict {
+	case anchoring.Anchored:
 		v.mu.Lock()
 		n.checked = version
 		v.mu.Unlock()
 		return nil
-	case latest.Version == version && v.outbox != nil && v.outbox.Holds(n.id.String(), version, manifest):
-		return nil // ours lost to another writer's: the anchorer keeps it as a conflict copy
-	case latest.Version < version:
-		return nil // newer than the ledger's: waiting in an outbox
+	case anchoring.Unknown, anchoring.Queued:
+		return nil
 	}
 	// The ledger has a newer version, or another of the same number: a
 	// concurrent writer's that was anchored first (the loser's writer keeps
