@@ -253,67 +253,72 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 		}
 	}
 	uid, gid, mode := n.uid, n.gid, n.mode
+	c := v.newNode(dir, format.TypeFile, mode, uid, gid)
 	v.mu.Unlock()
-	var c *Node
-	var copyName string
-	for tries := 0; ; tries++ {
-		err := v.withTree(func() error {
-			if err := v.need(dir); err != nil {
-				return err
-			}
-			copyName = freeConflictName(dir, name, v.opt.Host, time.Now())
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if c, err = v.Create(dir, copyName, mode, uid, gid); err == nil {
-			break
-		} else if !errors.Is(err, syscall.EEXIST) || tries == 10 {
-			return err
-		}
+	// The copy is made whole before it gets a name: its chunks sealed again
+	// for its own id (their AAD binds the file), its manifest sealed; then
+	// one tree operation names it and queues its version for the ledger.
+	cm, hash, err := v.copyVersion(c, n, m)
+	if err != nil {
+		v.obj.Drop(c.id)
+		return err
 	}
-	if err := v.fillCopy(c, n, m); err != nil {
-		// A half-written copy is taken back; the conflict is tried again.
-		v.mu.Lock()
-		if dir.entries[copyName] == c {
-			v.removeName(dir, copyName, c)
+	var copyName string
+	err = v.withTree(func() error {
+		if err := v.need(dir); err != nil {
+			return err
 		}
-		v.mu.Unlock()
+		copyName = freeConflictName(dir, name, v.opt.Host, time.Now())
+		c.version, c.manifest, c.size = cm.Version, hash, cm.Size
+		if err := v.add(dir, copyName, c); err != nil {
+			return err
+		}
+		v.anchor(c, cm, hash, "")
+		return nil
+	})
+	if err != nil {
+		v.obj.Drop(c.id)
 		return err
 	}
 	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
 	return nil
 }
 
-// fillCopy writes the content of version m of n into the new file c.
-func (v *Volume) fillCopy(c, n *Node, m *format.Manifest) error {
+// copyVersion makes version 1 of file c, not yet in any folder, from
+// version m of file n: each chunk read, checked and sealed again for c,
+// the manifest sealed, all of it queued for upload. It returns c's manifest
+// and its hash.
+func (v *Volume) copyVersion(c, n *Node, m *format.Manifest) (*format.Manifest, string, error) {
 	ctx := context.Background()
-	h, err := v.Open(c)
-	if err != nil {
-		return err
-	}
 	key, _ := n.dom.fileKey(v, n.id, m.Epoch)
-	var off int64
+	epoch := c.dom.epoch()
+	ckey, ok := c.dom.fileKey(v, c.id, epoch)
+	if !ok {
+		return nil, "", syscall.EACCES // a grantee whose key was rotated away
+	}
+	chunks := make([]format.Chunk, len(m.Chunks))
 	for i, ch := range m.Chunks {
-		if ch.Hash != "" {
-			pt, err := v.plain(ctx, n, key, int64(i), ch)
-			if err != nil {
-				h.Release()
-				return err
-			}
-			if _, err := h.WriteAt(pt, off); err != nil {
-				h.Release()
-				return err
-			}
+		if ch.Hash == "" {
+			chunks[i] = ch // a hole stays a hole
+			continue
 		}
-		off += int64(ch.Size)
+		pt, err := v.plain(ctx, n, key, int64(i), ch)
+		if err != nil {
+			return nil, "", err
+		}
+		obj := format.Seal(ckey, format.ChunkAAD(v.id, c.id, 1, uint64(i)), pt)
+		h := format.HashOf(obj)
+		v.obj.PutFor(c.id, format.ObjectName(h), obj)
+		chunks[i] = format.Chunk{Hash: h.String(), Size: len(pt), Version: 1}
 	}
-	if err := h.Truncate(m.Size); err != nil {
-		h.Release()
-		return err
-	}
-	return h.Release()
+	cm := format.Manifest{Format: format.Version, File: c.id.String(), Version: 1, Size: m.Size,
+		ChunkSize: v.chunkSize, Chunks: chunks, Epoch: epoch}
+	cm.MerkleRoot = format.MerkleRoot(cm.Chunks)
+	mk, _ := c.dom.metaKey(v, epoch)
+	obj := format.Seal(mk, format.ManifestAAD(v.id, c.id, 1), format.Encode(cm))
+	h := format.HashOf(obj)
+	v.obj.PutFor(c.id, format.ObjectName(h), obj)
+	return &cm, h.String(), nil
 }
 
 // freeConflictName is conflictName, or "name (conflict HOST DATE N).ext"
