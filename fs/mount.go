@@ -21,6 +21,13 @@ type MountOptions struct {
 	// AllowOther lets other local users in, under the kernel's ordinary
 	// permission checks (default_permissions).
 	AllowOther bool
+	// CacheTimeout is how long the kernel trusts names and attributes
+	// (0: cacheTimeout); the mount tells it of other writers' changes
+	// (Notify) as they land either way. A name the kernel found absent is
+	// trusted for cacheTimeout whatever this says: Notify cannot reach a
+	// name the kernel holds no node for, so another writer's new name shows
+	// within that.
+	CacheTimeout time.Duration
 	// ReadOnly mounts read-only (the kernel refuses every change, EROFS).
 	ReadOnly bool
 	// Debug logs every FUSE request through Logf.
@@ -33,10 +40,14 @@ const (
 	// sequential writer fills a chunk per request.
 	maxWrite = 1 << 20
 	// cacheTimeout is how long the kernel trusts names and attributes. This
-	// mount's own changes go through the kernel; another writer's (a merged
-	// head, a version taken from the ledger) show within it: an open of a
-	// changed file drops its cached pages, and one that takes a version the
-	// kernel has another size for reads with direct I/O until it asks again.
+	// mount's own changes go through the kernel; when the tree changes
+	// otherwise (another writer's head merged, a version taken from the
+	// ledger, a share refreshed, a conflict copy), the mount tells the
+	// kernel at once (Notify: names that now hold another node or none,
+	// files whose version changed lose their attributes and pages; a name
+	// found absent is trusted for this long only). An open
+	// of a changed file drops its cached pages too, and one that takes a
+	// version the kernel has another size for reads with direct I/O.
 	cacheTimeout = time.Second
 )
 
@@ -62,7 +73,10 @@ func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	timeout := cacheTimeout
+	timeout, negative := cacheTimeout, cacheTimeout
+	if opt.CacheTimeout > 0 {
+		timeout = opt.CacheTimeout
+	}
 	mo := fuse.MountOptions{
 		FsName:       "anchorfs",
 		Name:         "anchorfs",
@@ -88,7 +102,7 @@ func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 		MountOptions:    mo,
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
-		NegativeTimeout: &timeout,
+		NegativeTimeout: &negative,
 		RootStableAttr:  &gofs.StableAttr{Ino: v.Root().Ino()},
 		NullPermissions: true,
 	})
@@ -96,6 +110,8 @@ func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 		return nil, mountError(dir, err)
 	}
 	raiseReadAhead(dir, logf)
+	inv := &invalidator{root: root}
+	v.OnChange(inv.kick)
 	return &Server{srv: srv, dir: dir}, nil
 }
 

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/anchorfs/anchorfs/fs"
+	"github.com/anchorfs/anchorfs/fs/volume"
 )
 
 // TestTwoWritersMerge mounts one volume twice (two homes with the same key)
@@ -157,4 +161,51 @@ func TestARemovalSurvivesAWriterThatMovedOn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestAnotherWritersChangeReachesTheKernelAtOnce: a mount whose kernel
+// trusts names and attributes for an hour still shows another writer's
+// changes (a new size, a new name, a removed one) once it has merged that
+// writer's head: the mount tells the kernel (Notify).
+func TestAnotherWritersChangeReachesTheKernelAtOnce(t *testing.T) {
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	a := mount(t, store, t.TempDir())
+	os.WriteFile(a.path("f"), []byte("one"), 0o644)
+	os.WriteFile(a.path("gone"), []byte("x"), 0o644)
+	if err := a.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := mountFull(t, store, volume.Options{CacheDir: t.TempDir(), CommitInterval: 200 * time.Millisecond, Logf: t.Logf},
+		selfUnwrap, fs.MountOptions{CacheTimeout: time.Hour})
+	if st, err := os.Stat(b.path("f")); err != nil || st.Size() != 3 {
+		t.Fatalf("b stats f: %v %v", st, err)
+	}
+	if _, err := os.Stat(b.path("gone")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(b.path("new")); !os.IsNotExist(err) { // now cached as absent, for an hour
+		t.Fatal(err)
+	}
+	os.WriteFile(a.path("f"), []byte("version two"), 0o644)
+	os.Remove(a.path("gone"))
+	os.WriteFile(a.path("new"), []byte("new"), 0o644)
+	if err := a.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	var goneErr, newErr error
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		st, err := os.Stat(b.path("f"))
+		if err == nil {
+			size = st.Size()
+		}
+		_, goneErr = os.Stat(b.path("gone"))
+		_, newErr = os.Stat(b.path("new"))
+		if size == 11 && os.IsNotExist(goneErr) && newErr == nil {
+			return
+		}
+	}
+	t.Fatalf("b, with the kernel's cache of an hour, sees f of %d bytes, gone: %v, new: %v", size, goneErr, newErr)
 }

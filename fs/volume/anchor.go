@@ -104,6 +104,7 @@ func (v *Volume) ledgerCheck(n *Node) error {
 	}
 	v.mu.Unlock()
 	v.logf("file %s: took version %d from the ledger (had %d)", n.id, latest.Version, version)
+	v.changed()
 	return nil
 }
 
@@ -281,6 +282,7 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 		return err
 	}
 	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
+	v.changed()
 	return nil
 }
 

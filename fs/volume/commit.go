@@ -247,6 +247,12 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	if len(foreign) > 0 {
 		pre = v.prefetchMerge(ctx, foreign)
 	}
+	foreignApplied := false // the tree took another writer's changes: the kernel is told
+	defer func() {
+		if foreignApplied {
+			v.changed()
+		}
+	}()
 	v.mu.Lock()
 	var mergers []*merger
 	var merged []foreignHead
@@ -281,6 +287,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 			// it is; an owner's first look finds its own last head.
 			if f.head.Seq >= d.headSeq {
 				v.adoptDomainHead(d, f)
+				foreignApplied = true
 			}
 			continue
 		}
@@ -302,6 +309,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 			superseded = append(superseded, d.headName(own))
 			continue
 		}
+		foreignApplied = true
 		mergers = append(mergers, m)
 		merged = append(merged, f)
 		if d.shared {

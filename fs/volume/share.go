@@ -470,6 +470,7 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 			show = append(show, d)
 		}
 	}
+	hidden := false
 	for id, d := range v.domains {
 		if listed[id] || d.root == nil {
 			continue
@@ -484,8 +485,12 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 			}
 		}
 		d.root = nil
+		hidden = true
 	}
 	v.mu.Unlock()
+	if hidden {
+		v.changed()
+	}
 	for _, d := range show {
 		head, name, top, err := v.shareTop(ctx, d)
 		v.mu.Lock()
@@ -493,6 +498,9 @@ func (v *Volume) refreshGrants(ctx context.Context) {
 			err = v.showShare(d, head, name, top)
 		}
 		v.mu.Unlock()
+		if err == nil {
+			v.changed()
+		}
 		if err != nil && err.Error() != d.showErr {
 			v.logf("shared folder %s: %v", d.name, err)
 		}
@@ -521,13 +529,18 @@ func (v *Volume) refreshReadOnlyShares(ctx context.Context) {
 			v.logf("shared folder %s: %v", d.name, err)
 			continue
 		}
+		took := false
 		v.mu.Lock()
 		for _, f := range heads {
 			if f.head.Seq > d.headSeq {
 				v.adoptDomainHead(d, f)
+				took = true
 			}
 		}
 		v.mu.Unlock()
+		if took {
+			v.changed()
+		}
 	}
 }
 

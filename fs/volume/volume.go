@@ -169,6 +169,9 @@ type Volume struct {
 	space   Space
 	spaceAt time.Time
 
+	changeMu sync.Mutex
+	onChange func() // told when the tree changed other than through an operation
+
 	commitMu sync.Mutex // one commit at a time
 	stop     chan struct{}
 	bg       sync.WaitGroup
@@ -428,6 +431,38 @@ func (v *Volume) unlockCache() {
 		v.lock.Close()
 		v.lock = nil
 	}
+}
+
+// OnChange sets fn to be called (outside the tree lock) whenever the tree
+// changes other than through an operation on it: another writer's head
+// merged or taken, a share shown, hidden or refreshed, a version taken from
+// the ledger, a conflict copy made. A mount uses it to drop what the
+// kernel caches.
+func (v *Volume) OnChange(fn func()) {
+	v.changeMu.Lock()
+	v.onChange = fn
+	v.changeMu.Unlock()
+}
+
+// changed tells OnChange's function. Called without the tree lock.
+func (v *Volume) changed() {
+	v.changeMu.Lock()
+	fn := v.onChange
+	v.changeMu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
+
+// Child is the node name holds in folder dir now; nil for none, or when
+// dir's entries are not in memory.
+func (v *Volume) Child(dir *Node, name string) *Node {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if dir.entries == nil {
+		return nil
+	}
+	return dir.entries[name]
 }
 
 // ID is the volume's id.
