@@ -424,6 +424,7 @@ func (v *Volume) unchangedSince(o *Node, name string, base format.Entry) bool {
 // mergePlan is a folder a merge will visit, by name from the top folder of
 // the head's key domain, with the subfolders it will visit in turn.
 type mergePlan struct {
+	id   string // the folder's id: a folder of ours under another name (they moved it) is found by it
 	kids map[string]*mergePlan
 }
 
@@ -490,7 +491,7 @@ func (v *Volume) planMerge(ctx context.Context, pre map[string]*format.Dir, dom 
 	}
 	b, t := get(base), get(theirs)
 	if b == nil || t == nil {
-		return &mergePlan{}
+		return &mergePlan{id: id}
 	}
 	baseTrees := map[string]string{}
 	for _, e := range b.Entries {
@@ -498,7 +499,7 @@ func (v *Volume) planMerge(ctx context.Context, pre map[string]*format.Dir, dom 
 			baseTrees[e.ID] = e.Tree
 		}
 	}
-	plan := &mergePlan{kids: map[string]*mergePlan{}}
+	plan := &mergePlan{id: id, kids: map[string]*mergePlan{}}
 	for _, e := range t.Entries {
 		if e.Type != format.TypeDir || e.Domain != "" && e.Domain != dom.ledgerID() {
 			continue // a shared folder is merged from its own heads
@@ -526,7 +527,17 @@ func (v *Volume) loadAlong(ctx context.Context, dir *Node, plan *mergePlan) {
 				return
 			}
 			for name, kid := range p.kids {
-				if c := n.entries[name]; c != nil {
+				c := n.entries[name]
+				if c == nil || c.id.String() != kid.id {
+					c = nil
+					for _, e := range n.entries { // moved within the folder by them
+						if e.id.String() == kid.id {
+							c = e
+							break
+						}
+					}
+				}
+				if c != nil {
 					walk(c, kid)
 				}
 			}
