@@ -31,7 +31,7 @@ type Options struct {
 	// rclone's own lookup (RCLONE_CONFIG, then ~/.config/rclone/rclone.conf).
 	ConfigPath string
 	// Retries is how many times a transient failure is retried with
-	// exponential backoff; 0 means the default (5).
+	// exponential backoff; 0 means retry.Remote's.
 	Retries int
 	// Logf receives the backend's own warnings and errors; nil discards them.
 	Logf func(format string, args ...any)
@@ -49,16 +49,12 @@ const DefaultMaxObjectSize = 256 << 20
 // ErrTooLarge is an object bigger than Options.MaxObjectSize.
 var ErrTooLarge = errors.New("object larger than any this drive writes")
 
-// defaultRetries gives a flaky network about half a minute in all
-// (retry.Remote's waits).
-const defaultRetries = 5
-
 // Store is one rclone remote holding objects under slash-separated names
 // such as "objects/ab/ab12...". It is safe for concurrent use.
 type Store struct {
 	spec    string
 	f       fs.Fs
-	retries int
+	policy  retry.Policy
 	maxSize int64
 }
 
@@ -118,12 +114,12 @@ func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
 	if errors.Is(err, fs.ErrorIsFile) {
 		return nil, fmt.Errorf("remote %s is a file, not a folder", shown)
 	}
-	s := &Store{spec: shown, f: f, retries: opt.Retries, maxSize: opt.MaxObjectSize}
+	s := &Store{spec: shown, f: f, policy: retry.Remote, maxSize: opt.MaxObjectSize}
 	if s.maxSize <= 0 {
 		s.maxSize = DefaultMaxObjectSize
 	}
-	if s.retries == 0 {
-		s.retries = defaultRetries
+	if opt.Retries > 0 {
+		s.policy.Tries = uint(opt.Retries) + 1
 	}
 	// Reachability: create the root if needed, then list it.
 	if err := s.retry(ctx, func() error { return f.Mkdir(ctx, "") }); err != nil {
@@ -149,9 +145,7 @@ func explain(err error) error {
 
 // retry runs op until it succeeds, fails for good, or retries run out.
 func (s *Store) retry(ctx context.Context, op func() error) error {
-	p := retry.Remote
-	p.Tries = uint(s.retries) + 1
-	return retry.Do(ctx, p, transient, nil, op)
+	return retry.Do(ctx, s.policy, transient, nil, op)
 }
 
 // transient reports whether trying again may help.

@@ -47,30 +47,30 @@ func Submit(ctx context.Context, ob *Outbox, l network.Ledger, t Tree, batch []E
 			// Denied or malformed: it will not pass by retrying.
 			logf("the ledger refused head %s: %v", h.Hash, err)
 		}
-		done[Entry{Head: &heads[i]}.Key()] = true
+		done[Entry{Head: &heads[i]}.key()] = true
 	}
 	var later error
 	for i, r := range results[:len(anchors)] {
 		a := anchors[i]
 		switch {
 		case r.Err == nil:
-			done[AnchorKey(a)] = true
+			done[anchorKey(a)] = true
 		case errors.Is(r.Err, network.ErrStale) && r.Current != nil &&
 			r.Current.Version == a.Version && r.Current.ManifestHash == a.ManifestHash:
-			done[AnchorKey(a)] = true // committed by an earlier try
+			done[anchorKey(a)] = true // committed by an earlier try
 		case errors.Is(r.Err, network.ErrStale) && r.Current != nil && r.Current.Version > a.Version && anchoredBefore(ctx, l, a):
-			done[AnchorKey(a)] = true // committed by an earlier run, and followed since
+			done[anchorKey(a)] = true // committed by an earlier run, and followed since
 		case errors.Is(r.Err, network.ErrStale):
 			if err := t.Conflict(a, r.Current); err != nil {
 				later = err // kept, and tried again after the anchorer's wait
 			} else {
-				done[AnchorKey(a)] = true
+				done[anchorKey(a)] = true
 			}
 		default:
 			// Denied or malformed: it will not pass by retrying. Keep a record
 			// and drop it so the rest of the outbox moves on.
 			logf("the ledger refused version %d of file %s: %v", a.Version, a.File, r.Err)
-			done[AnchorKey(a)] = true
+			done[anchorKey(a)] = true
 		}
 	}
 	ob.Done(done)

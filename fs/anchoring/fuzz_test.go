@@ -40,7 +40,7 @@ func FuzzOutboxReplay(f *testing.F) {
 			t.Fatalf("reopen kept %d versions, then %d", len(first), len(second))
 		}
 		for i := range first {
-			if AnchorKey(first[i]) != AnchorKey(second[i]) {
+			if anchorKey(first[i]) != anchorKey(second[i]) {
 				t.Fatalf("reopen changed what is kept: %v then %v", first, second)
 			}
 		}

@@ -140,15 +140,15 @@ func Open(dir string, headExists func(name string) bool, logf func(string, ...an
 	return ob, nil
 }
 
-// AnchorKey names a file's version in the outbox: what Done takes.
-func AnchorKey(a network.Anchor) string { return fmt.Sprintf("%s/%d", a.File, a.Version) }
+// anchorKey names a file's version in the outbox: what Done takes.
+func anchorKey(a network.Anchor) string { return fmt.Sprintf("%s/%d", a.File, a.Version) }
 
 // key names what an entry anchors: a file's version, or a head.
 func (e Entry) key() string {
 	if e.Head != nil {
 		return "head " + e.Head.Hash
 	}
-	return AnchorKey(e.Anchor)
+	return anchorKey(e.Anchor)
 }
 
 func writeEntry(w *bufio.Writer, e Entry) {
@@ -288,7 +288,7 @@ func (ob *Outbox) DropUnstored(file string, names map[string]bool) {
 	ob.mu.Lock()
 	for _, e := range ob.pending {
 		if h, err := format.ParseHash(e.Anchor.ManifestHash); err == nil && e.Anchor.File == file && names[format.ObjectName(h)] {
-			done[AnchorKey(e.Anchor)] = true
+			done[anchorKey(e.Anchor)] = true
 		}
 	}
 	ob.mu.Unlock()
@@ -372,7 +372,7 @@ func (ob *Outbox) sortedPending() []network.Anchor {
 			out = append(out, e.Anchor)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return AnchorKey(out[i]) < AnchorKey(out[j]) })
+	sort.Slice(out, func(i, j int) bool { return anchorKey(out[i]) < anchorKey(out[j]) })
 	return out
 }
 
@@ -406,15 +406,8 @@ func Pending(cacheDir string) int {
 	return n
 }
 
-// Gen is the upload generation of the version's manifest: the version may
-// go to the ledger once uploads up to it are on the remote.
-func (e Entry) Gen() uint64 { return e.gen }
-
-// Key names what an entry anchors: a file's version, or a head.
-func (e Entry) Key() string { return e.key() }
-
-// SetErr records the ledger's last answer, for Wait to report.
-func (ob *Outbox) SetErr(err error) {
+// setErr records the ledger's last answer, for Wait to report.
+func (ob *Outbox) setErr(err error) {
 	ob.mu.Lock()
 	ob.lastErr = err
 	ob.mu.Unlock()
@@ -443,7 +436,7 @@ func Run(ctx context.Context, ob *Outbox, held func(*network.Head) bool, submit 
 				return nil
 			}
 			err := submit(batch)
-			ob.SetErr(err)
+			ob.setErr(err)
 			return err
 		})
 		if ctx.Err() != nil {

@@ -38,7 +38,7 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	if got := ob.Batch(10, nil); len(got) != 2 {
 		t.Fatalf("a batch holds one version per file: %d entries", len(got))
 	}
-	ob.Done(map[string]bool{AnchorKey(a): true})
+	ob.Done(map[string]bool{anchorKey(a): true})
 	if _, err := ob.Durable(ob.Mark(), nil); err != nil { // flushes the done line
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestRunSendsWhatIsReadyAndTriesAgain(t *testing.T) {
 			}
 			keys := map[string]bool{}
 			for _, e := range batch {
-				keys[e.Key()] = true
+				keys[e.key()] = true
 			}
 			ob.Done(keys)
 			sent <- batch

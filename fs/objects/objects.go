@@ -513,9 +513,10 @@ func FromRemote(ctx context.Context) context.Context {
 // link table): recent small ones are kept, so that reopening a file or
 // listing a folder again does not wait on the remote.
 func (o *Store) GetMeta(ctx context.Context, name string, h format.Hash) ([]byte, error) {
-	remote := ctx.Value(fromRemoteKey{}) != nil
-	if b, ok := o.meta.Get(name); ok && !remote {
-		return b, nil
+	if ctx.Value(fromRemoteKey{}) == nil {
+		if b, ok := o.meta.Get(name); ok {
+			return b, nil
+		}
 	}
 	b, err := o.Get(ctx, name, h)
 	if err == nil && len(b) <= metaCacheMax {

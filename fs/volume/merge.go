@@ -515,7 +515,7 @@ func (v *Volume) planMerge(ctx context.Context, pre map[string]*format.Dir, dom 
 // fetching each one without the tree lock.
 func (v *Volume) loadAlong(ctx context.Context, dir *Node, plan *mergePlan) {
 	for round := 0; round < 64; round++ {
-		var cold []*Node
+		var cold []coldDir
 		v.mu.Lock()
 		var walk func(n *Node, p *mergePlan)
 		walk = func(n *Node, p *mergePlan) {
@@ -523,7 +523,7 @@ func (v *Volume) loadAlong(ctx context.Context, dir *Node, plan *mergePlan) {
 				return
 			}
 			if n.entries == nil {
-				cold = append(cold, n)
+				cold = append(cold, v.cold(n))
 				return
 			}
 			for name, kid := range p.kids {
@@ -543,31 +543,12 @@ func (v *Volume) loadAlong(ctx context.Context, dir *Node, plan *mergePlan) {
 			}
 		}
 		walk(dir, plan)
-		type want struct {
-			n    *Node
-			tree string
-			dom  *domain
-			aad  []byte
-		}
-		wants := make([]want, len(cold))
-		for i, n := range cold {
-			wants[i] = want{n, n.tree, n.dom, v.dirAAD(n)}
-		}
 		v.mu.Unlock()
-		if len(wants) == 0 {
+		if len(cold) == 0 {
 			return
 		}
-		for _, w := range wants {
-			d, err := v.dirObject(ctx, w.tree, w.dom, w.aad, w.n.id)
-			if err != nil {
-				return
-			}
-			v.mu.Lock()
-			if w.n.entries == nil && w.n.tree == w.tree {
-				err = v.install(w.n, d)
-			}
-			v.mu.Unlock()
-			if err != nil {
+		for _, c := range cold {
+			if err := v.fetchIn(ctx, c); err != nil {
 				return
 			}
 		}

@@ -302,24 +302,41 @@ func treeOpCtx[T any](ctx context.Context, v *Volume, op func() (T, error)) (T, 
 			v.mu.Unlock()
 			return out, err
 		}
-		n := u.n
-		tree, dom, aad := n.tree, n.dom, v.dirAAD(n)
+		c := v.cold(u.n)
 		v.mu.Unlock()
-		d, err := v.dirObject(ctx, tree, dom, aad, n.id)
-		if err != nil {
-			var zero T
-			return zero, err
-		}
-		v.mu.Lock()
-		if n.entries == nil && n.tree == tree {
-			err = v.install(n, d)
-		}
-		v.mu.Unlock()
-		if err != nil {
+		if err := v.fetchIn(ctx, c); err != nil {
 			var zero T
 			return zero, err
 		}
 	}
+}
+
+// coldDir is a folder not in memory as it was under the tree lock: what
+// fetching it takes, and what tells whether it changed meanwhile.
+type coldDir struct {
+	n    *Node
+	tree string
+	dom  *domain
+	aad  []byte
+}
+
+// cold notes folder n for fetchIn. Called with v.mu held.
+func (v *Volume) cold(n *Node) coldDir { return coldDir{n, n.tree, n.dom, v.dirAAD(n)} }
+
+// fetchIn fetches and opens c's folder object without the tree lock, then
+// makes it the folder's entries unless the folder changed meanwhile.
+// Called without v.mu.
+func (v *Volume) fetchIn(ctx context.Context, c coldDir) error {
+	d, err := v.dirObject(ctx, c.tree, c.dom, c.aad, c.n.id)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if c.n.entries == nil && c.n.tree == c.tree {
+		return v.install(c.n, d)
+	}
+	return nil
 }
 
 // dirObject fetches, checks and opens the folder object tree of folder id;
