@@ -2,14 +2,18 @@ package fs_test
 
 import (
 	"context"
+	"fmt"
+	iofs "io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs"
+	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/volume"
 )
 
@@ -208,4 +212,127 @@ func TestAnotherWritersChangeReachesTheKernelAtOnce(t *testing.T) {
 		}
 	}
 	t.Fatalf("b, with the kernel's cache of an hour, sees f of %d bytes, gone: %v, new: %v", size, goneErr, newErr)
+}
+
+// gatedStore, while armed, fails the first Get of each folder or file
+// object and holds the next until it is opened (and disarmed): a remote
+// that drops requests, then stalls.
+type gatedStore struct {
+	volume.ObjectStore
+	mu     sync.Mutex
+	armed  bool
+	failed map[string]bool
+	held   chan struct{} // a Get waits here
+	open   chan struct{} // closed: Gets go through
+}
+
+func (g *gatedStore) Get(ctx context.Context, name string) ([]byte, error) {
+	g.mu.Lock()
+	armed := g.armed && strings.HasPrefix(name, format.ObjectsDir+"/")
+	first := armed && !g.failed[name]
+	if first {
+		g.failed[name] = true
+	}
+	g.mu.Unlock()
+	if first {
+		return nil, &iofs.PathError{Op: "get", Path: name, Err: iofs.ErrNotExist}
+	}
+	if armed {
+		select {
+		case g.held <- struct{}{}:
+		default:
+		}
+		<-g.open
+	}
+	return g.ObjectStore.Get(ctx, name)
+}
+
+// TestAMergeFetchesWithoutTheTreeLock: merging another writer's head needs
+// folder objects this mount has not fetched, and the fetch before the merge
+// fails; while the merge's own fetch of them waits on a stalled remote, stat,
+// listing and reading of what the mount has loaded complete. The merge then
+// takes the other writer's change.
+func TestAMergeFetchesWithoutTheTreeLock(t *testing.T) {
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	setup := mount(t, store, t.TempDir())
+	if err := os.MkdirAll(setup.path("deep/a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(setup.path("deep/a/b/f"), []byte("one"), 0o644)
+	os.WriteFile(setup.path("top.txt"), []byte("top"), 0o644)
+	setup.unmount()
+
+	gated := &gatedStore{ObjectStore: store, failed: map[string]bool{}, held: make(chan struct{}, 1), open: make(chan struct{})}
+	opened := false
+	release := func() {
+		if !opened {
+			opened = true
+			gated.mu.Lock()
+			gated.armed = false
+			gated.mu.Unlock()
+			close(gated.open)
+		}
+	}
+	defer release()
+	a := mount(t, gated, t.TempDir())
+	if b, err := os.ReadFile(a.path("top.txt")); err != nil || string(b) != "top" {
+		t.Fatalf("a reads top.txt: %q %v", b, err)
+	}
+	other := mount(t, store, t.TempDir())
+	os.WriteFile(other.path("deep/a/b/f"), []byte("two, from the other writer"), 0o644)
+	if err := other.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	gated.mu.Lock()
+	gated.armed = true
+	gated.mu.Unlock()
+	synced := make(chan error, 1)
+	go func() { synced <- a.vol.Sync(ctx, nil) }()
+	select {
+	case <-gated.held:
+	case err := <-synced:
+		t.Fatalf("the merge did not fetch the other writer's folders: %v", err)
+	}
+	// A deadlock, not a speed: each call completes, or hangs until the
+	// remote opens (and the test fails).
+	done := make(chan error, 1)
+	go func() {
+		if _, err := os.Stat(a.path("top.txt")); err != nil {
+			done <- err
+			return
+		}
+		if _, err := os.ReadDir(a.dir); err != nil {
+			done <- err
+			return
+		}
+		b, err := os.ReadFile(a.path("top.txt"))
+		if err == nil && string(b) != "top" {
+			err = fmt.Errorf("top.txt reads %q", b)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		release()
+		t.Fatal("stat, listing and reading of loaded things waited for the merge's fetch: the tree lock is held across it")
+	}
+	select {
+	case err := <-synced:
+		t.Fatalf("the merge finished while its fetch was held (%v): the test showed nothing", err)
+	default:
+	}
+	release()
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(a.path("deep/a/b/f")); err != nil || string(b) != "two, from the other writer" {
+		t.Fatalf("after the merge, a reads deep/a/b/f: %q %v", b, err)
+	}
 }

@@ -538,7 +538,7 @@ func (o *Store) fetchChecked(ctx context.Context, name string, h format.Hash) ([
 			return data, nil
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &IntegrityError{Object: name, Problem: "object is missing from the remote"}
+			return nil, &IntegrityError{Object: name, Problem: "object is missing from the remote", Missing: true}
 		}
 		return nil, err
 	})
@@ -586,6 +586,7 @@ func (o *Store) Chunk(ctx context.Context, h format.Hash, open func(obj []byte) 
 type IntegrityError struct {
 	Object  string
 	Problem string
+	Missing bool // the remote does not have the object
 }
 
 func (e *IntegrityError) Error() string { return fmt.Sprintf("%s: %s", e.Object, e.Problem) }

@@ -42,7 +42,7 @@ func TestPutWaitGet(t *testing.T) {
 		t.Fatalf("an altered object: %v", err)
 	}
 	missing, mh, _ := object("never put")
-	if _, err := o.Get(ctx, missing, mh); !errors.As(err, &ie) {
+	if _, err := o.Get(ctx, missing, mh); !errors.As(err, &ie) || !ie.Missing {
 		t.Fatalf("a missing object: %v", err)
 	}
 }

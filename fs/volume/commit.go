@@ -167,22 +167,36 @@ func (v *Volume) idsAbove(n *Node) []string {
 }
 
 func (v *Volume) loadLinks(ctx context.Context, hash string) error {
+	l, err := v.fetchLinks(ctx, hash)
+	if err != nil {
+		return err
+	}
+	return v.linkNodes(l, v.links)
+}
+
+// fetchLinks fetches and opens link table hash; it needs no lock.
+func (v *Volume) fetchLinks(ctx context.Context, hash string) (*format.Links, error) {
 	h, err := format.ParseHash(hash)
 	if err != nil {
-		return fmt.Errorf("link table: %w", err)
+		return nil, fmt.Errorf("link table: %w", err)
 	}
 	obj, err := v.obj.GetMeta(ctx, format.ObjectName(h), h)
 	if err != nil {
-		return fmt.Errorf("link table: %w", err)
+		return nil, fmt.Errorf("link table: %w", err)
 	}
 	pt, _, err := v.rootDom.open(v, format.LinksAAD(v.id), obj)
 	if err != nil {
-		return fmt.Errorf("link table: %w", err)
+		return nil, fmt.Errorf("link table: %w", err)
 	}
 	var l format.Links
 	if err := format.Decode(pt, &l); err != nil {
-		return fmt.Errorf("link table: %w", err)
+		return nil, fmt.Errorf("link table: %w", err)
 	}
+	return &l, nil
+}
+
+// linkNodes makes link table l's nodes into links.
+func (v *Volume) linkNodes(l *format.Links, links map[format.ID]*Node) error {
 	for i := range l.Entries {
 		e := l.Entries[i]
 		e.Link = false
@@ -191,10 +205,49 @@ func (v *Volume) loadLinks(ctx context.Context, hash string) error {
 			return fmt.Errorf("link table: %w", err)
 		}
 		n.nlink = l.Entries[i].Nlink
-		v.links[n.id] = n
+		links[n.id] = n
 	}
 	return nil
 }
+
+// headWay is what a commit does with a foreign head.
+type headWay int
+
+const (
+	// headMerged: merged into this writer's tree.
+	headMerged headWay = iota
+	// headAncestor: an ancestor of this writer's head, left behind when a
+	// crash came between writing a head and removing the one it replaced.
+	// Everything in it is merged already; it goes, unmerged.
+	headAncestor
+	// headStale: a shared folder's head sealed in an older key epoch, after
+	// the rotation, by someone who lacks the current key (a revoked
+	// grantee). It is not merged.
+	headStale
+	// headTaken: nothing to merge; a read-only share takes the newest head
+	// as it is, and an owner's first look finds its own last head.
+	headTaken
+)
+
+// headWay says what a commit does with foreign head f. Called with v.mu held.
+func (v *Volume) headWay(f foreignHead) headWay {
+	d := f.dom
+	switch {
+	case slices.Contains(d.lin.ancestors, path.Base(f.name)):
+		return headAncestor
+	case d.shared && f.head.Epoch < d.epoch() && !d.readOnly:
+		return headStale
+	case d.shared && (d.readOnly || (d.headHash == "" && f.head.Root.Tree == d.baseTree)):
+		return headTaken
+	}
+	return headMerged
+}
+
+// maxMergeFetches bounds how often one commit's merges stop to fetch a
+// folder: each fetch is of a folder another writer changed or this writer
+// has not loaded, and a tree that keeps changing under the merge is merged
+// at the next commit instead.
+const maxMergeFetches = 1000
 
 // pendingHead is a head sealed at commit, written once its objects are stored.
 type pendingHead struct {
@@ -243,7 +296,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		foreign = append(foreign, f...)
 	}
 
-	var pre map[string]*format.Dir
+	pre := newMergeFetched()
 	if len(foreign) > 0 {
 		pre = v.prefetchMerge(ctx, foreign)
 	}
@@ -262,29 +315,23 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	domSeq := map[*domain]uint64{}
 	mergedIn := map[*domain][]string{}
 	mergedHeads := map[*domain][]*format.Head{}
-	for _, f := range foreign {
+	var stopped []*merger // merges stopped to fetch: their conflict copies are kept
+	fetches := 0
+	for i := 0; i < len(foreign); i++ {
+		f := foreign[i]
 		d := f.dom
-		if slices.Contains(d.lin.ancestors, path.Base(f.name)) {
-			// An ancestor of this writer's head, left behind when a crash
-			// came between writing a head and removing the one it replaced:
-			// everything in it is merged already. It goes, unmerged.
+		switch v.headWay(f) {
+		case headAncestor:
 			superseded = append(superseded, f.name)
 			continue
-		}
-		if d.shared && f.head.Epoch < d.epoch() && !d.readOnly {
-			// Sealed in an older key epoch: written by someone who does not
-			// hold the folder's current key (a revoked grantee), after the
-			// rotation. It is not merged.
+		case headStale:
 			if !v.ignored[f.name] {
 				v.ignored[f.name] = true
 				v.logf("shared folder %s: ignoring head %s sealed in key epoch %d (the folder is at %d): its writer lacks the current key",
 					d.id, path.Base(f.name), f.head.Epoch, d.epoch())
 			}
 			continue
-		}
-		if d.shared && (d.readOnly || (d.headHash == "" && f.head.Root.Tree == d.baseTree)) {
-			// Nothing to merge: a read-only share takes the newest head as
-			// it is; an owner's first look finds its own last head.
+		case headTaken:
 			if f.head.Seq >= d.headSeq {
 				v.adoptDomainHead(d, f)
 				foreignApplied = true
@@ -295,9 +342,37 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		if d.shared {
 			own = d.headHash
 		}
-		m, err := v.mergeHead(ctx, f, pre)
+		m, err := v.mergeHead(f, pre)
+		if err != nil && fetches < maxMergeFetches {
+			// The merge needs something not in memory: it is fetched
+			// without the lock, and this head is merged again.
+			var cold *unloadedError
+			var missing *unfetchedError
+			switch {
+			case errors.As(err, &cold):
+				stopped = append(stopped, m)
+				c := v.cold(cold.n)
+				v.mu.Unlock()
+				err = v.fetchIn(ctx, c)
+			case errors.As(err, &missing):
+				stopped = append(stopped, m)
+				v.mu.Unlock()
+				err = v.fetchForMerge(ctx, missing, pre)
+			}
+			if cold != nil || missing != nil {
+				fetches++
+				v.mu.Lock()
+				if err == nil {
+					i--
+					continue
+				}
+			}
+		}
 		if err != nil {
 			v.mu.Unlock()
+			for _, m := range append(stopped, mergers...) {
+				m.writeCopies()
+			}
 			return fmt.Errorf("merging the head %s of another writer: %w", f.name, err)
 		}
 		if !localChanges && !v.dirty && len(m.copies) == 0 && own != "" && slices.Contains(ancestry(&f.head), own) {
@@ -416,7 +491,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 			v.logf("removing a merged head: %v", err)
 		}
 	}
-	for _, m := range mergers {
+	for _, m := range append(stopped, mergers...) {
 		m.writeCopies()
 	}
 	v.deleteHeads(ctx, superseded)

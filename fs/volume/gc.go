@@ -124,12 +124,11 @@ func (v *Volume) committedRefs(ctx context.Context, dom *domain, id format.ID, t
 		return nil
 	}
 	keep[tree] = true
-	m := &merger{v: v}
-	entries, err := m.entries(ctx, dom, id.String(), tree)
+	d, err := v.openDir(ctx, tree, dom, format.DirAAD(v.id, id), id)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
+	for _, e := range d.Entries {
 		cid, err := format.ParseID(e.ID)
 		if err != nil {
 			return err

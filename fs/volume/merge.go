@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -9,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
 )
 
@@ -77,8 +79,66 @@ type merger struct {
 	v      *Volume
 	links  map[format.ID]*Node // their link table, loaded when needed
 	head   *format.Head
-	copies []pendingCopy          // conflict copies to write once the lock is released
-	pre    map[string]*format.Dir // folder objects fetched before the lock, by tree
+	copies []pendingCopy // conflict copies to write once the lock is released
+	pre    *mergeFetched // objects fetched without the lock
+}
+
+// mergeFetched holds what a merge reads from the store, fetched without the
+// tree lock: folder objects and link tables, by hash. The merge itself never
+// fetches; meeting something not here, it stops with an unfetchedError, and
+// the commit fetches it and merges that head again.
+type mergeFetched struct {
+	dirs  map[string]*format.Dir
+	links map[string]*format.Links
+}
+
+func newMergeFetched() *mergeFetched {
+	return &mergeFetched{dirs: map[string]*format.Dir{}, links: map[string]*format.Links{}}
+}
+
+// unfetchedError is a merge's answer when it needs an object not in
+// mergeFetched: folder id's object tree in key domain dom, or (links set)
+// the link table tree.
+type unfetchedError struct {
+	tree  string
+	dom   *domain
+	id    format.ID
+	links bool
+	base  bool // a merge's base, which gc may have removed: then it is empty
+}
+
+func (e *unfetchedError) Error() string { return "object " + e.tree + " is not fetched" }
+
+// fetch gets what e names into pre. Called without v.mu.
+func (v *Volume) fetchForMerge(ctx context.Context, e *unfetchedError, pre *mergeFetched) error {
+	if e.links {
+		l, err := v.fetchLinks(ctx, e.tree)
+		if err != nil {
+			return err
+		}
+		pre.links[e.tree] = l
+		return nil
+	}
+	d, err := v.mergeDir(ctx, e.tree, e.dom, e.id, e.base)
+	if err != nil {
+		return err
+	}
+	pre.dirs[e.tree] = d
+	return nil
+}
+
+// mergeDir fetches folder id's object tree for a merge; a base gc removed
+// is an empty folder (the merge is a union there). Called without v.mu.
+func (v *Volume) mergeDir(ctx context.Context, tree string, dom *domain, id format.ID, base bool) (*format.Dir, error) {
+	d, err := v.openDir(ctx, tree, dom, format.DirAAD(v.id, id), id)
+	var ie *objects.IntegrityError
+	if err != nil && base && errors.As(err, &ie) && ie.Missing {
+		return &format.Dir{}, nil
+	}
+	if err != nil {
+		return nil, v.integrity(fmt.Errorf("folder %s: %w", id, err))
+	}
+	return d, nil
 }
 
 type pendingCopy struct {
@@ -91,7 +151,12 @@ type pendingCopy struct {
 	uid, gid uint32
 }
 
-// mergeHead merges another writer's head into the tree. Called with v.mu held.
+// mergeHead merges another writer's head into the tree. Called with v.mu
+// held; it never fetches: a folder of ours not in memory stops it with an
+// unloadedError, an object not in pre with an unfetchedError, and it is run
+// again once that is fetched. What a stopped merge changed is part of the
+// merge (taking their side of a name is what merging again does too), and
+// its conflict copies are kept.
 //
 // The base is this writer's last head when their head descends from it (names
 // it among its parents or ancestors), else the tree of the nearest of their
@@ -101,7 +166,7 @@ type pendingCopy struct {
 // merge is a union against an empty base: what either side has is kept, so a
 // removal may come back, but nothing one side added is lost because the
 // other side lacks it.
-func (v *Volume) mergeHead(ctx context.Context, f foreignHead, pre map[string]*format.Dir) (*merger, error) {
+func (v *Volume) mergeHead(f foreignHead, pre *mergeFetched) (*merger, error) {
 	h := &f.head
 	m := &merger{v: v, head: h, pre: pre}
 	own, base, root := v.headHash, v.baseTree, v.root
@@ -110,41 +175,23 @@ func (v *Volume) mergeHead(ctx context.Context, f foreignHead, pre map[string]*f
 	} else if h.Root.ID != v.root.id.String() {
 		return nil, fmt.Errorf("head of another volume tree")
 	}
-	return m, m.dir(ctx, root, f.dom.lin.base(own, base, h), h.Root.Tree)
+	return m, m.dir(root, f.dom.lin.base(own, base, h), h.Root.Tree)
 }
 
-// entries opens folder id's object with hash tree, sealed in key domain
-// dom, by name ("" tree: empty).
-func (m *merger) entries(ctx context.Context, dom *domain, id, tree string) (map[string]format.Entry, error) {
+// entries are folder id's object with hash tree, sealed in key domain dom,
+// by name ("" tree: empty), from pre (base: the merge's base).
+func (m *merger) entries(dom *domain, id, tree string, base bool) (map[string]format.Entry, error) {
 	out := map[string]format.Entry{}
 	if tree == "" {
 		return out, nil
 	}
-	if d, ok := m.pre[tree]; ok { // fetched before the lock (prefetchMerge)
-		for _, e := range d.Entries {
-			out[e.Name] = e
+	d, ok := m.pre.dirs[tree]
+	if !ok {
+		dirID, err := format.ParseID(id)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
-	}
-	dirID, err := format.ParseID(id)
-	if err != nil {
-		return nil, err
-	}
-	h, err := format.ParseHash(tree)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := m.v.obj.GetMeta(ctx, format.ObjectName(h), h)
-	if err != nil {
-		return nil, err
-	}
-	pt, _, err := dom.open(m.v, format.DirAAD(m.v.id, dirID), obj)
-	if err != nil {
-		return nil, fmt.Errorf("folder object %s: %w", h, err)
-	}
-	var d format.Dir
-	if err := format.Decode(pt, &d); err != nil {
-		return nil, err
+		return nil, &unfetchedError{tree: tree, dom: dom, id: dirID, base: base}
 	}
 	for _, e := range d.Entries {
 		out[e.Name] = e
@@ -153,22 +200,19 @@ func (m *merger) entries(ctx context.Context, dom *domain, id, tree string) (map
 }
 
 // dir merges their version (tree) of folder ours, against base.
-func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error {
+func (m *merger) dir(ours *Node, base, theirs string) error {
 	if base == theirs {
 		return nil
 	}
 	v := m.v
-	if err := v.loaded(ours); err != nil {
+	if err := v.need(ours); err != nil {
 		return err
 	}
-	b, err := m.entries(ctx, ours.dom, ours.id.String(), base)
-	if errNotFound(err) {
-		b, err = map[string]format.Entry{}, nil // an old base gc removed: merge as a union here
-	}
+	b, err := m.entries(ours.dom, ours.id.String(), base, true)
 	if err != nil {
 		return fmt.Errorf("base of folder %s: %w", ours.id, err)
 	}
-	t, err := m.entries(ctx, ours.dom, ours.id.String(), theirs)
+	t, err := m.entries(ours.dom, ours.id.String(), theirs, false)
 	if err != nil {
 		return fmt.Errorf("their folder %s: %w", ours.id, err)
 	}
@@ -212,7 +256,7 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 				if e, ok := baseByID[te.ID]; ok {
 					bp = &e
 				}
-				if err := m.reconcile(ctx, ours, name, o, bp, te); err != nil {
+				if err := m.reconcile(ours, name, o, bp, te); err != nil {
 					return err
 				}
 				continue
@@ -232,7 +276,7 @@ func (m *merger) dir(ctx context.Context, ours *Node, base, theirs string) error
 			if inBase && be.ID == te.ID {
 				bp = &be
 			}
-			if err := m.reconcile(ctx, ours, name, o, bp, te); err != nil {
+			if err := m.reconcile(ours, name, o, bp, te); err != nil {
 				return err
 			}
 		case inBase && o.id.String() == be.ID && v.unchangedSince(o, name, be):
@@ -311,20 +355,26 @@ func (m *merger) add(d *Node, name string, e format.Entry) error {
 	return nil
 }
 
+// loadLinks makes their link table's nodes, from pre.
 func (m *merger) loadLinks() error {
-	m.links = map[format.ID]*Node{}
 	if m.head.Links == "" {
+		m.links = map[format.ID]*Node{}
 		return nil
 	}
-	saved := m.v.links
-	m.v.links = m.links
-	err := m.v.loadLinks(context.Background(), m.head.Links)
-	m.v.links = saved
-	return err
+	l, ok := m.pre.links[m.head.Links]
+	if !ok {
+		return &unfetchedError{tree: m.head.Links, links: true}
+	}
+	links := map[format.ID]*Node{}
+	if err := m.v.linkNodes(l, links); err != nil {
+		return err
+	}
+	m.links = links
+	return nil
 }
 
 // reconcile merges their entry for a node both sides have.
-func (m *merger) reconcile(ctx context.Context, d *Node, name string, o *Node, base *format.Entry, t format.Entry) error {
+func (m *merger) reconcile(d *Node, name string, o *Node, base *format.Entry, t format.Entry) error {
 	v := m.v
 	metaOurs := base == nil || !sameMeta(v.entryOf(o, name), *base)
 	switch o.typ {
@@ -333,7 +383,7 @@ func (m *merger) reconcile(ctx context.Context, d *Node, name string, o *Node, b
 		if base != nil {
 			bt = base.Tree
 		}
-		if err := m.dir(ctx, o, bt, t.Tree); err != nil {
+		if err := m.dir(o, bt, t.Tree); err != nil {
 			return err
 		}
 	case format.TypeFile:
@@ -433,8 +483,8 @@ type mergePlan struct {
 // and this writer's own folders along those paths. The merge, under the
 // lock, then finds them in memory (pre, and its own folders loaded); what
 // changed in between is fetched then.
-func (v *Volume) prefetchMerge(ctx context.Context, foreign []foreignHead) map[string]*format.Dir {
-	pre := map[string]*format.Dir{}
+func (v *Volume) prefetchMerge(ctx context.Context, foreign []foreignHead) *mergeFetched {
+	pre := newMergeFetched()
 	type job struct {
 		f    foreignHead
 		base string
@@ -443,9 +493,8 @@ func (v *Volume) prefetchMerge(ctx context.Context, foreign []foreignHead) map[s
 	var jobs []job
 	v.mu.Lock()
 	for _, f := range foreign {
-		d := f.dom
-		if slices.Contains(d.lin.ancestors, path.Base(f.name)) || (d.shared && (d.readOnly || f.head.Epoch < d.epoch())) {
-			continue // not merged (commitTo says why)
+		if v.headWay(f) != headMerged {
+			continue
 		}
 		own, base, root := v.headHash, v.baseTree, v.root
 		if f.dom.shared {
@@ -467,7 +516,7 @@ func (v *Volume) prefetchMerge(ctx context.Context, foreign []foreignHead) map[s
 
 // planMerge fetches the folder objects base and theirs of folder id into
 // pre, and those of the subfolders where they differ; nil when they do not.
-func (v *Volume) planMerge(ctx context.Context, pre map[string]*format.Dir, dom *domain, id, base, theirs string) *mergePlan {
+func (v *Volume) planMerge(ctx context.Context, pre *mergeFetched, dom *domain, id, base, theirs string) *mergePlan {
 	if base == theirs {
 		return nil
 	}
@@ -475,21 +524,21 @@ func (v *Volume) planMerge(ctx context.Context, pre map[string]*format.Dir, dom 
 	if err != nil {
 		return nil
 	}
-	get := func(tree string) *format.Dir {
+	get := func(tree string, isBase bool) *format.Dir {
 		if tree == "" {
 			return &format.Dir{}
 		}
-		if d, ok := pre[tree]; ok {
+		if d, ok := pre.dirs[tree]; ok {
 			return d
 		}
-		d, err := v.dirObject(ctx, tree, dom, format.DirAAD(v.id, dirID), dirID)
+		d, err := v.mergeDir(ctx, tree, dom, dirID, isBase)
 		if err != nil {
-			return nil // the merge meets it again, under the lock, and says so
+			return nil // the merge meets it again, asks for it, and says so
 		}
-		pre[tree] = d
+		pre.dirs[tree] = d
 		return d
 	}
-	b, t := get(base), get(theirs)
+	b, t := get(base, true), get(theirs, false)
 	if b == nil || t == nil {
 		return &mergePlan{id: id}
 	}

@@ -239,8 +239,9 @@ func (v *Volume) entryOf(n *Node, name string) format.Entry {
 }
 
 // loaded makes sure folder n's entries are in memory, fetching its object
-// while the caller holds the tree lock: for opening a volume and merging,
-// where nothing else runs. Operations use need, under withTree, instead.
+// while the caller holds the tree lock: for opening a volume, where nothing
+// else runs. Operations and merges use need, under withTree or the commit's
+// merge loop, instead.
 func (v *Volume) loaded(n *Node) error {
 	if n.typ != format.TypeDir {
 		return syscall.ENOTDIR
