@@ -210,6 +210,43 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 	return data, err
 }
 
+// GetRange returns n bytes of the object from offset off, fewer where the
+// object ends first: a ranged request (rclone's RangeOption), for reading a
+// few segments of a chunk. n is bounded like a whole object.
+func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 || n > s.maxSize {
+		return nil, fmt.Errorf("%s: bad range %d+%d", name, off, n)
+	}
+	var data []byte
+	err := s.retry(ctx, func() error {
+		o, err := s.f.NewObject(ctx, name)
+		if err != nil {
+			return err
+		}
+		if off >= o.Size() || n == 0 {
+			data = nil
+			return nil
+		}
+		n := min(n, o.Size()-off)
+		r, err := o.Open(ctx, &fs.RangeOption{Start: off, End: off + n - 1})
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		buf := make([]byte, n)
+		k, err := io.ReadFull(r, buf)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = nil // the object is shorter than it said: its reader finds out
+		}
+		data = buf[:k]
+		return err
+	})
+	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorDirNotFound) {
+		return nil, fmt.Errorf("%s: %w", name, iofs.ErrNotExist)
+	}
+	return data, err
+}
+
 // Delete removes the object; a missing object is not an error.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	err := s.retry(ctx, func() error {

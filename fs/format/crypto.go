@@ -13,8 +13,15 @@ import (
 	"fmt"
 )
 
-// Version is the on-remote format version written into every object.
-const Version = 1
+// Volume formats. Version is the format of the volumes this build creates;
+// it reads and writes Version1 volumes too. Format 2 changed chunk objects
+// and manifests only (segmented chunks, docs/FORMAT.md): folder objects,
+// link tables and heads are MetaVersion in both.
+const (
+	Version1    = 1
+	Version     = 2
+	MetaVersion = 1
+)
 
 const (
 	// KeySize is the size of every symmetric key: AES-256.

@@ -58,8 +58,8 @@ const maxLedgerField = 4096
 
 // Validate checks a config read from a remote.
 func (c *Config) Validate() error {
-	if c.Format != Version {
-		return fmt.Errorf("volume format %d is not supported (this build reads format %d)", c.Format, Version)
+	if c.Format != Version1 && c.Format != Version {
+		return fmt.Errorf("volume format %d is not supported (this build reads formats %d and %d)", c.Format, Version1, Version)
 	}
 	if _, err := ParseID(c.Volume); err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -84,7 +84,13 @@ type Chunk struct {
 	Hash    string `json:"hash,omitempty"`
 	Size    int    `json:"size"`
 	Version uint64 `json:"version,omitempty"`
+	// Seal is the seal id of a segmented chunk (format 2); a chunk without
+	// one is a single sealed object (format 1, or carried over from it).
+	Seal string `json:"seal,omitempty"`
 }
+
+// Segmented reports whether the chunk's object is a run of segments.
+func (c Chunk) Segmented() bool { return c.Seal != "" }
 
 // Manifest lists a file version's chunks. It is sealed with the meta key and
 // ManifestAAD(volume, file, version).
@@ -103,7 +109,7 @@ type Manifest struct {
 
 // Validate checks a manifest's internal consistency.
 func (m *Manifest) Validate(chunkSize int) error {
-	if m.Format != Version || m.ChunkSize != chunkSize || m.Size < 0 {
+	if (m.Format != Version1 && m.Format != Version) || m.ChunkSize != chunkSize || m.Size < 0 {
 		return fmt.Errorf("manifest: bad header")
 	}
 	want := (m.Size + int64(chunkSize) - 1) / int64(chunkSize)
@@ -127,6 +133,11 @@ func (m *Manifest) Validate(chunkSize int) error {
 			}
 			if c.Version == 0 || c.Version > m.Version {
 				return fmt.Errorf("manifest: chunk %d has version %d", i, c.Version)
+			}
+		}
+		if c.Seal != "" {
+			if _, err := ParseSealID(c.Seal); err != nil || m.Format == Version1 || c.Hash == "" {
+				return fmt.Errorf("manifest: chunk %d has a bad seal", i)
 			}
 		}
 	}

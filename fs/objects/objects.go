@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,6 +51,9 @@ const (
 type Backend interface {
 	Put(ctx context.Context, name string, data []byte) error
 	Get(ctx context.Context, name string) ([]byte, error)
+	// GetRange returns n bytes of the object from offset off (fewer where
+	// the object ends first).
+	GetRange(ctx context.Context, name string, off, n int64) ([]byte, error)
 }
 
 // Store is the objects of one volume on its remote: uploads in the
@@ -480,6 +484,11 @@ func (o *Store) Close() {
 // Get returns the object named by h, checking its hash: a queued upload, or
 // a fetch from the store (one at a time per object).
 func (o *Store) Get(ctx context.Context, name string, h format.Hash) ([]byte, error) {
+	return o.get(ctx, name, h, true)
+}
+
+// get is Get, checking a fetched object's hash only with check.
+func (o *Store) get(ctx context.Context, name string, h format.Hash, check bool) ([]byte, error) {
 	o.mu.Lock()
 	obj, queued := o.pending[name]
 	o.mu.Unlock()
@@ -492,7 +501,33 @@ func (o *Store) Get(ctx context.Context, name string, h format.Hash) ([]byte, er
 			return b, nil
 		}
 	}
-	return o.fetchChecked(ctx, name, h)
+	return o.fetchChecked(ctx, name, h, check)
+}
+
+// GetRange returns n bytes of the object from offset off, unchecked (its
+// reader authenticates them): from a queued upload, or a ranged fetch.
+func (o *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	o.mu.Lock()
+	obj, queued := o.pending[name]
+	o.mu.Unlock()
+	if queued && obj == nil {
+		if f, err := os.Open(o.spillPath(name)); err == nil {
+			defer f.Close()
+			b := make([]byte, n)
+			k, err := f.ReadAt(b, off)
+			if err == nil || (errors.Is(err, io.EOF) && k > 0) {
+				return b[:k], nil
+			}
+		}
+	}
+	if queued && obj != nil {
+		return obj[min(off, int64(len(obj))):min(off+n, int64(len(obj)))], nil
+	}
+	b, err := o.store.GetRange(ctx, name, off, n)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &IntegrityError{Object: name, Problem: "object is missing from the remote", Missing: true}
+	}
+	return b, err
 }
 
 func newMetaCache() *lru.Cache[string, []byte] {
@@ -526,10 +561,17 @@ func (o *Store) GetMeta(ctx context.Context, name string, h format.Hash) ([]byte
 }
 
 // fetchChecked fetches an object from the store (one fetch per object at a
-// time, however many ask) and checks it against its hash.
-func (o *Store) fetchChecked(ctx context.Context, name string, h format.Hash) ([]byte, error) {
-	data, err, _ := o.fetches.Do(name, func() (any, error) {
+// time, however many ask) and, with check, checks it against its hash.
+func (o *Store) fetchChecked(ctx context.Context, name string, h format.Hash, check bool) ([]byte, error) {
+	key := name
+	if !check {
+		key += " unchecked" // a checking caller never shares an unchecked fetch
+	}
+	data, err, _ := o.fetches.Do(key, func() (any, error) {
 		data, err := o.store.Get(ctx, name)
+		if err == nil && !check {
+			return data, nil
+		}
 		if err == nil {
 			sum := sha256.Sum256(data)
 			if subtle.ConstantTimeCompare(sum[:], h[:]) != 1 {
@@ -552,11 +594,15 @@ func (o *Store) fetchChecked(ctx context.Context, name string, h format.Hash) ([
 // chunks, under the hash of its object.
 func (o *Store) Cached(h format.Hash, plain []byte) { o.cache.add(h, plain) }
 
+// CachedChunk is chunk h's plaintext if the cache has it.
+func (o *Store) CachedChunk(h format.Hash) ([]byte, bool) { return o.cache.get(h) }
+
 // Chunk returns the chunk object named by h opened (decrypted and checked)
 // by open, from the cache of decrypted chunks or the store; concurrent
 // callers for one chunk (a reader and its read-ahead) share one fetch and
-// one open.
-func (o *Store) Chunk(ctx context.Context, h format.Hash, open func(obj []byte) ([]byte, error)) ([]byte, error) {
+// one open. checkHash checks the object against its hash first; a chunk
+// whose open authenticates every byte for its place needs no such check.
+func (o *Store) Chunk(ctx context.Context, h format.Hash, checkHash bool, open func(obj []byte) ([]byte, error)) ([]byte, error) {
 	if b, ok := o.cache.get(h); ok {
 		return b, nil
 	}
@@ -564,7 +610,7 @@ func (o *Store) Chunk(ctx context.Context, h format.Hash, open func(obj []byte) 
 		if b, ok := o.cache.get(h); ok {
 			return b, nil
 		}
-		obj, err := o.Get(ctx, format.ObjectName(h), h)
+		obj, err := o.get(ctx, format.ObjectName(h), h, checkHash)
 		if err != nil {
 			return nil, err
 		}

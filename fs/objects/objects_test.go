@@ -63,7 +63,7 @@ func TestOneFetchHoweverManyAsk(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pt, err := o.Chunk(ctx, h, func(obj []byte) ([]byte, error) {
+			pt, err := o.Chunk(ctx, h, true, func(obj []byte) ([]byte, error) {
 				opens.Add(1)
 				return bytes.ToUpper(obj), nil
 			})
@@ -76,7 +76,7 @@ func TestOneFetchHoweverManyAsk(t *testing.T) {
 	if m.Gets.Load() != 1 || opens.Load() != 1 {
 		t.Fatalf("%d fetches and %d opens for one chunk", m.Gets.Load(), opens.Load())
 	}
-	if _, err := o.Chunk(ctx, h, func([]byte) ([]byte, error) { return nil, errors.New("opened again") }); err != nil {
+	if _, err := o.Chunk(ctx, h, true, func([]byte) ([]byte, error) { return nil, errors.New("opened again") }); err != nil {
 		t.Fatalf("a cached chunk: %v", err)
 	}
 }

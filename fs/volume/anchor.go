@@ -308,12 +308,12 @@ func (v *Volume) copyVersion(c, n *Node, m *format.Manifest) (*format.Manifest, 
 		if err != nil {
 			return nil, "", err
 		}
-		obj := format.Seal(ckey, format.ChunkAAD(v.id, c.id, 1, uint64(i)), pt)
-		h := format.HashOf(obj)
+		obj, sealed := v.sealChunk(ckey, c.id, 1, int64(i), pt)
+		h, _ := format.ParseHash(sealed.Hash)
 		v.obj.PutFor(c.id, format.ObjectName(h), obj)
-		chunks[i] = format.Chunk{Hash: h.String(), Size: len(pt), Version: 1}
+		chunks[i] = sealed
 	}
-	cm := format.Manifest{Format: format.Version, File: c.id.String(), Version: 1, Size: m.Size,
+	cm := format.Manifest{Format: v.format, File: c.id.String(), Version: 1, Size: m.Size,
 		ChunkSize: v.chunkSize, Chunks: chunks, Epoch: epoch}
 	cm.MerkleRoot = format.MerkleRoot(cm.Chunks)
 	mk, _ := c.dom.metaKey(v, epoch)

@@ -424,7 +424,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		if d.readOnly || (d.root.tree == d.headTree && d.headHash != "" && len(mergedIn[d]) == 0) {
 			continue
 		}
-		h := format.Head{Format: format.Version, Volume: v.id.String(), Domain: d.id.String(), Epoch: d.epoch(),
+		h := format.Head{Format: format.MetaVersion, Volume: v.id.String(), Domain: d.id.String(), Epoch: d.epoch(),
 			Seq: max(d.headSeq, domSeq[d]) + 1, Time: now, Root: v.entryOf(d.root, "")}
 		if d.headHash != "" {
 			h.Parents = []string{d.headHash}
@@ -434,7 +434,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 		heads = append(heads, pendingHead{dom: d, head: h, prev: d.headHash})
 	}
 	if v.rootKey != nil {
-		h := format.Head{Format: format.Version, Volume: v.id.String(), Seq: seq + 1, Time: now, Root: v.entryOf(v.root, "")}
+		h := format.Head{Format: format.MetaVersion, Volume: v.id.String(), Seq: seq + 1, Time: now, Root: v.entryOf(v.root, "")}
 		if v.headHash != "" {
 			h.Parents = []string{v.headHash}
 		}
@@ -711,7 +711,7 @@ func (v *Volume) sealDir(d *Node, out *[]sealedObject) {
 		entries = append(entries, v.entryOf(c, name))
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	obj := d.dom.seal(v, v.dirAAD(d), format.Encode(format.Dir{Format: format.Version, Dir: d.id.String(), Entries: entries}))
+	obj := d.dom.seal(v, v.dirAAD(d), format.Encode(format.Dir{Format: format.MetaVersion, Dir: d.id.String(), Entries: entries}))
 	h := format.HashOf(obj)
 	*out = append(*out, sealedObject{format.ObjectName(h), obj})
 	d.tree = h.String()
@@ -728,7 +728,7 @@ func (v *Volume) sealLinks(out *[]sealedObject) string {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].ID < entries[j].ID })
-	obj := v.rootDom.seal(v, format.LinksAAD(v.id), format.Encode(format.Links{Format: format.Version, Entries: entries}))
+	obj := v.rootDom.seal(v, format.LinksAAD(v.id), format.Encode(format.Links{Format: format.MetaVersion, Entries: entries}))
 	h := format.HashOf(obj)
 	*out = append(*out, sealedObject{format.ObjectName(h), obj})
 	return h.String()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
-	"github.com/anchorfs/anchorfs/fs/objects"
 )
 
 const (
@@ -189,12 +188,10 @@ func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c form
 	if err != nil {
 		return nil, err
 	}
-	return v.obj.Chunk(ctx, h, func(obj []byte) ([]byte, error) {
-		pt, err := format.Open(key, format.ChunkAAD(v.id, n.id, c.Version, uint64(i)), obj)
-		if err != nil || len(pt) != c.Size {
-			return nil, &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("chunk %d of file %s failed authentication", i, n.id)}
-		}
-		return pt, nil
+	// A segmented chunk is checked segment by segment by its seal; a
+	// format-1 chunk by its hash (see docs/FORMAT.md, "Reading").
+	return v.obj.Chunk(ctx, h, !c.Segmented(), func(obj []byte) ([]byte, error) {
+		return v.openChunk(key, n.id, i, c, obj)
 	})
 }
 
@@ -210,6 +207,9 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		key   []byte // taken under f.mu: a new version may change it
 		dst   []byte
 		start int
+		// ranged: fetch only the segments dst needs, not the whole chunk
+		// (a read that is not sequential, of a segmented chunk)
+		ranged bool
 	}
 	var fetches []want
 	f.mu.Lock()
@@ -241,6 +241,9 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	first, last := off/cs, (off+int64(total)-1)/cs
 	sequential := first == f.lastRead || first == f.lastRead+1
 	f.lastRead = last
+	for k := range fetches {
+		fetches[k].ranged = !sequential && fetches[k].c.Segmented()
+	}
 	var ahead []want
 	if sequential {
 		for i := last + 1; i <= last+readAhead && i < int64(len(f.chunks)); i++ {
@@ -254,6 +257,20 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	for _, w := range ahead {
 		go v.plain(context.Background(), h.n, w.key, w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
 	}
+	fill := func(w want) error {
+		if w.ranged {
+			b, err := v.plainRange(context.Background(), h.n, w.key, w.i, w.c, w.start, len(w.dst))
+			if err == nil {
+				copy(w.dst, b)
+			}
+			return err
+		}
+		b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
+		if err == nil {
+			copy(w.dst, b[w.start:])
+		}
+		return err
+	}
 	if len(fetches) > 1 {
 		var wg sync.WaitGroup
 		errs := make([]error, len(fetches))
@@ -261,11 +278,7 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
-				if err == nil {
-					copy(w.dst, b[w.start:])
-				}
-				errs[k] = err
+				errs[k] = fill(w)
 			}()
 		}
 		wg.Wait()
@@ -275,12 +288,9 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 			}
 		}
 	} else if len(fetches) == 1 {
-		w := fetches[0]
-		b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
-		if err != nil {
+		if err := fill(fetches[0]); err != nil {
 			return 0, v.integrity(err)
 		}
-		copy(w.dst, b[w.start:])
 	}
 	return total, nil
 }
@@ -469,8 +479,8 @@ func (h *Handle) touch(size int64) {
 func (h *Handle) seal(i int64) {
 	f, v := h.f, h.v
 	b := f.dirty[i]
-	obj := format.Seal(f.sealKey, format.ChunkAAD(v.id, h.n.id, f.next, uint64(i)), b)
-	hash := format.HashOf(obj)
+	obj, c := v.sealChunk(f.sealKey, h.n.id, f.next, i, b)
+	hash, _ := format.ParseHash(c.Hash)
 	v.obj.PutFor(h.n.id, format.ObjectName(hash), obj)
 	if cap(b) > len(b)+len(b)/4 {
 		// A short chunk lives in a buffer made for a whole one: the cache
@@ -478,7 +488,7 @@ func (h *Handle) seal(i int64) {
 		b = append([]byte(nil), b...)
 	}
 	v.obj.Cached(hash, b)
-	f.chunks[i] = format.Chunk{Hash: hash.String(), Size: len(b), Version: f.next}
+	f.chunks[i] = c
 	delete(f.dirty, i)
 }
 
@@ -549,7 +559,7 @@ func (h *Handle) Flush() error {
 			h.seal(int64(i))
 		}
 	}
-	m := format.Manifest{Format: format.Version, File: n.id.String(), Version: f.next, Size: f.size,
+	m := format.Manifest{Format: v.format, File: n.id.String(), Version: f.next, Size: f.size,
 		ChunkSize: v.chunkSize, Chunks: append([]format.Chunk{}, f.chunks...), Epoch: f.sealEpoch}
 	m.MerkleRoot = format.MerkleRoot(m.Chunks)
 	mk, _ := n.dom.metaKey(v, f.sealEpoch)

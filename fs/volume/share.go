@@ -296,7 +296,7 @@ func OpenShared(ctx context.Context, store ObjectStore, shares []Shared, opt Opt
 	if len(shares) == 0 {
 		return nil, errors.New("nothing of this volume is shared with you")
 	}
-	v := newVolume(id, c.ChunkSize, nil, store, opt)
+	v := newVolume(id, c, nil, store, opt)
 	for _, s := range shares {
 		did, err := format.ParseID(s.Domain)
 		if err != nil {

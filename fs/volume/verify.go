@@ -108,8 +108,7 @@ func (v *Volume) checkChunk(ctx context.Context, n *Node, key []byte, i int64, c
 	if err != nil {
 		return err
 	}
-	pt, err := format.Open(key, format.ChunkAAD(v.id, n.id, c.Version, uint64(i)), obj)
-	if err != nil || len(pt) != c.Size {
+	if _, err := v.openChunk(key, n.id, i, c, obj); err != nil {
 		return fmt.Errorf("chunk %d (%s) failed authentication", i, h)
 	}
 	return nil

@@ -27,6 +27,9 @@ import (
 type ObjectStore interface {
 	Put(ctx context.Context, name string, data []byte) error
 	Get(ctx context.Context, name string) ([]byte, error)
+	// GetRange returns n bytes of an object from offset off (fewer where
+	// it ends first).
+	GetRange(ctx context.Context, name string, off, n int64) ([]byte, error)
 	Delete(ctx context.Context, name string) error
 	List(ctx context.Context, prefix string, fn func(name string, size int64) error) error
 }
@@ -45,6 +48,9 @@ type Config struct {
 type CreateOptions struct {
 	// ChunkSize is the plaintext size of a chunk; 0 means format.DefaultChunkSize.
 	ChunkSize int
+	// Format is the volume format; 0 means format.Version (format.Version1
+	// makes a volume older builds open).
+	Format int
 	// Ledger is the ID of the ledger the volume anchors on, LedgerSpec where
 	// this home reaches it (kept sealed in the config for other homes).
 	Ledger, LedgerSpec string
@@ -135,6 +141,7 @@ var ErrReadOnly = errors.New("volume is open read-only")
 // Volume is an open volume.
 type Volume struct {
 	id        format.ID
+	format    int // the volume's format: what new versions are written in
 	chunkSize int
 	rootKey   []byte // nil for a grantee, who holds only its shares' keys
 	rootDom   *domain
@@ -228,6 +235,9 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 	if opt.ChunkSize == 0 {
 		opt.ChunkSize = format.DefaultChunkSize
 	}
+	if opt.Format == 0 {
+		opt.Format = format.Version
+	}
 	key := make([]byte, format.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return Config{}, err
@@ -238,7 +248,7 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 	}
 	id := format.NewID()
 	c := format.Config{
-		Format:    format.Version,
+		Format:    opt.Format,
 		Volume:    id.String(),
 		ChunkSize: opt.ChunkSize,
 		Created:   time.Now().UTC().Format(time.RFC3339),
@@ -256,14 +266,14 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 	now := time.Now().UnixNano()
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	dirID := format.NewID()
-	empty := format.Encode(format.Dir{Format: format.Version, Dir: dirID.String(), Entries: []format.Entry{}})
+	empty := format.Encode(format.Dir{Format: format.MetaVersion, Dir: dirID.String(), Entries: []format.Entry{}})
 	metaKey := format.MetaKey(key, id)
 	dirObj := format.Seal(metaKey, format.DirAAD(id, dirID), empty)
 	dh := format.HashOf(dirObj)
 	if err := store.Put(ctx, format.ObjectName(dh), dirObj); err != nil {
 		return Config{}, err
 	}
-	head := format.Head{Format: format.Version, Volume: id.String(), Seq: 1, Time: now, Root: format.Entry{
+	head := format.Head{Format: format.MetaVersion, Volume: id.String(), Seq: 1, Time: now, Root: format.Entry{
 		Name: "", ID: dirID.String(), Type: format.TypeDir, Mode: 0o755, UID: uid, GID: gid, Mtime: now, Ctime: now, Tree: dh.String(),
 	}}
 	headObj := format.Seal(metaKey, format.HeadAAD(id), format.Encode(head))
@@ -317,14 +327,14 @@ func Open(ctx context.Context, store ObjectStore, unwrap func(wrapped []byte) ([
 	if len(key) != format.KeySize || subtle.ConstantTimeCompare([]byte(format.KeyCheck(key, id)), []byte(c.KeyCheck)) != 1 {
 		return nil, ErrWrongKey
 	}
-	v := newVolume(id, c.ChunkSize, key, store, opt)
+	v := newVolume(id, c, key, store, opt)
 	if err := v.start(ctx, v.loadHead); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-func newVolume(id format.ID, chunkSize int, rootKey []byte, store ObjectStore, opt Options) *Volume {
+func newVolume(id format.ID, c *format.Config, rootKey []byte, store ObjectStore, opt Options) *Volume {
 	logf := opt.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -333,7 +343,7 @@ func newVolume(id format.ID, chunkSize int, rootKey []byte, store ObjectStore, o
 		opt.CommitInterval = 5 * time.Second
 	}
 	v := &Volume{
-		id: id, chunkSize: chunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
+		id: id, format: c.Format, chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
 		stop: make(chan struct{}), badHeads: map[string]bool{},
 	}

@@ -2,6 +2,7 @@ package remotetest
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"strings"
 	"sync"
@@ -47,6 +48,23 @@ func (m *Memory) Get(_ context.Context, name string) ([]byte, error) {
 		return nil, fs.ErrNotExist
 	}
 	return append([]byte(nil), b...), nil
+}
+
+// GetRange returns a copy of n bytes of an object from off (fewer where it ends).
+func (m *Memory) GetRange(_ context.Context, name string, off, n int64) ([]byte, error) {
+	m.Gets.Add(1)
+	time.Sleep(m.Slow)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.objs[name]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	if off < 0 || n < 0 {
+		return nil, errors.New("negative range")
+	}
+	off = min(off, int64(len(b)))
+	return append([]byte(nil), b[off:min(off+n, int64(len(b)))]...), nil
 }
 
 // Delete removes an object; a missing one is not an error.

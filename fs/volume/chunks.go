@@ -1,0 +1,86 @@
+package volume
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
+)
+
+// sealChunk seals plaintext pt as chunk i of file, in version, under the
+// file key: segmented in a format-2 volume, one sealed object in a format-1
+// one. It returns the object and its manifest entry.
+func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, pt []byte) ([]byte, format.Chunk) {
+	c := format.Chunk{Size: len(pt), Version: version}
+	var obj []byte
+	if v.format >= format.Version {
+		seal := format.NewSealID()
+		obj = format.NewChunkSealer(key, v.id, file, seal, version, uint64(i)).Seal(make([]byte, 0, format.SegmentedSize(len(pt))), pt)
+		c.Seal = seal.String()
+	} else {
+		obj = format.Seal(key, format.ChunkAAD(v.id, file, version, uint64(i)), pt)
+	}
+	c.Hash = format.HashOf(obj).String()
+	return obj, c
+}
+
+// chunkSealer is the sealer of segmented chunk c, index i of file.
+func (v *Volume) chunkSealer(key []byte, file format.ID, i int64, c format.Chunk) (*format.ChunkSealer, error) {
+	seal, err := format.ParseSealID(c.Seal)
+	if err != nil {
+		return nil, err
+	}
+	return format.NewChunkSealer(key, v.id, file, seal, c.Version, uint64(i)), nil
+}
+
+// openChunk opens the whole object obj of chunk c, index i of file.
+func (v *Volume) openChunk(key []byte, file format.ID, i int64, c format.Chunk, obj []byte) ([]byte, error) {
+	var pt []byte
+	var err error
+	if c.Segmented() {
+		var s *format.ChunkSealer
+		if s, err = v.chunkSealer(key, file, i, c); err == nil {
+			if len(obj) != format.SegmentedSize(c.Size) {
+				err = format.ErrAuth
+			} else {
+				pt, err = s.Open(make([]byte, 0, c.Size), 0, obj)
+			}
+		}
+	} else {
+		pt, err = format.Open(key, format.ChunkAAD(v.id, file, c.Version, uint64(i)), obj)
+	}
+	if err != nil || len(pt) != c.Size {
+		h, _ := format.ParseHash(c.Hash)
+		return nil, &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("chunk %d of file %s failed authentication", i, file)}
+	}
+	return pt, nil
+}
+
+// plainRange returns plaintext bytes [off, off+n) of segmented chunk c
+// (index i of file n), fetching and opening only the segments that hold
+// them: a byte range of the object.
+func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk, off, size int) ([]byte, error) {
+	h, err := format.ParseHash(c.Hash)
+	if err != nil {
+		return nil, err
+	}
+	if b, ok := v.obj.CachedChunk(h); ok {
+		return b[off : off+size], nil
+	}
+	s, err := v.chunkSealer(key, n.id, i, c)
+	if err != nil {
+		return nil, err
+	}
+	first, count, objOff, objLen := format.SegmentSpan(c.Size, off, size)
+	sealed, err := v.obj.GetRange(ctx, format.ObjectName(h), int64(objOff), int64(objLen))
+	if err != nil {
+		return nil, err
+	}
+	pt, err := s.Open(make([]byte, 0, count*format.SegmentSize), first, sealed)
+	start := off - first*format.SegmentSize
+	if err != nil || len(sealed) != objLen || len(pt) < start+size {
+		return nil, &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("segments %d-%d of chunk %d of file %s failed authentication", first, first+count-1, i, n.id)}
+	}
+	return pt[start : start+size], nil
+}
