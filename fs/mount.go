@@ -90,6 +90,9 @@ func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 		// open(O_TRUNC) arrives as one OPEN with O_TRUNC, not a SETATTR to
 		// size 0 before it: the truncation joins the version the writes make.
 		ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+		// Reads answer with bytes, never a file descriptor: go-fuse's splice
+		// path would fill a pipe with the header before finding that out.
+		DisableSplice: true,
 	}
 	if opt.AllowOther {
 		mo.Options = append(mo.Options, "default_permissions")

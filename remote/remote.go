@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/rclone/rclone/fs"
 	"github.com/rclone/rclone/fs/config"
 	"github.com/rclone/rclone/fs/config/configfile"
@@ -56,7 +57,14 @@ type Store struct {
 	f       fs.Fs
 	policy  retry.Policy
 	maxSize int64
+	// ranged keeps the objects GetRange found, by name: objects do not
+	// change once written, so a few segments of one read again need not
+	// look the object up first.
+	ranged *lru.Cache[string, fs.Object]
 }
+
+// rangedObjects bounds Store.ranged.
+const rangedObjects = 4096
 
 var (
 	setupOnce sync.Once
@@ -114,7 +122,8 @@ func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
 	if errors.Is(err, fs.ErrorIsFile) {
 		return nil, fmt.Errorf("remote %s is a file, not a folder", shown)
 	}
-	s := &Store{spec: shown, f: f, policy: retry.Remote, maxSize: opt.MaxObjectSize}
+	ranged, _ := lru.New[string, fs.Object](rangedObjects) // fails only for a size under 1
+	s := &Store{spec: shown, f: f, policy: retry.Remote, maxSize: opt.MaxObjectSize, ranged: ranged}
 	if s.maxSize <= 0 {
 		s.maxSize = DefaultMaxObjectSize
 	}
@@ -219,9 +228,13 @@ func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte
 	}
 	var data []byte
 	err := s.retry(ctx, func() error {
-		o, err := s.f.NewObject(ctx, name)
-		if err != nil {
-			return err
+		o, ok := s.ranged.Get(name)
+		if !ok {
+			var err error
+			if o, err = s.f.NewObject(ctx, name); err != nil {
+				return err
+			}
+			s.ranged.Add(name, o)
 		}
 		if off >= o.Size() || n == 0 {
 			data = nil
@@ -230,6 +243,7 @@ func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte
 		n := min(n, o.Size()-off)
 		r, err := o.Open(ctx, &fs.RangeOption{Start: off, End: off + n - 1})
 		if err != nil {
+			s.ranged.Remove(name) // looked up again next time
 			return err
 		}
 		defer r.Close()
@@ -249,6 +263,7 @@ func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte
 
 // Delete removes the object; a missing object is not an error.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	s.ranged.Remove(name)
 	err := s.retry(ctx, func() error {
 		o, err := s.f.NewObject(ctx, name)
 		if err != nil {

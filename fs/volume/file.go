@@ -41,7 +41,7 @@ type fileData struct {
 	// the version being built replaces it, which its anchor names.
 	baseVersion  uint64
 	baseManifest string
-	lastRead     int64 // chunk index of the previous read, for read-ahead
+	readEnd      int64 // where the previous read ended: a read near it is sequential
 }
 
 // Handle is an open file.
@@ -81,7 +81,7 @@ func (v *Volume) acquire(n *Node) *fileData {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if n.data == nil {
-		n.data = &fileData{dirty: map[int64][]byte{}, lastRead: -2}
+		n.data = &fileData{dirty: map[int64][]byte{}, }
 		v.open[n] = struct{}{}
 	}
 	n.opens++
@@ -195,6 +195,12 @@ func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c form
 	})
 }
 
+// sequentialSlack is how far from the end of the previous read a read may
+// start and still count as sequential: whole chunks are fetched for it, and
+// the next ones ahead of it. Other reads of a segmented chunk fetch only the
+// segments they need.
+const sequentialSlack = 256 << 10
+
 // ReadAt reads from the file's current content.
 func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	v, f := h.v, h.f
@@ -238,9 +244,10 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		}
 		done += n
 	}
-	first, last := off/cs, (off+int64(total)-1)/cs
-	sequential := first == f.lastRead || first == f.lastRead+1
-	f.lastRead = last
+	last := (off + int64(total) - 1) / cs
+	// The kernel's read-ahead may have a few reads in flight, out of order.
+	sequential := off >= f.readEnd-sequentialSlack && off <= f.readEnd+sequentialSlack
+	f.readEnd = off + int64(total)
 	for k := range fetches {
 		fetches[k].ranged = !sequential && fetches[k].c.Segmented()
 	}
