@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -28,11 +29,11 @@ python3 -c 'import os; print(sorted((k, os.getxattr("hello.txt", k)) for k in os
 `
 
 // exampleWrite fills a new example volume.
-const exampleWrite = `printf 'hello, format 1\n' > hello.txt
+const exampleWrite = `printf 'hello, anchorfs\n' > hello.txt
 mkdir data && head -c 1200000 /dev/zero | tr '\0' 'a' > data/big && printf 'tail' >> data/big
 dd if=hello.txt of=data/sparse bs=1 seek=3000000 status=none
 ln -s ../hello.txt data/link && ln data/big linked
-python3 -c 'import os; os.setxattr("hello.txt", "user.format", b"1")'
+python3 -c 'import os; os.setxattr("hello.txt", "user.k", b"v")'
 chmod 600 hello.txt && touch -d '2026-01-02 03:04:05' hello.txt data/big data/sparse data
 `
 
@@ -60,6 +61,20 @@ func TestExampleVolumes(t *testing.T) {
 			want, _ := os.ReadFile(filepath.Join(dir, "expected.txt"))
 			if got := sh(t, m.dir, exampleCheck); got != string(want) {
 				t.Fatalf("example volume %s reads differently:\n--- want\n%s\n--- got\n%s", dir, want, got)
+			}
+			// It stays writable in its own format: changes made now read
+			// back after a remount, and verify finds nothing wrong.
+			sh(t, m.dir, "printf 'changed' | dd of=data/big bs=1 seek=1000000 conv=notrunc status=none && echo new > new.txt")
+			m.unmount()
+			m = mountWith(t, store, t.TempDir(), unwrap)
+			if got := sh(t, m.dir, "cat new.txt && dd if=data/big bs=1 skip=999999 count=9 status=none"); got != "new\nachangeda" {
+				t.Fatalf("example volume %s after writing: %q", dir, got)
+			}
+			if f, err := m.vol.Verify(context.Background(), "/", nil); err != nil || len(f) != 0 {
+				t.Fatalf("verify after writing: %+v %v", f, err)
+			}
+			if c, err := volume.ReadConfig(context.Background(), store); err != nil || fmt.Sprint(c.Format) != strings.TrimPrefix(filepath.Base(dir), "v") {
+				t.Fatalf("the volume's format after writing: %+v %v", c, err)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 )
 
 const (
@@ -81,7 +83,7 @@ func (v *Volume) acquire(n *Node) *fileData {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if n.data == nil {
-		n.data = &fileData{dirty: map[int64][]byte{}, }
+		n.data = &fileData{dirty: map[int64][]byte{}}
 		v.open[n] = struct{}{}
 	}
 	n.opens++
@@ -264,7 +266,8 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 	for _, w := range ahead {
 		go v.plain(context.Background(), h.n, w.key, w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
 	}
-	fill := func(w want) error {
+	var fill func(w want) error
+	fill = func(w want) error {
 		if w.ranged {
 			b, err := v.plainRange(context.Background(), h.n, w.key, w.i, w.c, w.start, len(w.dst))
 			if err == nil {
@@ -275,6 +278,14 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
 		if err == nil {
 			copy(w.dst, b[w.start:])
+			return nil
+		}
+		var damaged *objects.IntegrityError
+		if w.c.Segmented() && errors.As(err, &damaged) && !damaged.Missing {
+			// A damaged segment fails the whole chunk; the bytes asked for
+			// may be in others, each authenticated on its own.
+			w.ranged = true
+			return fill(w)
 		}
 		return err
 	}
