@@ -261,6 +261,56 @@ func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volu
 	return v, nil
 }
 
+// LatestMany returns the newest anchored version of each file of filesJSON
+// (a JSON list of ids, at most wire.MaxQuery), in order; a file never
+// anchored, or one the caller may not read, has version 0 (the caller
+// learns nothing of it). One query instead of one per file, for a reader
+// opening the files of a folder; only the volume's members may ask.
+func (c *FilesContract) LatestMany(ctx contractapi.TransactionContextInterface, volume, filesJSON string) ([]wire.FileVersion, error) {
+	if err := checkID("volume", volume); err != nil {
+		return nil, err
+	}
+	var files []string
+	if err := json.Unmarshal([]byte(filesJSON), &files); err != nil {
+		return nil, fmt.Errorf("files: %w", err)
+	}
+	if len(files) > wire.MaxQuery {
+		return nil, fmt.Errorf("%d files in one query: at most %d", len(files), wire.MaxQuery)
+	}
+	r, err := reader(ctx, volume)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wire.FileVersion, len(files))
+	for i, file := range files {
+		if err := checkID("file", file); err != nil {
+			return nil, err
+		}
+		ok, err := r.file(file)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			out[i] = wire.FileVersion{Volume: volume, File: file}
+			continue
+		}
+		key, err := fileKey(ctx, volume, file)
+		if err != nil {
+			return nil, err
+		}
+		v, err := c.get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			out[i] = wire.FileVersion{Volume: volume, File: file}
+			continue
+		}
+		out[i] = *v
+	}
+	return out, nil
+}
+
 // History returns every anchored version of a file, oldest first, to the
 // volume's members.
 func (c *FilesContract) History(ctx contractapi.TransactionContextInterface, volume, file string) ([]wire.FileVersion, error) {

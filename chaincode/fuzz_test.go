@@ -22,9 +22,12 @@ func FuzzChaincodeArguments(f *testing.F) {
 	heads, _ := json.Marshal([]wire.HeadVersion{{Volume: fx.vol, Hash: hexOf(32), Seq: 3, Parents: []string{hexOf(32)}}})
 	f.Add(uint8(10), string(good), string(heads), "")
 	f.Add(uint8(11), fx.vol, "", "")
+	f.Add(uint8(12), fx.vol, `["`+hexOf(16)+`"]`, "")
 	f.Fuzz(func(t *testing.T, fn uint8, a, b, c string) {
 		var args []string
-		switch fn % 12 {
+		switch fn % 13 {
+		case 12:
+			args = []string{"Files:LatestMany", a, b}
 		case 10:
 			args = []string{"Files:Commit", a, b}
 		case 11:
@@ -50,7 +53,7 @@ func FuzzChaincodeArguments(f *testing.F) {
 		default:
 			args = []string{"Policy:Owner", a}
 		}
-		if k := fn % 12; k == 2 || k == 3 || k == 4 || k == 6 || k == 9 || k == 11 {
+		if k := fn % 13; k == 2 || k == 3 || k == 4 || k == 6 || k == 9 || k == 11 || k == 12 {
 			fx.l.Evaluate(args...)
 			return
 		}

@@ -3,9 +3,11 @@ package fs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -197,5 +199,52 @@ func TestConcurrentWritesMakeAConflictCopy(t *testing.T) {
 	}
 	if f, err := c.vol.Verify(ctx, "/", nil); err != nil || len(f) != 0 {
 		t.Fatalf("verify: %+v %v", f, err)
+	}
+}
+
+// countingLedger counts the ledger's answers about file versions.
+type countingLedger struct {
+	network.Ledger
+	latest, many atomic.Int64
+}
+
+func (c *countingLedger) Latest(ctx context.Context, volume, file string) (network.Anchor, error) {
+	c.latest.Add(1)
+	return c.Ledger.Latest(ctx, volume, file)
+}
+
+func (c *countingLedger) LatestMany(ctx context.Context, volume string, files []string) ([]network.Anchor, error) {
+	c.many.Add(1)
+	return c.Ledger.LatestMany(ctx, volume, files)
+}
+
+// TestOpeningAFoldersFilesAsksTheLedgerOnce: a mount that has never checked
+// a folder's files asks the ledger about all of them at the first open, and
+// opening the others costs no round trip. (A file the remote serves older
+// than the ledger's is still caught at its own open: TestRollbackIsDetected.)
+func TestOpeningAFoldersFilesAsksTheLedgerOnce(t *testing.T) {
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	h := newHome(t, nil, t.TempDir())
+	m := h.mount(t, store)
+	os.Mkdir(m.path("d"), 0o755)
+	for i := range 100 {
+		os.WriteFile(m.path(fmt.Sprintf("d/%03d", i)), []byte(fmt.Sprint("file ", i)), 0o644)
+	}
+	if err := m.vol.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.unmount()
+
+	counted := &countingLedger{Ledger: h.ledger}
+	m = h.mountWith(t, store, counted)
+	for i := range 100 {
+		if b, err := os.ReadFile(m.path(fmt.Sprintf("d/%03d", i))); err != nil || string(b) != fmt.Sprint("file ", i) {
+			t.Fatalf("d/%03d: %q %v", i, b, err)
+		}
+	}
+	if l, n := counted.latest.Load(), counted.many.Load(); l != 0 || n != 1 {
+		t.Fatalf("opening 100 files of a folder asked the ledger %d times one by one and %d at once, want 0 and 1", l, n)
 	}
 }

@@ -101,6 +101,10 @@ type Ledger interface {
 	// Grants, Audit) answer its owner, and a joined grantee what its grants
 	// cover; anyone else gets ErrDenied.
 	Latest(ctx context.Context, volume, file string) (Anchor, error)
+	// LatestMany is Latest for many files of a volume at once (at most
+	// wire.MaxQuery), in order; a file never anchored, or one the caller
+	// may not read, has Version 0. Only the volume's members may ask.
+	LatestMany(ctx context.Context, volume string, files []string) ([]Anchor, error)
 	// LatestHead returns the newest anchored head of a volume (domain "")
 	// or of one of its shared folders (ErrNotFound if none).
 	LatestHead(ctx context.Context, volume, domain string) (Head, error)

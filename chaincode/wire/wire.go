@@ -156,6 +156,8 @@ const (
 	// BatchSize is how many a client sends per transaction (the fastest
 	// measured on both ledgers; docs/LEDGER.md).
 	BatchSize = 2000
+	// MaxQuery bounds the files one LatestMany asks of.
+	MaxQuery = 1000
 	// MaxParents bounds the parents one head anchor names.
 	MaxParents = 64
 	// MaxEvents bounds one Record call.

@@ -69,6 +69,9 @@ func (v *Volume) ledgerCheck(n *Node) error {
 		return nil
 	}
 	ctx := context.Background()
+	if v.checkAlong(ctx, n) {
+		return nil
+	}
 	verdict, latest := anchoring.Check(ctx, v.opt.Ledger, v.outbox, v.id.String(), n.id.String(), version, manifest, v.logf)
 	switch verdict {
 	case anchoring.Anchored:
@@ -106,6 +109,53 @@ func (v *Volume) ledgerCheck(n *Node) error {
 	v.logf("file %s: took version %d from the ledger (had %d)", n.id, latest.Version, version)
 	v.changed()
 	return nil
+}
+
+// checkBatch bounds the files checkAlong asks the ledger about at once.
+const checkBatch = 512
+
+// checkAlong asks the ledger in one query about file n and the files beside
+// it this mount has not checked (others of n's folder), so that opening
+// them next costs no round trip: each whose version and manifest are the
+// ledger's latest is checked. It reports whether n is; anything else (a
+// newer version on the ledger, one not anchored yet, a ledger that cannot
+// answer) is left to the check of one file. Called without v.mu.
+func (v *Volume) checkAlong(ctx context.Context, n *Node) bool {
+	type asked struct {
+		n        *Node
+		version  uint64
+		manifest string
+	}
+	v.mu.Lock()
+	batch := []asked{{n, n.version, n.manifest}}
+	if len(n.parents) > 0 {
+		for _, c := range n.parents[0].entries {
+			if len(batch) == checkBatch {
+				break
+			}
+			if c != n && c.typ == format.TypeFile && c.version > 0 && c.checked != c.version {
+				batch = append(batch, asked{c, c.version, c.manifest})
+			}
+		}
+	}
+	v.mu.Unlock()
+	files := make([]string, len(batch))
+	for i, a := range batch {
+		files[i] = a.n.id.String()
+	}
+	got, err := v.opt.Ledger.LatestMany(ctx, v.id.String(), files)
+	if err != nil || len(got) != len(batch) {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, a := range batch {
+		if got[i].File == files[i] && got[i].Version == a.version && got[i].ManifestHash == a.manifest &&
+			a.n.version == a.version && a.n.manifest == a.manifest {
+			a.n.checked = a.version
+		}
+	}
+	return n.checked == batch[0].version
 }
 
 // recordIntegrity puts an integrity event on the ledger, in the background.

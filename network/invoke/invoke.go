@@ -115,6 +115,25 @@ func (c Client) Latest(ctx context.Context, volume, file string) (network.Anchor
 	return v, err
 }
 
+// LatestMany returns the newest anchored version of each of files.
+func (c Client) LatestMany(ctx context.Context, volume string, files []string) ([]network.Anchor, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(files)
+	if err != nil {
+		return nil, err
+	}
+	var vs []network.Anchor
+	if err := c.evaluate(ctx, &vs, "Files:LatestMany", volume, string(b)); err != nil {
+		return nil, err
+	}
+	if len(vs) != len(files) {
+		return nil, fmt.Errorf("the ledger answered %d files of %d", len(vs), len(files))
+	}
+	return vs, nil
+}
+
 // History returns every anchored version of a file, oldest first.
 func (c Client) History(ctx context.Context, volume, file string) ([]network.Anchor, error) {
 	var vs []network.Anchor

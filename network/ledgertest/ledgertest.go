@@ -124,6 +124,31 @@ func Run(t *testing.T, p Parties) {
 		}
 	})
 
+	t.Run("latest of many", func(t *testing.T) {
+		vol := volume(t)
+		a, b := version(vol, randHex(16), 1), version(vol, randHex(16), 1)
+		anchor(t, p.Owner, a, b)
+		b2 := version(vol, b.File, 2)
+		b2.PrevVersion, b2.PrevManifestHash = 1, b.ManifestHash
+		anchor(t, p.Owner, b2)
+		never := randHex(16)
+		got, err := p.Owner.LatestMany(ctx, vol, []string{b.File, never, a.File})
+		if err != nil || len(got) != 3 || got[0].Version != 2 || got[0].ManifestHash != b2.ManifestHash ||
+			got[1].Version != 0 || got[1].File != never || got[2].ManifestHash != a.ManifestHash {
+			t.Fatalf("latest of three: %+v %v", got, err)
+		}
+		if _, err := p.Stranger.LatestMany(ctx, vol, []string{a.File}); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger's query: %v", err)
+		}
+		tooMany := make([]string, wire.MaxQuery+1)
+		for i := range tooMany {
+			tooMany[i] = randHex(16)
+		}
+		if _, err := p.Owner.LatestMany(ctx, vol, tooMany); err == nil {
+			t.Fatal("a query of more than wire.MaxQuery files was answered")
+		}
+	})
+
 	t.Run("heads", func(t *testing.T) {
 		vol := volume(t)
 		if _, err := p.Owner.LatestHead(ctx, vol, ""); !errors.Is(err, network.ErrNotFound) {
@@ -197,6 +222,12 @@ func Run(t *testing.T, p Parties) {
 		}
 		if _, err := p.Grantee.Latest(ctx, vol, outside.File); !errors.Is(err, network.ErrDenied) {
 			t.Fatalf("the grantee's read outside its folder: %v", err)
+		}
+		if got, err := p.Grantee.LatestMany(ctx, vol, []string{inDom.File}); err != nil || got[0].ManifestHash != inDom.ManifestHash {
+			t.Fatalf("the grantee's query in its folder: %+v %v", got, err)
+		}
+		if got, err := p.Grantee.LatestMany(ctx, vol, []string{inDom.File, outside.File}); err != nil || got[1].Version != 0 || got[1].ManifestHash != "" {
+			t.Fatalf("the grantee's query reaching outside its folder told of it: %+v %v", got, err)
 		}
 		gs, err := p.Grantee.Grants(ctx, vol, "")
 		if err != nil || len(gs) != 2 || gs[0].GranteeID != p.GranteeKey.Public().KeyID() {
