@@ -14,6 +14,7 @@ import (
 	"github.com/anchorfs/anchorfs/fs/anchoring"
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/remote"
 )
 
@@ -48,15 +49,15 @@ a terminal.`,
 				return err
 			}
 			ctx := context.Background()
-			o, err := s.openVolume(ctx, readWrite, stderrLogf(false))
+			o, err := s.openVolume(ctx, home.ReadWrite, stderrLogf(false))
 			if err != nil {
 				return err
 			}
-			if err := o.vol.Sync(ctx, bar.update); err != nil {
-				o.close(ctx)
+			if err := o.Volume.Sync(ctx, bar.update); err != nil {
+				o.Close(ctx)
 				return err
 			}
-			return o.close(ctx)
+			return o.Close(ctx)
 		},
 	}
 }
@@ -93,7 +94,7 @@ func newInfoCmd() *cobra.Command {
 			for _, r := range cfg.Remotes {
 				out.Remotes = append(out.Remotes, remote.Redact(r))
 			}
-			if b, err := os.ReadFile(s.keyringDir() + "/identity.pub"); err == nil {
+			if b, err := os.ReadFile(s.home.KeyringDir() + "/identity.pub"); err == nil {
 				out.Identity = string(trimNewline(b))
 			}
 			if c := dialMount(s); c != nil {
@@ -101,7 +102,7 @@ func newInfoCmd() *cobra.Command {
 					out.Mountpoint, out.Pending, out.Space = r.Mountpoint, r.Pending, r.Space
 				}
 			} else {
-				out.Pending.PendingAnchors = anchoring.Pending(s.cacheDir(cfg.Volume))
+				out.Pending.PendingAnchors = anchoring.Pending(s.home.CacheDir(cfg.Volume))
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -159,7 +160,7 @@ identity is always the last line of the output.`,
 				return err
 			}
 			if created {
-				fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.keyringDir())
+				fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.home.KeyringDir())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger id: %s\n", id.Public().LedgerID())
 			fmt.Fprintln(cmd.OutOrStdout(), id.Public().String())
@@ -206,14 +207,14 @@ the path, and exits 1 if it found any. A running mount of this home does the wor
 				})
 			} else {
 				ctx := context.Background()
-				var o *opened
+				var o *home.Opened
 				// A remote rolled back opens, to be reported as a finding.
-				if o, err = s.openVolume(ctx, inspect, stderrLogf(false)); err != nil {
+				if o, err = s.openVolume(ctx, home.Inspect, stderrLogf(false)); err != nil {
 					bar.done()
 					return err
 				}
-				findings, err = o.vol.Verify(ctx, path, bar.update)
-				o.close(ctx)
+				findings, err = o.Volume.Verify(ctx, path, bar.update)
+				o.Close(ctx)
 			}
 			bar.done()
 			if err != nil {
@@ -275,12 +276,12 @@ from the remote. Run it where no other home is writing the same volume at the ti
 				removed, freed = last.Removed, last.Freed
 			} else {
 				ctx := context.Background()
-				var o *opened
-				if o, err = s.openVolume(ctx, readWrite, stderrLogf(false)); err != nil {
+				var o *home.Opened
+				if o, err = s.openVolume(ctx, home.ReadWrite, stderrLogf(false)); err != nil {
 					return err
 				}
-				removed, freed, err = o.vol.GC(ctx, bar.update)
-				if cerr := o.close(ctx); err == nil {
+				removed, freed, err = o.Volume.GC(ctx, bar.update)
+				if cerr := o.Close(ctx); err == nil {
 					err = cerr
 				}
 			}

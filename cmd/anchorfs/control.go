@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/home"
 )
 
 // The running mount answers on HOME/mount.sock (HTTP over a unix socket,
@@ -42,11 +43,11 @@ type control struct {
 	path string
 }
 
-func startControl(s *settings, o *opened, mountpoint string, logf func(string, ...any)) (*control, error) {
-	path := s.socketPath()
+func startControl(s *settings, o *home.Opened, mountpoint string, logf func(string, ...any)) (*control, error) {
+	path := s.home.SocketPath()
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
-		return nil, fmt.Errorf("another anchorfs mount of %s is running (%s)", s.home, path)
+		return nil, fmt.Errorf("another anchorfs mount of %s is running (%s)", s.home.Dir, path)
 	}
 	os.Remove(path)
 	l, err := net.Listen("unix", path)
@@ -56,8 +57,8 @@ func startControl(s *settings, o *opened, mountpoint string, logf func(string, .
 	os.Chmod(path, 0o600)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
-		reply := infoReply{Mountpoint: mountpoint, Pending: o.vol.Stats()}
-		if sp, err := o.vol.Space(r.Context()); err == nil {
+		reply := infoReply{Mountpoint: mountpoint, Pending: o.Volume.Stats()}
+		if sp, err := o.Volume.Space(r.Context()); err == nil {
 			reply.Space = &sp
 		}
 		json.NewEncoder(w).Encode(reply)
@@ -86,7 +87,7 @@ func startControl(s *settings, o *opened, mountpoint string, logf func(string, .
 	}
 	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(emit func(streamLine)) streamLine {
-			if err := o.vol.Sync(r.Context(), progress(emit)); err != nil {
+			if err := o.Volume.Sync(r.Context(), progress(emit)); err != nil {
 				return streamLine{Error: err.Error()}
 			}
 			return streamLine{}
@@ -94,7 +95,7 @@ func startControl(s *settings, o *opened, mountpoint string, logf func(string, .
 	})
 	mux.HandleFunc("POST /gc", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(emit func(streamLine)) streamLine {
-			removed, freed, err := o.vol.GC(r.Context(), progress(emit))
+			removed, freed, err := o.Volume.GC(r.Context(), progress(emit))
 			l := streamLine{Removed: removed, Freed: freed}
 			if err != nil {
 				l.Error = err.Error()
@@ -104,7 +105,7 @@ func startControl(s *settings, o *opened, mountpoint string, logf func(string, .
 	})
 	mux.HandleFunc("POST /verify", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(emit func(streamLine)) streamLine {
-			findings, err := o.vol.Verify(r.Context(), r.URL.Query().Get("path"), progress(emit))
+			findings, err := o.Volume.Verify(r.Context(), r.URL.Query().Get("path"), progress(emit))
 			for i := range findings {
 				emit(streamLine{Finding: &findings[i]})
 			}
@@ -148,7 +149,7 @@ type controlClient struct{ http *http.Client }
 
 // dialMount returns a client for the running mount of this home, or nil.
 func dialMount(s *settings) *controlClient {
-	path := s.socketPath()
+	path := s.home.SocketPath()
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		return nil

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/home"
 )
 
 func newInitCmd() *cobra.Command {
@@ -36,124 +34,58 @@ config.yaml is written last: a failed init leaves the home as it was.`,
 	return c
 }
 
-// mayBeLedger refuses, before opening it, an embedded ledger folder that
-// holds no ledger at all when the volume names one (opening would make an
-// empty ledger there).
-func (s *settings) mayBeLedger(spec string, vc volume.Config, volumeSpec string) error {
-	if !strings.HasPrefix(vc.Ledger, "embedded:") || (spec != "embedded" && !strings.HasPrefix(spec, "embedded:")) {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(s.ledgerDir(spec), "ledger.db")); err == nil {
-		return nil
-	}
-	where := ""
-	if volumeSpec != "" {
-		where = " at " + strings.TrimPrefix(volumeSpec, "embedded:")
-	}
-	return fmt.Errorf("volume %s anchors on the embedded ledger %s%s; %s holds no ledger: leave --ledger out to take the volume's",
-		vc.Volume, vc.Ledger, where, s.ledgerDir(spec))
-}
-
 func runInit(cmd *cobra.Command, args []string) error {
 	s, err := loadSettings(cmd)
 	if err != nil {
 		return err
 	}
 	if existing := s.v.GetString("volume"); existing != "" {
-		return fmt.Errorf("%s already has volume %s; use another --home for another volume", s.home, existing)
+		return fmt.Errorf("%s already has volume %s; use another --home for another volume", s.home.Dir, existing)
 	}
 	remotes, _ := cmd.Flags().GetStringArray("remote")
 	if len(remotes) == 0 {
 		return usageError{errors.New("init needs --remote SPEC")}
 	}
 	if len(remotes) > 1 {
-		return errSeveralRemotes
+		return home.ErrSeveralRemotes
 	}
 	ledger := s.v.GetString("ledger")
-	if err := checkLedgerSpec(ledger); err != nil {
+	if err := home.CheckLedgerSpec(ledger); err != nil {
 		return usageError{err}
 	}
-	ledgerGiven := s.v.IsSet("ledger")
-	for i, r := range remotes {
-		if remotes[i], err = absoluteRemote(r); err != nil {
-			return err
-		}
+	if remotes, err = absoluteRemotes(remotes); err != nil {
+		return err
 	}
-	cfg := Config{Remotes: remotes, RcloneConfig: s.v.GetString("rclone-config"), Ledger: ledger}
-	ctx := context.Background()
-	logf := stderrLogf(false)
-
+	cfg := home.Config{Remotes: remotes, RcloneConfig: s.v.GetString("rclone-config"), Ledger: ledger}
 	id, created, err := s.ensureIdentity(os.Stderr)
 	if err != nil {
 		return err
 	}
 	if created {
-		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.keyringDir())
+		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.home.KeyringDir())
 	}
-	store, err := openStore(ctx, cfg, logf)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	vc, err := volume.ReadConfig(ctx, store)
-	attach := err == nil
+	r, err := s.home.Init(context.Background(), cfg, id, home.InitOptions{LedgerGiven: s.v.IsSet("ledger"), Logf: stderrLogf(false)})
 	switch {
-	case attach:
-		// A second home of the same owner: attach if this identity opens it,
-		// on the volume's own ledger.
-		v, err := volume.Open(ctx, store, id.UnwrapKey, volume.Options{ReadOnly: true})
-		if err != nil {
-			return fmt.Errorf("the remote already holds volume %s, which this identity cannot open (%v); to use folders shared with you, use `anchorfs join`", vc.Volume, err)
-		}
-		v.Close(ctx)
-		spec, err := volume.LedgerSpec(ctx, store, id.UnwrapKey)
-		if err != nil {
-			return err
-		}
-		if !ledgerGiven && spec != "" {
-			ledger = spec
-		} else if err := s.mayBeLedger(ledger, vc, spec); err != nil {
-			return err
-		}
-	case !errors.Is(err, volume.ErrNoVolume):
-		return err
+	case r.Config.Volume == "": // it failed before attaching or creating
+	case r.Attached:
+		fmt.Fprintf(cmd.OutOrStdout(), "attached to existing volume %s (ledger %s)\n", r.Config.Volume, r.Config.Ledger)
+	default:
+		fmt.Fprintf(cmd.OutOrStdout(), "created volume %s on %s\n", r.Config.Volume, r.Remote)
 	}
-	l, err := s.openLedger(ctx, ledger, id)
-	if err != nil {
-		return fmt.Errorf("opening the ledger: %w", err)
-	}
-	if l != nil {
-		defer l.Close()
-	}
-	lid, err := ledgerID(ctx, l)
 	if err != nil {
 		return err
 	}
-	if attach {
-		if vc.Ledger != "" && vc.Ledger != lid {
-			return fmt.Errorf("volume %s anchors on ledger %s, not on %s (--ledger %s); leave --ledger out to take the volume's", vc.Volume, vc.Ledger, lid, ledger)
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "attached to existing volume %s (ledger %s)\n", vc.Volume, ledger)
-	} else {
-		abs, err := s.absoluteLedgerSpec(ledger)
-		if err != nil {
-			return err
-		}
-		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{Ledger: lid, LedgerSpec: abs}); err != nil {
-			return fmt.Errorf("creating the volume: %w", err)
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "created volume %s on %s\n", vc.Volume, store)
-	}
-	cfg.Volume, cfg.Ledger = vc.Volume, ledger
-	if l != nil {
-		// The ledger learns who owns the volume: only the owner may share it.
-		if err := l.Register(ctx, cfg.Volume); err != nil {
-			return fmt.Errorf("registering the volume on the ledger: %w", err)
-		}
-	}
-	if err := s.saveConfig(cfg); err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home)
+	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home.Dir)
 	return nil
+}
+
+// absoluteRemotes makes each local-path remote absolute (home.AbsoluteRemote).
+func absoluteRemotes(specs []string) ([]string, error) {
+	for i, r := range specs {
+		var err error
+		if specs[i], err = home.AbsoluteRemote(r); err != nil {
+			return nil, err
+		}
+	}
+	return specs, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/anchorfs/anchorfs/chaincode"
+	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/embedded"
 )
@@ -101,7 +102,7 @@ world state rebuilt from the valid transactions against the stored one. Exit 1 o
 			if strings.HasPrefix(c.Ledger, "fabric:") {
 				return errors.New("ledger verify checks the embedded ledger; a Fabric network's peers validate its chain themselves")
 			}
-			dir := s.ledgerDir(c.Ledger)
+			dir := s.home.LedgerDir(c.Ledger)
 			if err := embedded.VerifyDir(context.Background(), dir); err != nil {
 				return fmt.Errorf("ledger %s does not verify: %w", dir, err)
 			}
@@ -137,7 +138,7 @@ func openHomeLedger(cmd *cobra.Command) (network.Ledger, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := s.openLedger(context.Background(), c.Ledger, id)
+	l, err := s.home.OpenLedger(context.Background(), c.Ledger, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,25 +208,25 @@ func runAudit(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	o, err := st.openVolume(ctx, readOnly, stderrLogf(false))
+	o, err := st.openVolume(ctx, home.ReadOnly, stderrLogf(false))
 	if err != nil {
 		return err
 	}
-	defer o.close(ctx)
-	q.Volume = o.cfg.Volume
+	defer o.Close(ctx)
+	q.Volume = o.Config.Volume
 	if p, _ := f.GetString("path"); p != "" {
-		if q.File, err = o.vol.FileID(p); err != nil {
+		if q.File, err = o.Volume.FileID(p); err != nil {
 			return err
 		}
 	}
-	if o.ledger == nil {
+	if o.Ledger == nil {
 		return errors.New("this volume runs without a ledger (ledger: none): there is nothing to audit")
 	}
-	events, err := o.ledger.Audit(ctx, q)
+	events, err := o.Ledger.Audit(ctx, q)
 	if err != nil {
 		return err
 	}
-	paths, _ := o.vol.Paths(ctx)
+	paths, _ := o.Volume.Paths(ctx)
 	w := cmd.OutOrStdout()
 	type row struct {
 		network.Event

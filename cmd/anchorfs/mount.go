@@ -18,6 +18,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs"
 	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/home"
 )
 
 // backgroundChild marks the re-executed mount process of --background; fd 3
@@ -110,7 +111,7 @@ func runMount(cmd *cobra.Command, args []string) error {
 		// A foreground mount logs to the terminal and to HOME/mount.log: when
 		// the terminal goes (closed, or a pipe whose reader left), the log
 		// goes on in the file.
-		f, err := os.OpenFile(filepath.Join(s.home, "mount.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		f, err := os.OpenFile(s.home.LogPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}
@@ -128,14 +129,14 @@ func runMount(cmd *cobra.Command, args []string) error {
 func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error {
 	ctx := context.Background()
 	logf := writerLogf(logOut)
-	o, err := s.openVolume(ctx, readWrite, logf)
+	o, err := s.openVolume(ctx, home.ReadWrite, logf)
 	var rolledBack *volume.RollbackError
 	if errors.As(err, &rolledBack) {
 		if !s.v.GetBool("allow-rollback") {
 			return fmt.Errorf("%w. Nothing was mounted: put the missing objects back on the remote, or mount with --allow-rollback to look at what it holds, read-only", err)
 		}
 		logf("%v", err)
-		o, err = s.openVolume(ctx, inspect, logf)
+		o, err = s.openVolume(ctx, home.Inspect, logf)
 	}
 	if err != nil {
 		return err
@@ -144,16 +145,16 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 	if ro {
 		logf("--allow-rollback: mounting read-only; the tree shown is the remote's earlier state, not the volume's newest")
 	}
-	srv, err := fs.Serve(o.vol, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), ReadOnly: ro, Debug: s.v.GetBool("debug"), Logf: logf})
+	srv, err := fs.Serve(o.Volume, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), ReadOnly: ro, Debug: s.v.GetBool("debug"), Logf: logf})
 	if err != nil {
-		o.close(ctx)
+		o.Close(ctx)
 		return err
 	}
 	ctl, err := startControl(s, o, dir, logf)
 	if err != nil {
 		srv.Unmount()
 		srv.Wait()
-		o.close(ctx)
+		o.Close(ctx)
 		return err
 	}
 	// Every signal that ends a terminal session flushes and unmounts; a
@@ -167,7 +168,7 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 			unmountPatiently(srv, dir, logf)
 		}
 	}()
-	logf("volume %s mounted at %s", o.cfg.Volume, dir)
+	logf("volume %s mounted at %s", o.Config.Volume, dir)
 	ready("mounted")
 	srv.Wait()
 	signal.Stop(sigs)
@@ -175,8 +176,8 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 	// still write (to the remote, the cache, its log), and `sync` still
 	// reaches the volume.
 	defer ctl.stop()
-	logf("flushing volume %s", o.cfg.Volume)
-	if err := o.close(ctx); err != nil {
+	logf("flushing volume %s", o.Config.Volume)
+	if err := o.Close(ctx); err != nil {
 		return fmt.Errorf("flushing at unmount: %w", err)
 	}
 	logf("unmounted cleanly")
@@ -233,7 +234,7 @@ func mountInBackground(s *settings, dir string) error {
 			return err
 		}
 		if !given {
-			if p, err = prompt("Passphrase for " + s.keyringDir() + ": "); err != nil {
+			if p, err = prompt("Passphrase for " + s.home.KeyringDir() + ": "); err != nil {
 				return err
 			}
 		}
@@ -249,7 +250,7 @@ func mountInBackground(s *settings, dir string) error {
 			args = append(args, a)
 		}
 	}
-	logPath := filepath.Join(s.home, "mount.log")
+	logPath := s.home.LogPath()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -264,7 +265,7 @@ func mountInBackground(s *settings, dir string) error {
 		return err
 	}
 	child := exec.Command(exe, args...)
-	child.Env = append(os.Environ(), backgroundChild+"=1", "ANCHORFS_HOME="+s.home)
+	child.Env = append(os.Environ(), backgroundChild+"=1", "ANCHORFS_HOME="+s.home.Dir)
 	child.Stdout, child.Stderr = logFile, logFile
 	child.ExtraFiles = []*os.File{passR, statusW}
 	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -22,8 +22,8 @@ func sameDevice(a, b os.FileInfo) bool {
 }
 
 func isProtected(s *settings) (bool, error) {
-	if !keyring.Exists(s.keyringDir()) {
+	if !keyring.Exists(s.home.KeyringDir()) {
 		return false, nil
 	}
-	return keyring.IsProtected(s.keyringDir())
+	return keyring.IsProtected(s.home.KeyringDir())
 }

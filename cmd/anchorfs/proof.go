@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/embedded"
 	"github.com/anchorfs/anchorfs/network/fabric"
@@ -32,23 +33,23 @@ file's manifest hash and Merkle root it shows that those very bytes were the fil
 				return err
 			}
 			ctx := context.Background()
-			o, err := s.openVolume(ctx, readOnly, stderrLogf(false))
+			o, err := s.openVolume(ctx, home.ReadOnly, stderrLogf(false))
 			if err != nil {
 				return err
 			}
-			defer o.close(ctx)
-			if o.ledger == nil {
+			defer o.Close(ctx)
+			if o.Ledger == nil {
 				return errors.New("this volume runs without a ledger (ledger: none): there is nothing to prove")
 			}
-			prover, ok := o.ledger.(network.Prover)
+			prover, ok := o.Ledger.(network.Prover)
 			if !ok {
 				return errors.New("this ledger cannot make proofs")
 			}
-			file, err := o.vol.FileID(args[0])
+			file, err := o.Volume.FileID(args[0])
 			if err != nil {
 				return err
 			}
-			history, err := o.ledger.History(ctx, o.cfg.Volume, file)
+			history, err := o.Ledger.History(ctx, o.Config.Volume, file)
 			if err != nil {
 				return err
 			}

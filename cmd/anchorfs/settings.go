@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/term"
 
+	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/keyring"
 )
 
@@ -20,17 +20,7 @@ import (
 // environment variables, then HOME/config.yaml.
 type settings struct {
 	v    *viper.Viper
-	home string
-}
-
-// Config is HOME/config.yaml.
-type Config struct {
-	Volume       string   `yaml:"volume" mapstructure:"volume"`
-	Remotes      []string `yaml:"remotes" mapstructure:"remotes"`
-	RcloneConfig string   `yaml:"rclone_config" mapstructure:"rclone_config"`
-	Ledger       string   `yaml:"ledger" mapstructure:"ledger"`
-	// Shared marks a home that joined folders shared with it (anchorfs join).
-	Shared bool `yaml:"shared,omitempty" mapstructure:"shared"`
+	home home.Home
 }
 
 func loadSettings(cmd *cobra.Command) (*settings, error) {
@@ -41,20 +31,20 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 	if err := v.BindPFlags(cmd.Flags()); err != nil {
 		return nil, err
 	}
-	home := v.GetString("home")
-	if home == "" {
+	dir := v.GetString("home")
+	if dir == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {
 			return nil, fmt.Errorf("no --home given and no home folder: %w", err)
 		}
-		home = filepath.Join(h, ".anchorfs")
+		dir = filepath.Join(h, ".anchorfs")
 	}
-	home, err := filepath.Abs(home)
+	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &settings{v: v, home: home}
-	path := s.configPath()
+	s := &settings{v: v, home: home.Home{Dir: dir}}
+	path := s.home.ConfigPath()
 	if _, err := os.Stat(path); err == nil {
 		v.SetConfigFile(path)
 		v.SetConfigType("yaml")
@@ -65,46 +55,23 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 	return s, nil
 }
 
-func (s *settings) configPath() string { return filepath.Join(s.home, "config.yaml") }
-func (s *settings) keyringDir() string { return filepath.Join(s.home, "keyring") }
-func (s *settings) socketPath() string { return filepath.Join(s.home, "mount.sock") }
-func (s *settings) cacheDir(vol string) string {
-	return filepath.Join(s.home, "cache", vol)
-}
-
 // config returns the volume settings; a home without a volume is an error
 // that says what to do.
-func (s *settings) config() (Config, error) {
-	var c Config
+func (s *settings) config() (home.Config, error) {
+	var c home.Config
 	if err := s.v.Unmarshal(&c); err != nil {
-		return c, fmt.Errorf("config file %s is corrupt: %v", s.configPath(), err)
+		return c, fmt.Errorf("config file %s is corrupt: %v", s.home.ConfigPath(), err)
 	}
 	if c.Volume == "" {
-		return c, fmt.Errorf("no volume in %s: run `anchorfs init --remote SPEC` first", s.home)
+		return c, fmt.Errorf("no volume in %s: run `anchorfs init --remote SPEC` first", s.home.Dir)
 	}
 	if len(c.Remotes) == 0 {
-		return c, fmt.Errorf("config file %s names no remote", s.configPath())
+		return c, fmt.Errorf("config file %s names no remote", s.home.ConfigPath())
 	}
 	if c.Ledger == "" {
 		c.Ledger = "embedded"
 	}
 	return c, nil
-}
-
-// saveConfig writes config.yaml atomically, readable by its owner only.
-func (s *settings) saveConfig(c Config) error {
-	b, err := yaml.Marshal(c)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.home, 0o700); err != nil {
-		return err
-	}
-	tmp := s.configPath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.configPath())
 }
 
 var errNoPassphrase = errors.New("the keyring is protected by a passphrase: give --passphrase-file FILE or set ANCHORFS_PASSPHRASE (no terminal to ask on)")
@@ -148,9 +115,9 @@ func prompt(question string) ([]byte, error) {
 
 // loadIdentity opens this home's identity, asking for the passphrase when it is protected.
 func (s *settings) loadIdentity() (*keyring.Identity, error) {
-	dir := s.keyringDir()
+	dir := s.home.KeyringDir()
 	if !keyring.Exists(dir) {
-		return nil, fmt.Errorf("no identity in %s: run `anchorfs init` or `anchorfs identity`", s.home)
+		return nil, fmt.Errorf("no identity in %s: run `anchorfs init` or `anchorfs identity`", s.home.Dir)
 	}
 	protected, err := keyring.IsProtected(dir)
 	if err != nil {
@@ -174,7 +141,7 @@ func (s *settings) loadIdentity() (*keyring.Identity, error) {
 
 // ensureIdentity loads the identity, creating it on first use.
 func (s *settings) ensureIdentity(stderr *os.File) (*keyring.Identity, bool, error) {
-	dir := s.keyringDir()
+	dir := s.home.KeyringDir()
 	if keyring.Exists(dir) {
 		id, err := s.loadIdentity()
 		return id, false, err

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/sharing"
 )
@@ -109,12 +110,12 @@ func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
 		msg = l.Message
 	} else {
 		ctx := context.Background()
-		o, err := s.openVolume(ctx, readWrite, stderrLogf(false))
+		o, err := s.openVolume(ctx, home.ReadWrite, stderrLogf(false))
 		if err != nil {
 			return err
 		}
 		msg, err = policyOp(ctx, o, req, bar.update)
-		if cerr := o.close(ctx); err == nil {
+		if cerr := o.Close(ctx); err == nil {
 			err = cerr
 		}
 		if err != nil {
@@ -127,15 +128,15 @@ func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
 }
 
 // policyOp shares or revokes on the open volume and says what it did.
-func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(volume.Progress)) (string, error) {
+func policyOp(ctx context.Context, o *home.Opened, req policyRequest, progress func(volume.Progress)) (string, error) {
 	grantee, err := keyring.ParsePublic(req.Identity)
 	if err != nil {
 		return "", err
 	}
-	if o.ledger == nil {
+	if o.Ledger == nil {
 		return "", errors.New("sharing needs a ledger")
 	}
-	owner := sharing.Owner{Volume: o.vol, Ledger: o.ledger, Me: o.id}
+	owner := sharing.Owner{Volume: o.Volume, Ledger: o.Ledger, Me: o.Identity}
 	switch req.Op {
 	case "share":
 		if _, err := owner.Share(ctx, req.Path, grantee, req.ReadOnly, progress); err != nil {
@@ -145,12 +146,12 @@ func policyOp(ctx context.Context, o *opened, req policyRequest, progress func(v
 		if req.ReadOnly {
 			rights = "ro"
 		}
-		ledger := o.cfg.Ledger
+		ledger := o.Config.Ledger
 		if strings.HasPrefix(ledger, "fabric:") {
 			ledger = "fabric:THEIR-PROFILE.yaml" // a grantee reaches the network as a user of its own organisation
 		}
 		return fmt.Sprintf("shared %s with %s (%s); they attach with:\n  anchorfs join --volume %s --remote %s --ledger %s",
-			req.Path, grantee.KeyID(), rightsName(rights), o.vol.ID(), strings.Join(o.cfg.Remotes, " --remote "), ledger), nil
+			req.Path, grantee.KeyID(), rightsName(rights), o.Volume.ID(), strings.Join(o.Config.Remotes, " --remote "), ledger), nil
 	case "revoke":
 		r, err := owner.Revoke(ctx, req.Path, grantee, req.Rekey, progress)
 		if err != nil {
@@ -267,8 +268,8 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(s.configPath()); err == nil {
-		return fmt.Errorf("%s already holds a volume (%s); use another --home for another volume", s.home, s.configPath())
+	if _, err := os.Stat(s.home.ConfigPath()); err == nil {
+		return fmt.Errorf("%s already holds a volume (%s); use another --home for another volume", s.home.Dir, s.home.ConfigPath())
 	}
 	vol, _ := cmd.Flags().GetString("volume")
 	remotes, _ := cmd.Flags().GetStringArray("remote")
@@ -276,48 +277,25 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	if vol == "" || len(remotes) == 0 {
 		return usageError{errors.New("join needs --volume ID and --remote SPEC")}
 	}
-	if err := checkLedgerSpec(ledgerSpec); err != nil || ledgerSpec == "none" {
+	if err := home.CheckLedgerSpec(ledgerSpec); err != nil || ledgerSpec == "none" {
 		return usageError{fmt.Errorf("--ledger %q: join needs the owner's ledger (embedded:DIR or fabric:PROFILE.yaml)", ledgerSpec)}
 	}
 	if len(remotes) > 1 {
-		return errSeveralRemotes
+		return home.ErrSeveralRemotes
 	}
-	for i, r := range remotes {
-		if remotes[i], err = absoluteRemote(r); err != nil {
-			return err
-		}
+	if remotes, err = absoluteRemotes(remotes); err != nil {
+		return err
 	}
-	cfg := Config{Volume: vol, Remotes: remotes, RcloneConfig: s.v.GetString("rclone-config"), Ledger: ledgerSpec, Shared: true}
+	cfg := home.Config{Volume: vol, Remotes: remotes, RcloneConfig: s.v.GetString("rclone-config"), Ledger: ledgerSpec}
 	id, created, err := s.ensureIdentity(os.Stderr)
 	if err != nil {
 		return err
 	}
 	if created {
-		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.keyringDir())
+		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.home.KeyringDir())
 	}
-	ctx := context.Background()
-	store, err := openStore(ctx, cfg, stderrLogf(false))
+	shares, err := s.home.Join(context.Background(), cfg, id, stderrLogf(false))
 	if err != nil {
-		return err
-	}
-	defer store.Close()
-	vc, err := volume.ReadConfig(ctx, store)
-	if err != nil {
-		return err
-	}
-	if vc.Volume != vol {
-		return fmt.Errorf("the remote holds volume %s, not %s", vc.Volume, vol)
-	}
-	l, err := s.openLedger(ctx, ledgerSpec, id)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	shares, err := sharing.Join(ctx, l, id, vol)
-	if err != nil {
-		return err
-	}
-	if err := s.saveConfig(cfg); err != nil {
 		return err
 	}
 	for _, sh := range shares {
@@ -327,6 +305,6 @@ func runJoin(cmd *cobra.Command, args []string) error {
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "shared with you: %s (%s)\n", sh.Path, ro)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home)
+	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home.Dir)
 	return nil
 }

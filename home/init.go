@@ -1,0 +1,105 @@
+package home
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/anchorfs/anchorfs/fs/volume"
+	"github.com/anchorfs/anchorfs/keyring"
+)
+
+// InitOptions shape Init.
+type InitOptions struct {
+	// LedgerGiven says the config's ledger was asked for: attaching to a
+	// volume on another ledger then fails. Without it Init takes the
+	// existing volume's own ledger.
+	LedgerGiven bool
+	// Logf receives the remote's diagnostics; nil discards them.
+	Logf func(string, ...any)
+}
+
+// Initialized is what Init did.
+type Initialized struct {
+	// Config is the home's config with the volume and the ledger Init took;
+	// its Volume is empty when Init neither attached nor created one.
+	Config Config
+	// Attached is true when the remote already held a volume this identity
+	// opens, false when Init created the volume.
+	Attached bool
+	// Remote is where the volume is, as the store names itself.
+	Remote string
+}
+
+// Init makes this home the home of a volume on the remote that c names:
+// the volume already there when identity id opens it (a second home of the
+// same owner), on the volume's own ledger, or else a new one on c.Ledger.
+// It registers the volume on the ledger, then saves c last, so a failed
+// Init leaves the home as it was. When registering or saving fails, the
+// Initialized returned with the error still says what volume Init attached
+// to or created.
+func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt InitOptions) (Initialized, error) {
+	var r Initialized
+	store, err := OpenStore(ctx, c, opt.Logf)
+	if err != nil {
+		return r, err
+	}
+	defer store.Close()
+	ledger := c.Ledger
+	vc, err := volume.ReadConfig(ctx, store)
+	attach := err == nil
+	switch {
+	case attach:
+		// A second home of the same owner: attach if this identity opens it,
+		// on the volume's own ledger.
+		v, err := volume.Open(ctx, store, id.UnwrapKey, volume.Options{ReadOnly: true})
+		if err != nil {
+			return r, fmt.Errorf("the remote already holds volume %s, which this identity cannot open (%v); to use folders shared with you, use `anchorfs join`", vc.Volume, err)
+		}
+		v.Close(ctx)
+		spec, err := volume.LedgerSpec(ctx, store, id.UnwrapKey)
+		if err != nil {
+			return r, err
+		}
+		if !opt.LedgerGiven && spec != "" {
+			ledger = spec
+		} else if err := h.mayBeLedger(ledger, vc, spec); err != nil {
+			return r, err
+		}
+	case !errors.Is(err, volume.ErrNoVolume):
+		return r, err
+	}
+	l, err := h.OpenLedger(ctx, ledger, id)
+	if err != nil {
+		return r, fmt.Errorf("opening the ledger: %w", err)
+	}
+	if l != nil {
+		defer l.Close()
+	}
+	lid, err := LedgerID(ctx, l)
+	if err != nil {
+		return r, err
+	}
+	if attach {
+		if vc.Ledger != "" && vc.Ledger != lid {
+			return r, fmt.Errorf("volume %s anchors on ledger %s, not on %s (--ledger %s); leave --ledger out to take the volume's", vc.Volume, vc.Ledger, lid, ledger)
+		}
+	} else {
+		abs, err := h.AbsoluteLedgerSpec(ledger)
+		if err != nil {
+			return r, err
+		}
+		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{Ledger: lid, LedgerSpec: abs}); err != nil {
+			return r, fmt.Errorf("creating the volume: %w", err)
+		}
+	}
+	c.Volume, c.Ledger = vc.Volume, ledger
+	r = Initialized{Config: c, Attached: attach, Remote: store.String()}
+	if l != nil {
+		// The ledger learns who owns the volume: only the owner may share it.
+		if err := l.Register(ctx, c.Volume); err != nil {
+			return r, fmt.Errorf("registering the volume on the ledger: %w", err)
+		}
+	}
+	return r, h.Save(c)
+}
