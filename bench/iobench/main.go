@@ -18,7 +18,11 @@ func main() {
   iobench seqwrite DIR SIZE_MB [SYNC_COMMAND...]   write DIR/seq.bin in 1 MiB writes, fsync, then run SYNC_COMMAND
   iobench seqread FILE                            read FILE in 1 MiB reads
   iobench randread FILE N                         N random 4 KiB reads
-  iobench smallfiles DIR N                        create, stat, read and delete N 4 KiB files`)
+  iobench smallfiles DIR N                        create, stat, read and delete N 4 KiB files
+  iobench mkfiles DIR N [SYNC_COMMAND...]         create N 4 KiB files in DIR/small, then run SYNC_COMMAND
+  iobench lsr DIR                                 walk DIR and lstat everything (ls -lR)
+  iobench catall DIR                              read every file under DIR
+  iobench rmall DIR [SYNC_COMMAND...]             remove DIR/small, then run SYNC_COMMAND`)
 		os.Exit(2)
 	}
 	var out map[string]any
@@ -32,6 +36,14 @@ func main() {
 		out, err = randread(os.Args[2], atoi(os.Args[3]))
 	case "smallfiles":
 		out, err = smallfiles(os.Args[2], atoi(os.Args[3]))
+	case "mkfiles":
+		out, err = timed("mkfiles", os.Args[4:], func() error { return mkfiles(os.Args[2], atoi(os.Args[3])) })
+	case "lsr":
+		out, err = timed("lsr", nil, func() error { return lsr(os.Args[2]) })
+	case "catall":
+		out, err = timed("catall", nil, func() error { return catall(os.Args[2]) })
+	case "rmall":
+		out, err = timed("rmall", os.Args[3:], func() error { return os.RemoveAll(filepath.Join(os.Args[2], "small")) })
 	default:
 		err = fmt.Errorf("unknown workload %q", os.Args[1])
 	}
@@ -174,4 +186,56 @@ func smallfiles(dir string, n int) (map[string]any, error) {
 		total += v
 	}
 	return map[string]any{"op": "smallfiles", "seconds": total, "phases": phase}, nil
+}
+
+// timed runs fn, then syncCmd, and reports the seconds both took.
+func timed(op string, syncCmd []string, fn func() error) (map[string]any, error) {
+	start := time.Now()
+	if err := fn(); err != nil {
+		return nil, err
+	}
+	if len(syncCmd) > 0 {
+		if out, err := exec.Command(syncCmd[0], syncCmd[1:]...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%v: %s", err, out)
+		}
+	}
+	return map[string]any{"op": op, "seconds": time.Since(start).Seconds()}, nil
+}
+
+// mkfiles creates n 4 KiB files, each different, in dir/small.
+func mkfiles(dir string, n int) error {
+	buf := block(2)[:4096]
+	d := filepath.Join(dir, "small")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	for i := range n {
+		buf[0], buf[1] = byte(i), byte(i>>8)
+		if err := os.WriteFile(filepath.Join(d, strconv.Itoa(i)), buf, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lsr is ls -lR: every name under dir, lstat'ed.
+func lsr(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		_, err = d.Info()
+		return err
+	})
+}
+
+// catall reads every file under dir.
+func catall(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		_, err = os.ReadFile(p)
+		return err
+	})
 }
