@@ -9,12 +9,14 @@ import (
 	"io"
 	iofs "io/fs"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/rclone/rclone/backend/local"
 	"github.com/rclone/rclone/fs"
 	"github.com/rclone/rclone/fs/config"
 	"github.com/rclone/rclone/fs/config/configfile"
@@ -61,6 +63,11 @@ type Store struct {
 	// change once written, so a few segments of one read again need not
 	// look the object up first.
 	ranged *lru.Cache[string, fs.Object]
+	// localRoot is the folder of a local-folder remote: ranged reads of it
+	// are one pread on a descriptor kept open (localOpen), not rclone's
+	// lookup, open, seek, read and close each time.
+	localRoot string
+	localOpen *openFiles
 }
 
 // rangedObjects bounds Store.ranged.
@@ -129,6 +136,9 @@ func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
 	}
 	if opt.Retries > 0 {
 		s.policy.Tries = uint(opt.Retries) + 1
+	}
+	if _, ok := f.(*local.Fs); ok {
+		s.localRoot, s.localOpen = filepath.FromSlash(f.Root()), newOpenFiles()
 	}
 	// Reachability: create the root if needed, then list it.
 	if err := s.retry(ctx, func() error { return f.Mkdir(ctx, "") }); err != nil {
@@ -226,6 +236,9 @@ func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte
 	if off < 0 || n < 0 || n > s.maxSize {
 		return nil, fmt.Errorf("%s: bad range %d+%d", name, off, n)
 	}
+	if b, ok := s.localRange(name, off, n); ok {
+		return b, nil
+	}
 	var data []byte
 	err := s.retry(ctx, func() error {
 		o, ok := s.ranged.Get(name)
@@ -261,9 +274,33 @@ func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte
 	return data, err
 }
 
+// localPath is where object name is on a local-folder remote.
+func (s *Store) localPath(name string) string {
+	return filepath.Join(s.localRoot, filepath.FromSlash(name))
+}
+
+// localRange is GetRange on a local-folder remote, for names rclone stores
+// as they are (lowercase hex and slashes, as every object's); ok is false
+// where rclone should answer instead (another remote, another name, or any
+// failure: rclone says what it is).
+func (s *Store) localRange(name string, off, n int64) ([]byte, bool) {
+	if s.localRoot == "" || strings.Trim(name, "0123456789abcdefghijklmnopqrstuvwxyz/") != "" || strings.Contains(name, "..") {
+		return nil, false
+	}
+	buf := make([]byte, n)
+	k, err := s.localOpen.readAt(s.localPath(name), buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, false
+	}
+	return buf[:k], true
+}
+
 // Delete removes the object; a missing object is not an error.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	s.ranged.Remove(name)
+	if s.localOpen != nil {
+		s.localOpen.forget(s.localPath(name))
+	}
 	err := s.retry(ctx, func() error {
 		o, err := s.f.NewObject(ctx, name)
 		if err != nil {

@@ -210,3 +210,70 @@ func TestAnObjectTooLargeIsRefused(t *testing.T) {
 		t.Fatalf("a 1 TiB object: %v", err)
 	}
 }
+
+// TestRangedReads: GetRange returns the bytes asked for on every kind of
+// remote, fewer at the object's end, none past it, ErrNotExist for a
+// missing object; on a local folder, many objects read at once and again
+// (more than it keeps open) read right, and a removed object is gone.
+func TestRangedReads(t *testing.T) {
+	ctx := context.Background()
+	data := make([]byte, 10000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for kind, s := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			if err := s.Put(ctx, "objects/ab/ab01", data); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct{ off, n, want int64 }{{0, 10, 10}, {4112, 4112, 4112}, {9990, 100, 10}, {10000, 5, 0}, {20000, 5, 0}} {
+				got, err := s.GetRange(ctx, "objects/ab/ab01", c.off, c.n)
+				if err != nil || int64(len(got)) != c.want || !bytes.Equal(got, data[min(c.off, 10000):min(c.off+c.want, 10000)]) {
+					t.Fatalf("range %d+%d: %d bytes, %v", c.off, c.n, len(got), err)
+				}
+			}
+			if _, err := s.GetRange(ctx, "objects/ff/ff00", 0, 10); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("a missing object: %v", err)
+			}
+			if _, err := s.GetRange(ctx, "objects/ab/ab01", -1, 10); err == nil {
+				t.Fatal("a negative offset was taken")
+			}
+		})
+	}
+	s := stores(t)["local"]
+	const objects = 1100 // more than a local remote keeps open
+	for i := range objects {
+		if err := s.Put(ctx, fmt.Sprintf("objects/%02x/%06x", i%256, i), append([]byte(fmt.Sprint(i, ":")), data...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 2 {
+				for i := w; i < objects; i += 4 {
+					want := fmt.Sprint(i, ":")
+					got, err := s.GetRange(ctx, fmt.Sprintf("objects/%02x/%06x", i%256, i), 0, int64(len(want)))
+					if err != nil || string(got) != want {
+						errs <- fmt.Errorf("round %d, object %d: %q %v", round, i, got, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "objects/00/000000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetRange(ctx, "objects/00/000000", 0, 1); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a removed object: %v", err)
+	}
+}

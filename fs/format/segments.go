@@ -77,11 +77,11 @@ func SegmentAAD(volume, file ID, seal SealID, version, index, segment uint64) []
 	return aad(kindSegment, volume, append(file[:], seal[:]...), version, index, segment)
 }
 
-// ChunkSealer seals, or opens, the segments of one sealing of a chunk.
+// ChunkSealer seals, or opens, the segments of one sealing of a chunk. It
+// is safe for concurrent use.
 type ChunkSealer struct {
-	aead  cipher.AEAD
-	aad   []byte // SegmentAAD, its segment number rewritten per segment
-	nonce [NonceSize]byte
+	aead cipher.AEAD
+	aad  []byte // SegmentAAD of segment 0; each call rewrites a copy's segment number
 }
 
 // NewChunkSealer is the sealer of chunk index of file, sealed in version
@@ -93,37 +93,69 @@ func NewChunkSealer(fileKey []byte, volume, file ID, seal SealID, version, index
 	}
 }
 
+// segmentParams are the nonce and AAD of one segment, rewritten per segment.
+type segmentParams struct {
+	nonce [NonceSize]byte
+	aad   []byte
+}
+
+func (c *ChunkSealer) params() *segmentParams {
+	return &segmentParams{aad: append([]byte(nil), c.aad...)}
+}
+
 // at sets the nonce and AAD for segment i: the nonce is four zero bytes and
 // i big-endian (each sealing has its own key, so nonces never repeat under one).
-func (c *ChunkSealer) at(i int) {
-	binary.BigEndian.PutUint64(c.nonce[4:], uint64(i))
-	binary.BigEndian.PutUint64(c.aad[len(c.aad)-8:], uint64(i))
+func (p *segmentParams) at(i int) {
+	binary.BigEndian.PutUint64(p.nonce[4:], uint64(i))
+	binary.BigEndian.PutUint64(p.aad[len(p.aad)-8:], uint64(i))
 }
 
 // Seal appends the chunk plaintext pt, sealed segment by segment, to dst.
-// Not safe for concurrent use.
 func (c *ChunkSealer) Seal(dst, pt []byte) []byte {
+	p := c.params()
 	for i := 0; len(pt) > 0; i++ {
 		n := min(len(pt), SegmentSize)
-		c.at(i)
-		dst = c.aead.Seal(dst, c.nonce[:], pt[:n], c.aad)
+		p.at(i)
+		dst = c.aead.Seal(dst, p.nonce[:], pt[:n], p.aad)
 		pt = pt[n:]
 	}
 	return dst
 }
 
+// OpenInPlace is Open into sealed's own memory: it returns the plaintext,
+// which overwrites sealed.
+func (c *ChunkSealer) OpenInPlace(first int, sealed []byte) ([]byte, error) {
+	p := c.params()
+	n := 0 // plaintext bytes so far, at the start of sealed
+	for i, at := first, 0; at < len(sealed); i++ {
+		end := min(at+SealedSegmentSize, len(sealed))
+		if end-at <= TagSize {
+			return nil, ErrAuth
+		}
+		p.at(i)
+		pt, err := c.aead.Open(sealed[at:at], p.nonce[:], sealed[at:end], p.aad)
+		if err != nil {
+			return nil, ErrAuth
+		}
+		n += copy(sealed[n:], pt)
+		at = end
+	}
+	return sealed[:n], nil
+}
+
 // Open appends to dst the plaintext of sealed, the object's bytes from
 // segment first on, in whole segments (the last may be the chunk's short
-// one). Not safe for concurrent use.
+// one).
 func (c *ChunkSealer) Open(dst []byte, first int, sealed []byte) ([]byte, error) {
+	p := c.params()
 	for i := first; len(sealed) > 0; i++ {
 		n := min(len(sealed), SealedSegmentSize)
 		if n <= TagSize {
 			return dst, ErrAuth
 		}
-		c.at(i)
+		p.at(i)
 		var err error
-		if dst, err = c.aead.Open(dst, c.nonce[:], sealed[:n], c.aad); err != nil {
+		if dst, err = c.aead.Open(dst, p.nonce[:], sealed[:n], p.aad); err != nil {
 			return dst, ErrAuth
 		}
 		sealed = sealed[n:]

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
 )
@@ -25,13 +27,35 @@ func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, 
 	return obj, c
 }
 
+// sealerCacheSize bounds Volume.sealers.
+const sealerCacheSize = 1024
+
+// sealerKey names the sealing of one chunk.
+type sealerKey struct {
+	seal    string
+	file    format.ID
+	version uint64
+	index   int64
+}
+
+func newSealerCache() *lru.Cache[sealerKey, *format.ChunkSealer] {
+	c, _ := lru.New[sealerKey, *format.ChunkSealer](sealerCacheSize) // fails only for a size under 1
+	return c
+}
+
 // chunkSealer is the sealer of segmented chunk c, index i of file.
 func (v *Volume) chunkSealer(key []byte, file format.ID, i int64, c format.Chunk) (*format.ChunkSealer, error) {
+	name := sealerKey{c.Seal, file, c.Version, i}
+	if s, ok := v.sealers.Get(name); ok {
+		return s, nil
+	}
 	seal, err := format.ParseSealID(c.Seal)
 	if err != nil {
 		return nil, err
 	}
-	return format.NewChunkSealer(key, v.id, file, seal, c.Version, uint64(i)), nil
+	s := format.NewChunkSealer(key, v.id, file, seal, c.Version, uint64(i))
+	v.sealers.Add(name, s)
+	return s, nil
 }
 
 // openChunk opens the whole object obj of chunk c, index i of file.
@@ -77,9 +101,10 @@ func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c
 	if err != nil {
 		return nil, err
 	}
-	pt, err := s.Open(make([]byte, 0, count*format.SegmentSize), first, sealed)
+	got := len(sealed)
+	pt, err := s.OpenInPlace(first, sealed)
 	start := off - first*format.SegmentSize
-	if err != nil || len(sealed) != objLen || len(pt) < start+size {
+	if err != nil || got != objLen || len(pt) < start+size {
 		return nil, &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("segments %d-%d of chunk %d of file %s failed authentication", first, first+count-1, i, n.id)}
 	}
 	return pt[start : start+size], nil

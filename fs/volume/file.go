@@ -43,7 +43,8 @@ type fileData struct {
 	// the version being built replaces it, which its anchor names.
 	baseVersion  uint64
 	baseManifest string
-	readEnd      int64 // where the previous read ended: a read near it is sequential
+	readEnd      int64 // where the previous read ended
+	nearReads    int   // reads in a row that began near where the one before ended
 }
 
 // Handle is an open file.
@@ -247,8 +248,15 @@ func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
 		done += n
 	}
 	last := (off + int64(total) - 1) / cs
-	// The kernel's read-ahead may have a few reads in flight, out of order.
-	sequential := off >= f.readEnd-sequentialSlack && off <= f.readEnd+sequentialSlack
+	// The kernel's read-ahead may have a few reads in flight, out of order:
+	// a reader is sequential from its second read in a row near the end of
+	// the one before (or its first, from the start of the file).
+	if off >= f.readEnd-sequentialSlack && off <= f.readEnd+sequentialSlack {
+		f.nearReads++
+	} else {
+		f.nearReads = 0
+	}
+	sequential := f.nearReads >= 2 || (f.nearReads == 1 && f.readEnd == 0)
 	f.readEnd = off + int64(total)
 	for k := range fetches {
 		fetches[k].ranged = !sequential && fetches[k].c.Segmented()

@@ -1,0 +1,89 @@
+package remote
+
+import (
+	"os"
+	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// openFiles keeps the objects of a local-folder remote that ranged reads
+// opened lately, open: a few segments of one object read again cost one
+// pread. Objects never change once written; one removed meanwhile (gc)
+// still reads as it was, which is what its name says it holds.
+type openFiles struct {
+	cache *lru.Cache[string, *openFile]
+}
+
+// openFile is one open object, closed once it is out of the cache and no
+// reader holds it.
+type openFile struct {
+	mu      sync.Mutex
+	f       *os.File
+	readers int
+	evicted bool
+}
+
+// maxOpenFiles bounds the descriptors openFiles holds: the chunks of a
+// 1 GiB file (Go raises the process's limit to the hard one, commonly far
+// above).
+const maxOpenFiles = 1024
+
+func newOpenFiles() *openFiles {
+	c, _ := lru.NewWithEvict(maxOpenFiles, func(_ string, o *openFile) { // fails only for a size under 1
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.evicted = true
+		if o.readers == 0 {
+			o.f.Close()
+		}
+	})
+	return &openFiles{cache: c}
+}
+
+// readAt reads len(b) bytes of the object at path from off, opening it if
+// it is not open.
+func (c *openFiles) readAt(path string, b []byte, off int64) (int, error) {
+	o, err := c.acquire(path)
+	if err != nil {
+		return 0, err
+	}
+	defer o.release()
+	return o.f.ReadAt(b, off)
+}
+
+func (c *openFiles) acquire(path string) (*openFile, error) {
+	if o, ok := c.cache.Get(path); ok && o.hold() {
+		return o, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	o := &openFile{f: f, readers: 1}
+	c.cache.Add(path, o) // an entry another reader added meanwhile goes, closed once released
+	return o, nil
+}
+
+// hold takes o for a reader unless it is closing.
+func (o *openFile) hold() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.evicted {
+		return false
+	}
+	o.readers++
+	return true
+}
+
+func (o *openFile) release() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.readers--
+	if o.evicted && o.readers == 0 {
+		o.f.Close()
+	}
+}
+
+// forget drops path from the cache (its object is removed).
+func (c *openFiles) forget(path string) { c.cache.Remove(path) }
