@@ -33,12 +33,12 @@ const (
 	// them; when the remote fails or stalls, objects wait on local disk
 	// instead (the write-back cache, ciphertext only), and writers wait only
 	// when that disk is full.
-	uploadBudget = 256 << 20
+	uploadBudget = 128 << 20
 	// uploadStall is how long the remote may go without finishing an upload
 	// before writers stop waiting for it and spill to local disk.
 	uploadStall = 2 * time.Second
 	// chunkCacheSize bounds the decrypted chunks kept in memory for readers.
-	chunkCacheSize = 128 << 20
+	chunkCacheSize = 64 << 20
 	// metaCacheEntries and metaCacheMax bound the cache of metadata objects
 	// (folder objects, manifests, heads): at most 512 of up to 64 KiB each,
 	// 32 MiB in all. Objects are immutable, named by their hash: a cached

@@ -27,7 +27,7 @@ func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, 
 	return obj, c
 }
 
-// sealerCacheSize bounds Volume.sealers.
+// sealerCacheSize bounds Volume.chunkSealers.
 const sealerCacheSize = 1024
 
 // sealerKey names the sealing of one chunk.
@@ -46,7 +46,7 @@ func newSealerCache() *lru.Cache[sealerKey, *format.ChunkSealer] {
 // chunkSealer is the sealer of segmented chunk c, index i of file.
 func (v *Volume) chunkSealer(key []byte, file format.ID, i int64, c format.Chunk) (*format.ChunkSealer, error) {
 	name := sealerKey{c.Seal, file, c.Version, i}
-	if s, ok := v.sealers.Get(name); ok {
+	if s, ok := v.chunkSealers.Get(name); ok {
 		return s, nil
 	}
 	seal, err := format.ParseSealID(c.Seal)
@@ -54,7 +54,7 @@ func (v *Volume) chunkSealer(key []byte, file format.ID, i int64, c format.Chunk
 		return nil, err
 	}
 	s := format.NewChunkSealer(key, v.id, file, seal, c.Version, uint64(i))
-	v.sealers.Add(name, s)
+	v.chunkSealers.Add(name, s)
 	return s, nil
 }
 

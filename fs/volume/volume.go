@@ -144,10 +144,11 @@ var ErrReadOnly = errors.New("volume is open read-only")
 type Volume struct {
 	id     format.ID
 	format int // the volume's format: what new versions are written in
-	// sealers keeps the sealers of segmented chunks read lately: each has
-	// a key derived for its sealing, which a few segments read again need
-	// not derive again.
-	sealers   *lru.Cache[sealerKey, *format.ChunkSealer]
+	// chunkSealers keeps the sealers of segmented chunks read lately: each
+	// has a key derived for its sealing, which a few segments read again
+	// need not derive again.
+	chunkSealers *lru.Cache[sealerKey, *format.ChunkSealer]
+
 	chunkSize int
 	rootKey   []byte // nil for a grantee, who holds only its shares' keys
 	rootDom   *domain
@@ -349,7 +350,7 @@ func newVolume(id format.ID, c *format.Config, rootKey []byte, store ObjectStore
 		opt.CommitInterval = 5 * time.Second
 	}
 	v := &Volume{
-		id: id, format: c.Format, sealers: newSealerCache(), chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
+		id: id, format: c.Format, chunkSealers: newSealerCache(), chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
 		stop: make(chan struct{}), badHeads: map[string]bool{},
 	}
