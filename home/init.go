@@ -15,6 +15,8 @@ type InitOptions struct {
 	// volume on another ledger then fails. Without it Init takes the
 	// existing volume's own ledger.
 	LedgerGiven bool
+	// Format is the format of a volume Init creates (0: format.Version).
+	Format int
 	// Logf receives the remote's diagnostics; nil discards them.
 	Logf func(string, ...any)
 }
@@ -89,7 +91,7 @@ func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt Init
 		if err != nil {
 			return r, err
 		}
-		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{Ledger: lid, LedgerSpec: abs}); err != nil {
+		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{Ledger: lid, LedgerSpec: abs, Format: opt.Format}); err != nil {
 			return r, fmt.Errorf("creating the volume: %w", err)
 		}
 	}

@@ -196,6 +196,17 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	})
 }
 
+// Replace writes data under name, over what is there: for the config, the
+// one object that changes.
+func (s *Store) Replace(ctx context.Context, name string, data []byte) error {
+	s.ranged.Remove(name)
+	return s.retry(ctx, func() error {
+		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
+		_, err := s.f.Put(ctx, bytes.NewReader(data), info)
+		return err
+	})
+}
+
 // Get returns the object's bytes; a missing object gives an error wrapping
 // io/fs.ErrNotExist.
 func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {

@@ -31,35 +31,43 @@ volume itself and finishes what an earlier mount left (pending anchors). Progres
 a terminal.`,
 		Example: `  cp -r ~/photos ~/Vault/ && anchorfs sync`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loadSettings(cmd)
+			s, err := loadVolumeSettings(cmd)
 			if err != nil {
 				return err
 			}
-			if _, err := s.config(); err != nil {
-				return err
-			}
-			bar := newProgressBar()
-			defer bar.done()
-			if c := dialMount(s); c != nil {
-				_, err := c.call("/sync", func(l streamLine) {
-					if l.Progress != nil {
-						bar.update(*l.Progress)
-					}
-				})
-				return err
-			}
-			ctx := context.Background()
-			o, err := s.openVolume(ctx, home.ReadWrite, stderrLogf(false))
-			if err != nil {
-				return err
-			}
-			if err := o.Volume.Sync(ctx, bar.update); err != nil {
-				o.Close(ctx)
-				return err
-			}
-			return o.Close(ctx)
+			_, err = onVolume(s, "/sync", func(ctx context.Context, v *volume.Volume, progress func(volume.Progress)) error {
+				return v.Sync(ctx, progress)
+			})
+			return err
 		},
 	}
+}
+
+// onVolume runs a long operation, with its progress on a terminal: by the
+// running mount of this home (the control socket's path), or, with none
+// running, on the volume opened here (local). From a mount it returns the
+// mount's last word.
+func onVolume(s *settings, path string, local func(ctx context.Context, v *volume.Volume, progress func(volume.Progress)) error) (*streamLine, error) {
+	bar := newProgressBar()
+	defer bar.done()
+	if c := dialMount(s); c != nil {
+		last, err := c.call(path, func(l streamLine) {
+			if l.Progress != nil {
+				bar.update(*l.Progress)
+			}
+		})
+		return &last, err
+	}
+	ctx := context.Background()
+	o, err := s.openVolume(ctx, home.ReadWrite, stderrLogf(false))
+	if err != nil {
+		return nil, err
+	}
+	err = local(ctx, o.Volume, bar.update)
+	if cerr := o.Close(ctx); err == nil {
+		err = cerr
+	}
+	return nil, err
 }
 
 func newInfoCmd() *cobra.Command {
@@ -183,11 +191,8 @@ the path, and exits 1 if it found any. A running mount of this home does the wor
   anchorfs verify /projects/acme --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loadSettings(cmd)
+			s, err := loadVolumeSettings(cmd)
 			if err != nil {
-				return err
-			}
-			if _, err := s.config(); err != nil {
 				return err
 			}
 			path := "/"
@@ -256,36 +261,20 @@ func newGCCmd() *cobra.Command {
 from the remote. Run it where no other home is writing the same volume at the time.`,
 		Example: `  anchorfs gc`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loadSettings(cmd)
+			s, err := loadVolumeSettings(cmd)
 			if err != nil {
 				return err
 			}
-			if _, err := s.config(); err != nil {
-				return err
-			}
-			bar := newProgressBar()
 			var removed int
 			var freed int64
-			if c := dialMount(s); c != nil {
-				var last streamLine
-				last, err = c.call("/gc", func(l streamLine) {
-					if l.Progress != nil {
-						bar.update(*l.Progress)
-					}
-				})
+			last, err := onVolume(s, "/gc", func(ctx context.Context, v *volume.Volume, progress func(volume.Progress)) error {
+				var err error
+				removed, freed, err = v.GC(ctx, progress)
+				return err
+			})
+			if last != nil {
 				removed, freed = last.Removed, last.Freed
-			} else {
-				ctx := context.Background()
-				var o *home.Opened
-				if o, err = s.openVolume(ctx, home.ReadWrite, stderrLogf(false)); err != nil {
-					return err
-				}
-				removed, freed, err = o.Volume.GC(ctx, bar.update)
-				if cerr := o.Close(ctx); err == nil {
-					err = cerr
-				}
 			}
-			bar.done()
 			if err != nil {
 				return err
 			}
@@ -293,6 +282,52 @@ from the remote. Run it where no other home is writing the same volume at the ti
 			return nil
 		},
 	}
+}
+
+func newUpgradeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "upgrade",
+		Short: "Move the volume to the newest on-remote format",
+		Long: `upgrade moves a volume made by an older anchorfs to the newest on-remote format
+(docs/FORMAT.md). The config says so first: from then on builds that read only the older
+format refuse the volume instead of meeting objects they cannot read, and every new file
+version is written in the new format. Then each file whose current version is in the older
+layout gets a new version with every chunk sealed anew (anchored like any other version;
+the older versions stay until gc removes them). Files done already are skipped: an upgrade
+stopped halfway (Ctrl-C, a crash, a remote gone) goes on where it was when run again.
+
+With the volume mounted, the mount does the work while it goes on serving files; without, the
+command opens the volume itself. Only the owner's home can upgrade (it holds every folder's
+keys). A volume in the newest format already has nothing to do.`,
+		Example: `  anchorfs upgrade
+  anchorfs upgrade --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadVolumeSettings(cmd)
+			if err != nil {
+				return err
+			}
+			var res volume.UpgradeResult
+			last, err := onVolume(s, "/upgrade", func(ctx context.Context, v *volume.Volume, progress func(volume.Progress)) error {
+				var err error
+				res, err = v.Upgrade(ctx, progress)
+				return err
+			})
+			if last != nil && last.Upgraded != nil {
+				res = *last.Upgraded
+			}
+			if err != nil {
+				return err
+			}
+			if s.v.GetBool("json") {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "volume format %d -> %d: %d files rewritten, %d already in format %d\n",
+				res.From, res.To, res.Files, res.Skipped, res.To)
+			return nil
+		},
+	}
+	c.Flags().Bool("json", false, "print JSON")
+	return c
 }
 
 func newVersionCmd() *cobra.Command {

@@ -29,13 +29,14 @@ type infoReply struct {
 
 // streamLine is one line of a streamed reply: progress, a finding, or the end.
 type streamLine struct {
-	Progress *volume.Progress `json:"progress,omitempty"`
-	Finding  *volume.Finding  `json:"finding,omitempty"`
-	Done     bool             `json:"done,omitempty"`
-	Error    string           `json:"error,omitempty"`
-	Removed  int              `json:"removed,omitempty"`
-	Freed    int64            `json:"freed,omitempty"`
-	Message  string           `json:"message,omitempty"`
+	Progress *volume.Progress      `json:"progress,omitempty"`
+	Finding  *volume.Finding       `json:"finding,omitempty"`
+	Done     bool                  `json:"done,omitempty"`
+	Error    string                `json:"error,omitempty"`
+	Removed  int                   `json:"removed,omitempty"`
+	Freed    int64                 `json:"freed,omitempty"`
+	Message  string                `json:"message,omitempty"`
+	Upgraded *volume.UpgradeResult `json:"upgraded,omitempty"`
 }
 
 type control struct {
@@ -97,6 +98,16 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 		stream(w, func(emit func(streamLine)) streamLine {
 			removed, freed, err := o.Volume.GC(r.Context(), progress(emit))
 			l := streamLine{Removed: removed, Freed: freed}
+			if err != nil {
+				l.Error = err.Error()
+			}
+			return l
+		})
+	})
+	mux.HandleFunc("POST /upgrade", func(w http.ResponseWriter, r *http.Request) {
+		stream(w, func(emit func(streamLine)) streamLine {
+			res, err := o.Volume.Upgrade(r.Context(), progress(emit))
+			l := streamLine{Upgraded: &res}
 			if err != nil {
 				l.Error = err.Error()
 			}

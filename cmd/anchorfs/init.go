@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/home"
 )
 
@@ -31,6 +32,7 @@ config.yaml is written last: a failed init leaves the home as it was.`,
 	c.Flags().StringArray("remote", nil, "remote to store ciphertext on (rclone syntax); repeat for several")
 	c.Flags().String("ledger", "embedded", "embedded, embedded:DIR, fabric:PROFILE.yaml, or none (no anchoring)")
 	c.Flags().String("rclone-config", "", "rclone.conf for named remotes (default: rclone's own lookup)")
+	c.Flags().Int("format", format.Version, fmt.Sprintf("on-remote format of a new volume: %d, or %d for one older builds open (anchorfs upgrade moves it on)", format.Version, format.Version1))
 	return c
 }
 
@@ -53,6 +55,10 @@ func runInit(cmd *cobra.Command, args []string) error {
 	if err := home.CheckLedgerSpec(ledger); err != nil {
 		return usageError{err}
 	}
+	volumeFormat, _ := cmd.Flags().GetInt("format")
+	if volumeFormat != format.Version && volumeFormat != format.Version1 {
+		return usageError{fmt.Errorf("--format %d: this build writes formats %d and %d", volumeFormat, format.Version1, format.Version)}
+	}
 	if remotes, err = absoluteRemotes(remotes); err != nil {
 		return err
 	}
@@ -64,7 +70,7 @@ func runInit(cmd *cobra.Command, args []string) error {
 	if created {
 		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.home.KeyringDir())
 	}
-	r, err := s.home.Init(context.Background(), cfg, id, home.InitOptions{LedgerGiven: s.v.IsSet("ledger"), Logf: stderrLogf(false)})
+	r, err := s.home.Init(context.Background(), cfg, id, home.InitOptions{LedgerGiven: s.v.IsSet("ledger"), Format: volumeFormat, Logf: stderrLogf(false)})
 	switch {
 	case r.Config.Volume == "": // it failed before attaching or creating
 	case r.Attached:

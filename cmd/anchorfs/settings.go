@@ -55,6 +55,19 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 	return s, nil
 }
 
+// loadVolumeSettings is loadSettings for a command on the home's volume: a
+// home without one is an error that says what to do.
+func loadVolumeSettings(cmd *cobra.Command) (*settings, error) {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.config(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // config returns the volume settings; a home without a volume is an error
 // that says what to do.
 func (s *settings) config() (home.Config, error) {

@@ -363,7 +363,7 @@ func (v *Volume) copyVersion(c, n *Node, m *format.Manifest) (*format.Manifest, 
 		v.obj.PutFor(c.id, format.ObjectName(h), obj)
 		chunks[i] = sealed
 	}
-	cm := format.Manifest{Format: v.format, File: c.id.String(), Version: 1, Size: m.Size,
+	cm := format.Manifest{Format: v.writeFormat(), File: c.id.String(), Version: 1, Size: m.Size,
 		ChunkSize: v.chunkSize, Chunks: chunks, Epoch: epoch}
 	cm.MerkleRoot = format.MerkleRoot(cm.Chunks)
 	mk, _ := c.dom.metaKey(v, epoch)

@@ -16,7 +16,7 @@ import (
 func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, pt []byte) ([]byte, format.Chunk) {
 	c := format.Chunk{Size: len(pt), Version: version}
 	var obj []byte
-	if v.format >= format.Version {
+	if v.writeFormat() >= format.Version {
 		seal := format.NewSealID()
 		obj = format.NewChunkSealer(key, v.id, file, seal, version, uint64(i)).Seal(make([]byte, 0, format.SegmentedSize(len(pt))), pt)
 		c.Seal = seal.String()
@@ -58,7 +58,8 @@ func (v *Volume) chunkSealer(key []byte, file format.ID, i int64, c format.Chunk
 	return s, nil
 }
 
-// openChunk opens the whole object obj of chunk c, index i of file.
+// openChunk opens the whole object obj of chunk c, index i of file; a
+// segmented one is opened in obj's own memory (obj is the caller's to give).
 func (v *Volume) openChunk(key []byte, file format.ID, i int64, c format.Chunk, obj []byte) ([]byte, error) {
 	var pt []byte
 	var err error
@@ -68,7 +69,7 @@ func (v *Volume) openChunk(key []byte, file format.ID, i int64, c format.Chunk, 
 			if len(obj) != format.SegmentedSize(c.Size) {
 				err = format.ErrAuth
 			} else {
-				pt, err = s.Open(make([]byte, 0, c.Size), 0, obj)
+				pt, err = s.OpenInPlace(0, obj)
 			}
 		}
 	} else {

@@ -585,7 +585,7 @@ func (h *Handle) Flush() error {
 			h.seal(int64(i))
 		}
 	}
-	m := format.Manifest{Format: v.format, File: n.id.String(), Version: f.next, Size: f.size,
+	m := format.Manifest{Format: v.writeFormat(), File: n.id.String(), Version: f.next, Size: f.size,
 		ChunkSize: v.chunkSize, Chunks: append([]format.Chunk{}, f.chunks...), Epoch: f.sealEpoch}
 	m.MerkleRoot = format.MerkleRoot(m.Chunks)
 	mk, _ := n.dom.metaKey(v, f.sealEpoch)

@@ -246,16 +246,19 @@ func (v *Volume) pathOfLocked(n *Node) string {
 	return v.pathOf(n)
 }
 
-// resealFile makes a new version of file n with every chunk sealed in
-// domain d's current epoch; its current version is read with the keys of
-// the domain it is in now.
+// resealFile makes a new version of file n with every chunk sealed anew,
+// in the volume's format and domain d's current epoch (nil: the domain n
+// is in); its current version is read with the keys of the domain it is in
+// now.
 func (v *Volume) resealFile(n *Node, d *domain) error {
 	h, err := v.Open(n) // loads the manifest with n's present keys
 	if err != nil {
 		return err
 	}
 	v.mu.Lock()
-	n.dom = d
+	if d != nil {
+		n.dom = d
+	}
 	version := n.version
 	v.mu.Unlock()
 	if version == 0 {

@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -108,7 +109,7 @@ func (v *Volume) checkChunk(ctx context.Context, n *Node, key []byte, i int64, c
 	if err != nil {
 		return err
 	}
-	if _, err := v.openChunk(key, n.id, i, c, obj); err != nil {
+	if _, err := v.openChunk(key, n.id, i, c, bytes.Clone(obj)); err != nil {
 		return fmt.Errorf("chunk %d (%s) failed authentication", i, h)
 	}
 	return nil

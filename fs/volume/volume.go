@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +33,9 @@ type ObjectStore interface {
 	// GetRange returns n bytes of an object from offset off (fewer where
 	// it ends first).
 	GetRange(ctx context.Context, name string, off, n int64) ([]byte, error)
+	// Replace writes data under name whether or not it exists: only the
+	// config changes (Upgrade); every other object is written once.
+	Replace(ctx context.Context, name string, data []byte) error
 	Delete(ctx context.Context, name string) error
 	List(ctx context.Context, prefix string, fn func(name string, size int64) error) error
 }
@@ -142,8 +146,10 @@ var ErrReadOnly = errors.New("volume is open read-only")
 
 // Volume is an open volume.
 type Volume struct {
-	id     format.ID
-	format int // the volume's format: what new versions are written in
+	id format.ID
+	// layout is the volume's format: what new versions are written in
+	// (Upgrade raises it while the volume is open).
+	layout atomic.Int32
 	// chunkSealers keeps the sealers of segmented chunks read lately: each
 	// has a key derived for its sealing, which a few segments read again
 	// need not derive again.
@@ -350,10 +356,11 @@ func newVolume(id format.ID, c *format.Config, rootKey []byte, store ObjectStore
 		opt.CommitInterval = 5 * time.Second
 	}
 	v := &Volume{
-		id: id, format: c.Format, chunkSealers: newSealerCache(), chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
+		id: id, chunkSealers: newSealerCache(), chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
 		stop: make(chan struct{}), badHeads: map[string]bool{},
 	}
+	v.layout.Store(int32(c.Format))
 	v.rootDom = &domain{keys: map[uint32][]byte{}, metas: map[uint32][]byte{}}
 	if rootKey != nil {
 		v.rootDom.keys[0] = rootKey
@@ -487,6 +494,9 @@ func (v *Volume) ID() string { return v.id.String() }
 
 // ChunkSize is the plaintext size of a chunk.
 func (v *Volume) ChunkSize() int { return v.chunkSize }
+
+// writeFormat is the volume's format: what new versions are written in.
+func (v *Volume) writeFormat() int { return int(v.layout.Load()) }
 
 // Stats reports pending work.
 func (v *Volume) Stats() Stats {

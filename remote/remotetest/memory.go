@@ -67,6 +67,12 @@ func (m *Memory) GetRange(_ context.Context, name string, off, n int64) ([]byte,
 	return append([]byte(nil), b[off:min(off+n, int64(len(b)))]...), nil
 }
 
+// Replace stores a copy of data under name, over what is there.
+func (m *Memory) Replace(_ context.Context, name string, data []byte) error {
+	m.Set(name, data)
+	return nil
+}
+
 // Delete removes an object; a missing one is not an error.
 func (m *Memory) Delete(_ context.Context, name string) error {
 	m.mu.Lock()
