@@ -2,6 +2,7 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -602,6 +603,7 @@ func (o *Store) CachedChunk(h format.Hash) ([]byte, bool) { return o.cache.get(h
 // callers for one chunk (a reader and its read-ahead) share one fetch and
 // one open. checkHash checks the object against its hash first; a chunk
 // whose open authenticates every byte for its place needs no such check.
+// open is given memory of its own, which it may decrypt into.
 func (o *Store) Chunk(ctx context.Context, h format.Hash, checkHash bool, open func(obj []byte) ([]byte, error)) ([]byte, error) {
 	if b, ok := o.cache.get(h); ok {
 		return b, nil
@@ -613,6 +615,12 @@ func (o *Store) Chunk(ctx context.Context, h format.Hash, checkHash bool, open f
 		obj, err := o.get(ctx, format.ObjectName(h), h, checkHash)
 		if err != nil {
 			return nil, err
+		}
+		o.mu.Lock()
+		queued, shared := o.pending[format.ObjectName(h)]
+		o.mu.Unlock()
+		if shared && queued != nil {
+			obj = bytes.Clone(obj) // open may use the object's memory; a queued upload's is not ours
 		}
 		pt, err := open(obj)
 		if err != nil {
