@@ -355,11 +355,11 @@ var (
 )
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n, err := h.h.ReadAt(dest, off)
-	if err != nil && n == 0 && !isEOF(err) {
+	b, err := h.h.Read(dest, off)
+	if err != nil && len(b) == 0 && !isEOF(err) {
 		return nil, errno(err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return fuse.ReadResultData(b), 0
 }
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
