@@ -9,6 +9,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -137,7 +138,7 @@ func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
 	if opt.Retries > 0 {
 		s.policy.Tries = uint(opt.Retries) + 1
 	}
-	if _, ok := f.(*local.Fs); ok {
+	if _, ok := f.(*local.Fs); ok && !strings.Contains(spec, ",") {
 		s.localRoot, s.localOpen = filepath.FromSlash(f.Root()), newOpenFiles()
 	}
 	// Reachability: create the root if needed, then list it.
@@ -210,6 +211,9 @@ func (s *Store) Replace(ctx context.Context, name string, data []byte) error {
 // Get returns the object's bytes; a missing object gives an error wrapping
 // io/fs.ErrNotExist.
 func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
+	if b, ok := s.localGet(name); ok {
+		return b, nil
+	}
 	var data []byte
 	err := s.retry(ctx, func() error {
 		o, err := s.f.NewObject(ctx, name)
@@ -290,12 +294,40 @@ func (s *Store) localPath(name string) string {
 	return filepath.Join(s.localRoot, filepath.FromSlash(name))
 }
 
+// localGet is Get on a local-folder remote: one open and read, not
+// rclone's lookup, stat, open and read; ok is false where rclone should
+// answer (see localRange).
+func (s *Store) localGet(name string) ([]byte, bool) {
+	if !s.localName(name) {
+		return nil, false
+	}
+	f, err := os.Open(s.localPath(name))
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() > s.maxSize {
+		return nil, false
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// localName reports whether name is one a local-folder remote stores as
+// it is: lowercase hex and slashes, as every object's.
+func (s *Store) localName(name string) bool {
+	return s.localRoot != "" && strings.Trim(name, "0123456789abcdefghijklmnopqrstuvwxyz/") == "" && !strings.Contains(name, "..")
+}
+
 // localRange is GetRange on a local-folder remote, for names rclone stores
-// as they are (lowercase hex and slashes, as every object's); ok is false
-// where rclone should answer instead (another remote, another name, or any
-// failure: rclone says what it is).
+// as they are (localName); ok is false where rclone should answer instead
+// (another remote, another name, or any failure: rclone says what it is).
 func (s *Store) localRange(name string, off, n int64) ([]byte, bool) {
-	if s.localRoot == "" || strings.Trim(name, "0123456789abcdefghijklmnopqrstuvwxyz/") != "" || strings.Contains(name, "..") {
+	if !s.localName(name) {
 		return nil, false
 	}
 	buf := make([]byte, n)

@@ -30,6 +30,11 @@ func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, 
 // sealerCacheSize bounds Volume.chunkSealers.
 const sealerCacheSize = 1024
 
+func newManifestCache() *lru.Cache[string, *format.Manifest] {
+	c, _ := lru.New[string, *format.Manifest](manifestCacheEntries) // fails only for a size under 1
+	return c
+}
+
 // sealerKey names the sealing of one chunk.
 type sealerKey struct {
 	seal    string

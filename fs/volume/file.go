@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -77,7 +78,92 @@ func (v *Volume) Open(n *Node) (*Handle, error) {
 		v.release(n)
 		return nil, err
 	}
+	v.fetchAhead(n)
 	return &Handle{v: v, n: n, f: f}, nil
+}
+
+const (
+	// fetchAheadFiles is how many files after one opened, in its folder's
+	// name order, have their manifests (and a small file its content)
+	// fetched in the background: a reader of a folder's files one after
+	// another (cat *, cp -r, tar) finds them in memory.
+	fetchAheadFiles = 16
+	// fetchAheadWorkers bounds those fetches at once, for the volume.
+	fetchAheadWorkers = 4
+)
+
+// fetchAhead fetches, in the background, the manifests of the files after
+// n in its folder's name order, and the content of those that fit in one
+// chunk, into the caches of metadata objects and decrypted chunks (both
+// bounded). Like the kernel's read-ahead, it runs for a file not fetched
+// ahead, and again at the file halfway through what it fetched; each
+// version is fetched ahead once. Called without v.mu.
+func (v *Volume) fetchAhead(n *Node) {
+	type ahead struct {
+		n        *Node
+		version  uint64
+		manifest string
+		dom      *domain
+	}
+	var next []ahead
+	v.mu.Lock()
+	if len(n.parents) > 0 && n.parents[0].entries != nil && (n.fetched != n.version || n.fetchMark) {
+		n.fetchMark = false
+		d := n.parents[0]
+		var me string
+		for name, c := range d.entries {
+			if c == n {
+				me = name
+				break
+			}
+		}
+		// The first fetchAheadFiles names after me, by insertion: no sort
+		// of a folder of many files at each open.
+		var names []string
+		for name, c := range d.entries {
+			if name <= me || c.typ != format.TypeFile || c.version == 0 || c.fetched == c.version || c.data != nil {
+				continue
+			}
+			if len(names) == fetchAheadFiles && name >= names[len(names)-1] {
+				continue
+			}
+			at, _ := slices.BinarySearch(names, name)
+			names = slices.Insert(names, at, name)
+			if len(names) > fetchAheadFiles {
+				names = names[:fetchAheadFiles]
+			}
+		}
+		for k, name := range names {
+			c := d.entries[name]
+			c.fetched, c.fetchMark = c.version, k == len(names)/2
+			next = append(next, ahead{n: c, version: c.version, manifest: c.manifest, dom: c.dom})
+		}
+	}
+	v.mu.Unlock()
+	if len(next) == 0 {
+		return
+	}
+	v.bg.Add(1)
+	go func() { // the open goes on at once
+		defer v.bg.Done()
+		var wg sync.WaitGroup
+		for _, a := range next {
+			v.aheadSlots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-v.aheadSlots; wg.Done() }()
+				ctx := context.Background()
+				m, err := v.readManifest(ctx, a.dom, a.n.id, a.version, a.manifest)
+				if err != nil || len(m.Chunks) != 1 || m.Chunks[0].Hash == "" {
+					return // its open fetches it again, and says what is wrong
+				}
+				if key, ok := a.dom.fileKey(v, a.n.id, m.Epoch); ok {
+					v.plain(ctx, a.n, key, 0, m.Chunks[0]) //nolint:errcheck // as above
+				}
+			}()
+		}
+		wg.Wait()
+	}()
 }
 
 func (v *Volume) acquire(n *Node) *fileData {
@@ -146,9 +232,38 @@ func (f *fileData) keyFor(c format.Chunk) []byte {
 	return f.key
 }
 
+const (
+	// manifestCacheEntries and manifestCacheChunks bound the cache of
+	// opened manifests: those of small files (up to 64 chunks), 4096 of
+	// them, by hash and key domain. Opening a file again, or one fetched
+	// ahead, needs no decoding.
+	manifestCacheEntries = 4096
+	manifestCacheChunks  = 64
+)
+
 // readManifest fetches and opens a file version's manifest, sealed in key
-// domain dom.
+// domain dom. The manifest is the caller's to change.
 func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, version uint64, hash string) (*format.Manifest, error) {
+	cached := hash + " " + dom.ledgerID() // opened with that domain's keys
+	if m, ok := v.manifests.Get(cached); ok && m.File == file.String() && m.Version == version {
+		c := *m
+		c.Chunks = slices.Clone(m.Chunks)
+		return &c, nil
+	}
+	m, err := v.openManifest(ctx, dom, file, version, hash)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Chunks) <= manifestCacheChunks {
+		c := *m
+		c.Chunks = slices.Clone(m.Chunks)
+		v.manifests.Add(cached, &c)
+	}
+	return m, nil
+}
+
+// openManifest is readManifest from the store.
+func (v *Volume) openManifest(ctx context.Context, dom *domain, file format.ID, version uint64, hash string) (*format.Manifest, error) {
 	h, err := format.ParseHash(hash)
 	if err != nil {
 		return nil, fmt.Errorf("file %s: %w", file, err)

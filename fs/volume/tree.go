@@ -29,16 +29,20 @@ type Node struct {
 	target string // symlinks
 
 	// Files.
-	size     int64 // size of the committed version
-	live     int64 // size with changes not yet made a version, when liveSet
-	liveSet  bool
-	version  uint64
-	checked  uint64    // the version last found to match the ledger
-	manifest string    // hash of this version's manifest, "" for version 0
-	nlink    uint32    // names the file has
-	parents  []*Node   // folders holding a name for this node (a folder has one)
-	data     *fileData // content state while open
-	opens    int
+	size    int64 // size of the committed version
+	live    int64 // size with changes not yet made a version, when liveSet
+	liveSet bool
+	version uint64
+	checked uint64 // the version last found to match the ledger
+	fetched uint64 // the version whose manifest (and small content) was fetched ahead of an open
+	// fetchMark: opening this file fetches ahead again (it is halfway
+	// through what was fetched ahead).
+	fetchMark bool
+	manifest  string    // hash of this version's manifest, "" for version 0
+	nlink     uint32    // names the file has
+	parents   []*Node   // folders holding a name for this node (a folder has one)
+	data      *fileData // content state while open
+	opens     int
 
 	// Folders.
 	tree    string // hash of the committed folder object, "" if never committed

@@ -154,6 +154,10 @@ type Volume struct {
 	// has a key derived for its sealing, which a few segments read again
 	// need not derive again.
 	chunkSealers *lru.Cache[sealerKey, *format.ChunkSealer]
+	// manifests keeps opened manifests of small files, by hash.
+	manifests *lru.Cache[string, *format.Manifest]
+	// aheadSlots bounds the fetches ahead of opens running at once (fetchAhead).
+	aheadSlots chan struct{}
 
 	chunkSize int
 	rootKey   []byte // nil for a grantee, who holds only its shares' keys
@@ -356,7 +360,7 @@ func newVolume(id format.ID, c *format.Config, rootKey []byte, store ObjectStore
 		opt.CommitInterval = 5 * time.Second
 	}
 	v := &Volume{
-		id: id, chunkSealers: newSealerCache(), chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
+		id: id, chunkSealers: newSealerCache(), aheadSlots: make(chan struct{}, fetchAheadWorkers), manifests: newManifestCache(), chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
 		stop: make(chan struct{}), badHeads: map[string]bool{},
 	}
