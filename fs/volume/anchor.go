@@ -296,13 +296,7 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 		return errNoName
 	}
 	dir := n.parents[0]
-	var name string
-	for k, c := range dir.entries {
-		if c == n {
-			name = k
-			break
-		}
-	}
+	name := nameIn(dir, n)
 	uid, gid, mode := n.uid, n.gid, n.mode
 	c := v.newNode(dir, format.TypeFile, mode, uid, gid)
 	v.mu.Unlock()

@@ -110,13 +110,7 @@ func (v *Volume) fetchAhead(n *Node) {
 	if len(n.parents) > 0 && n.parents[0].entries != nil && (n.fetched != n.version || n.fetchMark) {
 		n.fetchMark = false
 		d := n.parents[0]
-		var me string
-		for name, c := range d.entries {
-			if c == n {
-				me = name
-				break
-			}
-		}
+		me := nameIn(d, n)
 		// The first fetchAheadFiles names after me, by insertion: no sort
 		// of a folder of many files at each open.
 		var names []string

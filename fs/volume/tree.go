@@ -959,5 +959,15 @@ func (v *Volume) ListXattr(n *Node) []string {
 	return names
 }
 
+// nameIn is a name folder d gives node n ("" for none). Called with v.mu held.
+func nameIn(d *Node, n *Node) string {
+	for name, c := range d.entries {
+		if c == n {
+			return name
+		}
+	}
+	return ""
+}
+
 // errNotFound tells whether a store error is a missing object.
 func errNotFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }
