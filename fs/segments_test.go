@@ -160,3 +160,32 @@ func TestEveryTamperingOfASegmentedChunkGivesEIO(t *testing.T) {
 		})
 	}
 }
+
+// TestASmallFileIsOneObject: in a format-2 volume a file of one segment is
+// stored inside its manifest: no chunk object of its own on the remote; it
+// reads back from a mount with an empty cache, and verify finds it whole.
+func TestASmallFileIsOneObject(t *testing.T) {
+	store := newTestStore(t)
+	newVolume(t, store)
+	m := mount(t, store, t.TempDir())
+	before := objectSet(t, store.root)
+	if err := os.WriteFile(m.path("small"), []byte("one object"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.vol.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	m.unmount()
+	for p := range objectSet(t, store.root) {
+		if st, _ := os.Stat(p); !before[p] && st.Size() == int64(format.SegmentedSize(len("one object"))) {
+			t.Fatalf("the small file's chunk was stored apart: %s", p)
+		}
+	}
+	m = mount(t, store, t.TempDir())
+	if b, err := os.ReadFile(m.path("small")); err != nil || string(b) != "one object" {
+		t.Fatalf("reading it back: %q %v", b, err)
+	}
+	if f, err := m.vol.Verify(context.Background(), "/", nil); err != nil || len(f) != 0 {
+		t.Fatalf("verify: %+v %v", f, err)
+	}
+}

@@ -87,7 +87,15 @@ type Chunk struct {
 	// Seal is the seal id of a segmented chunk (format 2); a chunk without
 	// one is a single sealed object (format 1, or carried over from it).
 	Seal string `json:"seal,omitempty"`
+	// Data is a small segmented chunk's object itself (at most InlineMax
+	// bytes of plaintext), kept in the manifest instead of on its own: a
+	// small file is one object, not two. Hash is still its SHA-256.
+	Data []byte `json:"data,omitempty"`
 }
+
+// InlineMax is the largest chunk plaintext a format-2 manifest holds in
+// Data: one segment.
+const InlineMax = SegmentSize
 
 // Segmented reports whether the chunk's object is a run of segments.
 func (c Chunk) Segmented() bool { return c.Seal != "" }
@@ -139,6 +147,9 @@ func (m *Manifest) Validate(chunkSize int) error {
 			if _, err := ParseSealID(c.Seal); err != nil || m.Format == Version1 || c.Hash == "" {
 				return fmt.Errorf("manifest: chunk %d has a bad seal", i)
 			}
+		}
+		if c.Data != nil && (c.Seal == "" || c.Size > InlineMax || len(c.Data) != SegmentedSize(c.Size) || HashOf(c.Data).String() != c.Hash) {
+			return fmt.Errorf("manifest: chunk %d has bad inline data", i)
 		}
 	}
 	if root := MerkleRoot(m.Chunks); root != m.MerkleRoot {

@@ -22,6 +22,9 @@ type vectors2 struct {
 	Chunk       string   `json:"chunk"`     // hex: the segmented object
 	ChunkName   string   `json:"chunkName"`
 	Manifest    object   `json:"manifest"`
+	// InlineManifest is the manifest of a one-segment file, which holds
+	// its chunk (sealed with the same seal id as Chunk's first segment).
+	InlineManifest object `json:"inlineManifest"`
 }
 
 func makeVectors2() vectors2 {
@@ -43,6 +46,12 @@ func makeVectors2() vectors2 {
 	m.MerkleRoot = format.MerkleRoot(m.Chunks)
 	aad := format.ManifestAAD(vol, file, 1)
 	mobj := format.SealWithNonce(metaKey, aad, nonce, format.Encode(m))
+	small := pt[:25]
+	sobj := format.NewChunkSealer(fileKey, vol, file, seal, 1, 0).Seal(nil, small)
+	im := format.Manifest{Format: 2, File: file.String(), Version: 1, Size: int64(len(small)), ChunkSize: format.DefaultChunkSize,
+		Chunks: []format.Chunk{{Hash: format.HashOf(sobj).String(), Size: len(small), Version: 1, Seal: seal.String(), Data: sobj}}}
+	im.MerkleRoot = format.MerkleRoot(im.Chunks)
+	imobj := format.SealWithNonce(metaKey, aad, nonce, format.Encode(im))
 	return vectors2{
 		FileKey: hex.EncodeToString(fileKey), MetaKey: hex.EncodeToString(metaKey), Seal: seal.String(),
 		SealKey: hex.EncodeToString(format.DeriveKey(fileKey, vol, "seal", seal[:])),
@@ -51,6 +60,8 @@ func makeVectors2() vectors2 {
 		Plaintext: hex.EncodeToString(pt), Chunk: hex.EncodeToString(chunk), ChunkName: format.ObjectName(h),
 		Manifest: object{AAD: hex.EncodeToString(aad), Plaintext: string(format.Encode(m)), Object: hex.EncodeToString(mobj),
 			Name: format.ObjectName(format.HashOf(mobj))},
+		InlineManifest: object{AAD: hex.EncodeToString(aad), Plaintext: string(format.Encode(im)), Object: hex.EncodeToString(imobj),
+			Name: format.ObjectName(format.HashOf(imobj))},
 	}
 }
 
@@ -163,4 +174,39 @@ func TestSegmentsOpenOnlyInTheirPlace(t *testing.T) {
 	fails("another version", sealer(seal, file, 4, 5), 0, obj)
 	fails("another chunk", sealer(seal, file, 3, 6), 0, obj)
 	fails("another file", sealer(seal, other, 3, 5), 0, obj)
+}
+
+// TestInlineChunksAreBoundToTheirHash: a manifest's inline chunk must be a
+// segmented chunk of at most InlineMax bytes whose SHA-256 is its hash.
+func TestInlineChunksAreBoundToTheirHash(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, format.KeySize)
+	vol, file := format.NewID(), format.NewID()
+	seal := format.NewSealID()
+	pt := []byte("a small file")
+	obj := format.NewChunkSealer(key, vol, file, seal, 1, 0).Seal(nil, pt)
+	good := func() format.Manifest {
+		m := format.Manifest{Format: 2, File: file.String(), Version: 1, Size: int64(len(pt)), ChunkSize: format.DefaultChunkSize,
+			Chunks: []format.Chunk{{Hash: format.HashOf(obj).String(), Size: len(pt), Version: 1, Seal: seal.String(), Data: bytes.Clone(obj)}}}
+		m.MerkleRoot = format.MerkleRoot(m.Chunks)
+		return m
+	}
+	m := good()
+	if err := m.Validate(format.DefaultChunkSize); err != nil {
+		t.Fatalf("a good inline chunk: %v", err)
+	}
+	var back format.Manifest
+	if err := format.Decode(format.Encode(m), &back); err != nil || !bytes.Equal(back.Chunks[0].Data, obj) {
+		t.Fatalf("inline data does not survive encoding: %v", err)
+	}
+	for what, spoil := range map[string]func(*format.Manifest){
+		"a flipped byte":   func(m *format.Manifest) { m.Chunks[0].Data[3] ^= 1 },
+		"a truncated data": func(m *format.Manifest) { m.Chunks[0].Data = m.Chunks[0].Data[:len(m.Chunks[0].Data)-1] },
+		"no seal":          func(m *format.Manifest) { m.Chunks[0].Seal = "" },
+	} {
+		m := good()
+		spoil(&m)
+		if err := m.Validate(format.DefaultChunkSize); err == nil {
+			t.Errorf("%s was accepted", what)
+		}
+	}
 }

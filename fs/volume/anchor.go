@@ -353,8 +353,7 @@ func (v *Volume) copyVersion(c, n *Node, m *format.Manifest) (*format.Manifest, 
 			return nil, "", err
 		}
 		obj, sealed := v.sealChunk(ckey, c.id, 1, int64(i), pt)
-		h, _ := format.ParseHash(sealed.Hash)
-		v.obj.PutFor(c.id, format.ObjectName(h), obj)
+		v.putChunk(c.id, sealed, obj)
 		chunks[i] = sealed
 	}
 	cm := format.Manifest{Format: v.writeFormat(), File: c.id.String(), Version: 1, Size: m.Size,

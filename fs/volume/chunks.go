@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -12,7 +13,8 @@ import (
 
 // sealChunk seals plaintext pt as chunk i of file, in version, under the
 // file key: segmented in a format-2 volume, one sealed object in a format-1
-// one. It returns the object and its manifest entry.
+// one. It returns the object and its manifest entry; a small segmented
+// chunk's entry holds the object (Data), which is then not stored apart.
 func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, pt []byte) ([]byte, format.Chunk) {
 	c := format.Chunk{Size: len(pt), Version: version}
 	var obj []byte
@@ -24,7 +26,20 @@ func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, 
 		obj = format.Seal(key, format.ChunkAAD(v.id, file, version, uint64(i)), pt)
 	}
 	c.Hash = format.HashOf(obj).String()
+	if c.Seal != "" && len(pt) <= format.InlineMax {
+		c.Data = obj
+	}
 	return obj, c
+}
+
+// putChunk queues sealed chunk c's object obj for upload for file, unless
+// the manifest holds it (Data).
+func (v *Volume) putChunk(file format.ID, c format.Chunk, obj []byte) {
+	if c.Data != nil {
+		return
+	}
+	h, _ := format.ParseHash(c.Hash)
+	v.obj.PutFor(file, format.ObjectName(h), obj)
 }
 
 // sealerCacheSize bounds Volume.chunkSealers.
@@ -94,6 +109,13 @@ func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c
 	h, err := format.ParseHash(c.Hash)
 	if err != nil {
 		return nil, err
+	}
+	if c.Data != nil {
+		b, err := v.openChunk(key, n.id, i, c, bytes.Clone(c.Data))
+		if err != nil {
+			return nil, err
+		}
+		return b[off : off+size], nil
 	}
 	if b, ok := v.obj.CachedChunk(h); ok {
 		return b[off : off+size], nil

@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -299,6 +300,9 @@ func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c form
 	h, err := format.ParseHash(c.Hash)
 	if err != nil {
 		return nil, err
+	}
+	if c.Data != nil { // in the manifest, checked by its hash with it
+		return v.openChunk(key, n.id, i, c, bytes.Clone(c.Data))
 	}
 	// A segmented chunk is checked segment by segment by its seal; a
 	// format-1 chunk by its hash (see docs/FORMAT.md, "Reading").
@@ -634,7 +638,7 @@ func (h *Handle) seal(i int64) {
 	b := f.dirty[i]
 	obj, c := v.sealChunk(f.sealKey, h.n.id, f.next, i, b)
 	hash, _ := format.ParseHash(c.Hash)
-	v.obj.PutFor(h.n.id, format.ObjectName(hash), obj)
+	v.putChunk(h.n.id, c, obj)
 	if cap(b) > len(b)+len(b)/4 {
 		// A short chunk lives in a buffer made for a whole one: the cache
 		// keeps a copy of its own size, not the 1 MiB buffer.
