@@ -114,8 +114,13 @@ fio_iops() {
 }
 TICK=$(getconf CLK_TCK)
 
+ALL=$ONLY
 for run in $(seq "$RUNS"); do
   echo "run $run of $RUNS" >&2
+  # Each run starts with another target: a disk that slows down after a
+  # burst of writes (as cloud disks do) does not always fall on the last.
+  read -ra all <<< "$ALL"; k=$(( (run - 1) % ${#all[@]} ))
+  ONLY="${all[*]:k} ${all[*]:0:k}"; ONLY=$(echo $ONLY)
   for t in $ONLY; do [ "$t" = raw ] || mount_t "$t"; done
   # Sequential write until durable, with the mount's CPU time and peak memory.
   for t in $ONLY; do
