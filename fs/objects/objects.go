@@ -34,7 +34,7 @@ const (
 	// them; when the remote fails or stalls, objects wait on local disk
 	// instead (the write-back cache, ciphertext only), and writers wait only
 	// when that disk is full.
-	uploadBudget = 128 << 20
+	uploadBudget = 64 << 20
 	// uploadStall is how long the remote may go without finishing an upload
 	// before writers stop waiting for it and spill to local disk.
 	uploadStall = 2 * time.Second
