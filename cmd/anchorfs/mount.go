@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -125,9 +126,20 @@ func runMount(cmd *cobra.Command, args []string) error {
 	return err
 }
 
+// mountMemoryLimit is the mount process's soft memory limit (GOMEMLIMIT
+// sets another).
+const mountMemoryLimit = 192 << 20
+
 // serve mounts and blocks until the mount goes away.
 func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error {
 	ctx := context.Background()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A long write allocates two fresh 1 MiB buffers a chunk while
+		// little of it stays live: without a limit the heap grows to
+		// twice what is live and keeps pages it freed. The limit is soft:
+		// a mount that needs more (many files written at once) gets it.
+		debug.SetMemoryLimit(mountMemoryLimit)
+	}
 	logf := writerLogf(logOut)
 	o, err := s.openVolume(ctx, home.ReadWrite, logf)
 	var rolledBack *volume.RollbackError
