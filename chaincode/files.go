@@ -247,11 +247,7 @@ func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volu
 	if err := mayReadFile(ctx, volume, file); err != nil {
 		return nil, err
 	}
-	key, err := fileKey(ctx, volume, file)
-	if err != nil {
-		return nil, err
-	}
-	v, err := c.get(ctx, key)
+	v, err := c.latest(ctx, volume, file)
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +255,15 @@ func (c *FilesContract) Latest(ctx contractapi.TransactionContextInterface, volu
 		return nil, wire.Errorf(wire.NotAnchored, "file %s not anchored", file)
 	}
 	return v, nil
+}
+
+// latest is a file's newest anchored version, nil if none.
+func (c *FilesContract) latest(ctx contractapi.TransactionContextInterface, volume, file string) (*wire.FileVersion, error) {
+	key, err := fileKey(ctx, volume, file)
+	if err != nil {
+		return nil, err
+	}
+	return c.get(ctx, key)
 }
 
 // LatestMany returns the newest anchored version of each file of filesJSON
@@ -294,11 +299,7 @@ func (c *FilesContract) LatestMany(ctx contractapi.TransactionContextInterface, 
 			out[i] = wire.FileVersion{Volume: volume, File: file}
 			continue
 		}
-		key, err := fileKey(ctx, volume, file)
-		if err != nil {
-			return nil, err
-		}
-		v, err := c.get(ctx, key)
+		v, err := c.latest(ctx, volume, file)
 		if err != nil {
 			return nil, err
 		}

@@ -122,8 +122,9 @@ func (c *ChunkSealer) Seal(dst, pt []byte) []byte {
 	return dst
 }
 
-// OpenInPlace is Open into sealed's own memory: it returns the plaintext,
-// which overwrites sealed.
+// OpenInPlace opens sealed, the object's bytes from segment first on, in
+// whole segments (the last may be the chunk's short one), in sealed's own
+// memory: it returns the plaintext, which overwrites sealed.
 func (c *ChunkSealer) OpenInPlace(first int, sealed []byte) ([]byte, error) {
 	p := c.params()
 	n := 0 // plaintext bytes so far, at the start of sealed
@@ -141,24 +142,4 @@ func (c *ChunkSealer) OpenInPlace(first int, sealed []byte) ([]byte, error) {
 		at = end
 	}
 	return sealed[:n], nil
-}
-
-// Open appends to dst the plaintext of sealed, the object's bytes from
-// segment first on, in whole segments (the last may be the chunk's short
-// one).
-func (c *ChunkSealer) Open(dst []byte, first int, sealed []byte) ([]byte, error) {
-	p := c.params()
-	for i := first; len(sealed) > 0; i++ {
-		n := min(len(sealed), SealedSegmentSize)
-		if n <= TagSize {
-			return dst, ErrAuth
-		}
-		p.at(i)
-		var err error
-		if dst, err = c.aead.Open(dst, p.nonce[:], sealed[:n], p.aad); err != nil {
-			return dst, ErrAuth
-		}
-		sealed = sealed[n:]
-	}
-	return dst, nil
 }

@@ -115,11 +115,12 @@ func (v *Volume) ledgerCheck(n *Node) error {
 const checkBatch = 512
 
 // checkAlong asks the ledger in one query about file n and the files beside
-// it this mount has not checked (others of n's folder), so that opening
-// them next costs no round trip: each whose version and manifest are the
-// ledger's latest is checked. It reports whether n is; anything else (a
-// newer version on the ledger, one not anchored yet, a ledger that cannot
-// answer) is left to the check of one file. Called without v.mu.
+// it this mount has neither checked nor asked about (others of n's folder;
+// each version once), so that opening them next costs no round trip: each
+// whose version and manifest are the ledger's latest is checked. It reports
+// whether n is; anything else (a newer version on the ledger, one not
+// anchored yet, a ledger that cannot answer) is left to the check of one
+// file. Called without v.mu.
 func (v *Volume) checkAlong(ctx context.Context, n *Node) bool {
 	type asked struct {
 		n        *Node
@@ -127,16 +128,25 @@ func (v *Volume) checkAlong(ctx context.Context, n *Node) bool {
 		manifest string
 	}
 	v.mu.Lock()
+	if n.asked == n.version {
+		// Asked about already, and not matched then (not anchored yet, or
+		// another version): the check of one file says what it is.
+		v.mu.Unlock()
+		return false
+	}
 	batch := []asked{{n, n.version, n.manifest}}
 	if len(n.parents) > 0 {
 		for _, c := range n.parents[0].entries {
 			if len(batch) == checkBatch {
 				break
 			}
-			if c != n && c.typ == format.TypeFile && c.version > 0 && c.checked != c.version {
+			if c != n && c.typ == format.TypeFile && c.version > 0 && c.checked != c.version && c.asked != c.version {
 				batch = append(batch, asked{c, c.version, c.manifest})
 			}
 		}
+	}
+	for _, a := range batch {
+		a.n.asked = a.version // each version of a file is asked about in one batch at most
 	}
 	v.mu.Unlock()
 	files := make([]string, len(batch))

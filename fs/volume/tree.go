@@ -34,6 +34,7 @@ type Node struct {
 	liveSet bool
 	version uint64
 	checked uint64 // the version last found to match the ledger
+	asked   uint64 // the version last asked about in a batch (checkAlong), matched or not
 	fetched uint64 // the version whose manifest (and small content) was fetched ahead of an open
 	// fetchMark: opening this file fetches ahead again (it is halfway
 	// through what was fetched ahead).
