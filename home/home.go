@@ -24,6 +24,10 @@ type Config struct {
 	Ledger       string   `yaml:"ledger" mapstructure:"ledger"`
 	// Shared marks a home that joined folders shared with it (anchorfs join).
 	Shared bool `yaml:"shared,omitempty" mapstructure:"shared"`
+	// ShardsStored is "all" for writes to count as stored (fsync, sync,
+	// anchoring) only once every storage node has them; otherwise once
+	// shards.Layout.Stored nodes do.
+	ShardsStored string `yaml:"shards_stored,omitempty" mapstructure:"shards_stored"`
 }
 
 // ConfigPath is HOME/config.yaml.

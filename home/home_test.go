@@ -106,10 +106,10 @@ func TestInitCreatesThenOpens(t *testing.T) {
 		!strings.HasPrefix(err.Error(), h.ConfigPath()+" names ledger "+c.Ledger+": ") {
 		t.Fatalf("open on another ledger: %v", err)
 	}
-	// Several remotes.
+	// A volume on one remote opened with two.
 	c = r.Config
-	c.Remotes = append(c.Remotes, c.Remotes[0])
-	if _, err := h.Open(ctx, c, id, home.ReadOnly, home.OpenOptions{}); !errors.Is(err, home.ErrSeveralRemotes) {
+	c.Remotes = append(c.Remotes, t.TempDir())
+	if _, err := h.Open(ctx, c, id, home.ReadOnly, home.OpenOptions{}); err == nil || !strings.Contains(err.Error(), "is on one remote; 2 remotes given") {
 		t.Fatalf("open with two remotes: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
 // InitOptions shape Init.
@@ -17,6 +18,9 @@ type InitOptions struct {
 	LedgerGiven bool
 	// Format is the format of a volume Init creates (0: format.Version).
 	Format int
+	// Shards is the layout of a volume Init creates on several remotes
+	// (zero: one parity shard, the rest data).
+	Shards shards.Layout
 	// Logf receives the remote's diagnostics; nil discards them.
 	Logf func(string, ...any)
 }
@@ -42,11 +46,12 @@ type Initialized struct {
 // to or created.
 func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt InitOptions) (Initialized, error) {
 	var r Initialized
-	store, err := OpenStore(ctx, c, opt.Logf)
+	store, specs, err := OpenStore(ctx, c, opt.Logf)
 	if err != nil {
 		return r, err
 	}
 	defer store.Close()
+	c.Remotes = specs // in node order
 	ledger := c.Ledger
 	vc, err := volume.ReadConfig(ctx, store)
 	attach := err == nil
@@ -91,7 +96,14 @@ func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt Init
 		if err != nil {
 			return r, err
 		}
-		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{Ledger: lid, LedgerSpec: abs, Format: opt.Format}); err != nil {
+		layout := opt.Shards
+		if n := len(c.Remotes); n > 1 && layout.N() == 0 {
+			layout = shards.Layout{K: n - 1, M: 1}
+		}
+		if n := len(c.Remotes); layout.N() != 0 && layout.N() != n {
+			return r, fmt.Errorf("shards %s need %d remotes; %d given", layout, layout.N(), n)
+		}
+		if vc, err = volume.Create(ctx, store, id.Wrap, volume.CreateOptions{Ledger: lid, LedgerSpec: abs, Format: opt.Format, Shards: layout}); err != nil {
 			return r, fmt.Errorf("creating the volume: %w", err)
 		}
 	}

@@ -15,11 +15,12 @@ import (
 // saves c, marked Shared. It returns the folders shared with id.
 func (h Home) Join(ctx context.Context, c Config, id *keyring.Identity, logf func(string, ...any)) ([]volume.Shared, error) {
 	c.Shared = true
-	store, err := OpenStore(ctx, c, logf)
+	store, specs, err := OpenStore(ctx, c, logf)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
+	c.Remotes = specs // in node order
 	vc, err := volume.ReadConfig(ctx, store)
 	if err != nil {
 		return nil, err

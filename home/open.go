@@ -9,7 +9,6 @@ import (
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
-	"github.com/anchorfs/anchorfs/remote"
 	"github.com/anchorfs/anchorfs/sharing"
 )
 
@@ -40,7 +39,7 @@ type OpenOptions struct {
 type Opened struct {
 	Config   Config
 	Identity *keyring.Identity
-	Store    *remote.Store
+	Store    Store
 	// Ledger is nil for a volume without one (ledger: none).
 	Ledger network.Ledger
 	Volume *volume.Volume
@@ -67,7 +66,7 @@ func (o *Opened) Close(ctx context.Context) error {
 func (h Home) Open(ctx context.Context, c Config, id *keyring.Identity, mode Access, opt OpenOptions) (*Opened, error) {
 	o := &Opened{Config: c, Identity: id}
 	var err error
-	if o.Store, err = OpenStore(ctx, c, opt.Logf); err != nil {
+	if o.Store, _, err = OpenStore(ctx, c, opt.Logf); err != nil {
 		return nil, err
 	}
 	if o.Ledger, err = h.OpenLedger(ctx, c.Ledger, id); err != nil {
@@ -80,7 +79,7 @@ func (h Home) Open(ctx context.Context, c Config, id *keyring.Identity, mode Acc
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	vopt := volume.Options{CacheDir: h.CacheDir(c.Volume), Ledger: o.Ledger, LedgerID: lid, Actor: id.Public().LedgerID(), Host: host,
+	vopt := volume.Options{StoredAll: c.ShardsStored == "all", CacheDir: h.CacheDir(c.Volume), Ledger: o.Ledger, LedgerID: lid, Actor: id.Public().LedgerID(), Host: host,
 		ReadOnly: mode != ReadWrite, AcceptRollback: mode == Inspect, NoAtime: opt.NoAtime, Logf: opt.Logf}
 	if o.Ledger != nil {
 		vopt.Actor = o.Ledger.Actor()

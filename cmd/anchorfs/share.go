@@ -280,9 +280,6 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	if err := home.CheckLedgerSpec(ledgerSpec); err != nil || ledgerSpec == "none" {
 		return usageError{fmt.Errorf("--ledger %q: join needs the owner's ledger (embedded:DIR or fabric:PROFILE.yaml)", ledgerSpec)}
 	}
-	if len(remotes) > 1 {
-		return home.ErrSeveralRemotes
-	}
 	if remotes, err = absoluteRemotes(remotes); err != nil {
 		return err
 	}

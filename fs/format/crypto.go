@@ -47,6 +47,9 @@ const (
 	// in its manifest) is held whole while it is open; the bound keeps that
 	// under 50 MiB whatever size a caller asks for.
 	MaxChunks = 1 << 20
+	// MaxShards bounds the shards of a chunk, and the storage nodes of a
+	// volume (remote/shards takes as many).
+	MaxShards = 32
 )
 
 // ErrAuth means an object failed authentication: it was altered, truncated,

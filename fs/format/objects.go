@@ -17,7 +17,16 @@ const (
 	ObjectsDir = "objects"
 	// DomainsDir holds the heads of shared folders, one folder per domain.
 	DomainsDir = "domains"
+	// NodeName is, on each remote of a volume with several, which of the
+	// config's nodes that remote is (a NodeMarker).
+	NodeName = "node"
 )
+
+// NodeMarker names the node a remote is, in a volume with several.
+type NodeMarker struct {
+	Volume string `json:"volume"`
+	Node   string `json:"node"`
+}
 
 // ObjectName is where an object with hash h lives on a remote.
 func ObjectName(h Hash) string {
@@ -51,6 +60,14 @@ type Config struct {
 	// --ledger, made absolute), sealed with the meta key and LedgerAAD: a
 	// second home of the owner takes it from here.
 	LedgerSpec []byte `json:"ledgerSpec,omitempty"`
+	// Nodes are the ids of the volume's storage nodes, one remote each, in
+	// shard order: shard j of a chunk is on node j. Absent for a volume on
+	// one remote.
+	Nodes []string `json:"nodes,omitempty"`
+	// DataShards and ParityShards are the layout new chunks are written in
+	// across Nodes: DataShards + ParityShards = len(Nodes).
+	DataShards   int `json:"dataShards,omitempty"`
+	ParityShards int `json:"parityShards,omitempty"`
 }
 
 // maxLedgerField bounds the ledger fields of a config.
@@ -76,6 +93,18 @@ func (c *Config) Validate() error {
 	if len(c.Ledger) > maxLedgerField || len(c.LedgerSpec) > maxLedgerField {
 		return fmt.Errorf("config: ledger fields too long")
 	}
+	if len(c.Nodes) > 0 || c.DataShards != 0 || c.ParityShards != 0 {
+		if c.Format < Version || c.DataShards < 1 || c.ParityShards < 1 || c.DataShards+c.ParityShards != len(c.Nodes) || len(c.Nodes) > MaxShards {
+			return fmt.Errorf("config: bad storage nodes (%d nodes, shards %d+%d)", len(c.Nodes), c.DataShards, c.ParityShards)
+		}
+		seen := map[string]bool{}
+		for _, n := range c.Nodes {
+			if _, err := ParseID(n); err != nil || seen[n] {
+				return fmt.Errorf("config: bad node id %q", n)
+			}
+			seen[n] = true
+		}
+	}
 	return nil
 }
 
@@ -87,6 +116,11 @@ type Chunk struct {
 	// Seal is the seal id of a segmented chunk (format 2); a chunk without
 	// one is a single sealed object (format 1, or carried over from it).
 	Seal string `json:"seal,omitempty"`
+	// Shards are the hashes of the chunk object's shards, in node order,
+	// in a volume on several nodes: DataShards data shards (byte ranges of
+	// the object) then parity shards. A chunk without them is stored whole.
+	Shards     []string `json:"shards,omitempty"`
+	DataShards int      `json:"dataShards,omitempty"`
 	// Data is a small segmented chunk's object itself (at most InlineMax
 	// bytes of plaintext), kept in the manifest instead of on its own: a
 	// small file is one object, not two. Hash is still its SHA-256.
@@ -146,6 +180,16 @@ func (m *Manifest) Validate(chunkSize int) error {
 		if c.Seal != "" {
 			if _, err := ParseSealID(c.Seal); err != nil || m.Format == Version1 || c.Hash == "" {
 				return fmt.Errorf("manifest: chunk %d has a bad seal", i)
+			}
+		}
+		if c.Shards != nil || c.DataShards != 0 {
+			if c.Seal == "" || c.Data != nil || c.DataShards < 1 || c.DataShards >= len(c.Shards) || len(c.Shards) > MaxShards {
+				return fmt.Errorf("manifest: chunk %d has bad shards", i)
+			}
+			for _, h := range c.Shards {
+				if _, err := ParseHash(h); err != nil {
+					return fmt.Errorf("manifest: chunk %d: shard: %w", i, err)
+				}
 			}
 		}
 		if c.Data != nil && (c.Seal == "" || c.Size > InlineMax || len(c.Data) != SegmentedSize(c.Size) || HashOf(c.Data).String() != c.Hash) {

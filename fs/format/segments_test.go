@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
 // vectors2 are format 2's segmented chunk and manifest, from fixed inputs.
@@ -24,6 +25,10 @@ type vectors2 struct {
 	// InlineManifest is the manifest of a one-segment file, which holds
 	// its chunk (sealed with the same seal id as Chunk's first segment).
 	InlineManifest object `json:"inlineManifest"`
+	// Shards are Chunk cut 2+1 (hex), and ShardedManifest the manifest
+	// listing it so, as a volume on three storage nodes writes it.
+	Shards          []string `json:"shards"`
+	ShardedManifest object   `json:"shardedManifest"`
 }
 
 func makeVectors2() vectors2 {
@@ -51,7 +56,23 @@ func makeVectors2() vectors2 {
 		Chunks: []format.Chunk{{Hash: format.HashOf(sobj).String(), Size: len(small), Version: 1, Seal: seal.String(), Data: sobj}}}
 	im.MerkleRoot = format.MerkleRoot(im.Chunks)
 	imobj := format.SealWithNonce(metaKey, aad, nonce, format.Encode(im))
+	parts, err := shards.Layout{K: 2, M: 1}.Split(chunk, format.SealedSegmentSize)
+	if err != nil {
+		panic(err)
+	}
+	var shardHex []string
+	sm := m
+	sm.Chunks = []format.Chunk{m.Chunks[0]}
+	sm.Chunks[0].DataShards = 2
+	for _, p := range parts {
+		shardHex = append(shardHex, hex.EncodeToString(p))
+		sm.Chunks[0].Shards = append(sm.Chunks[0].Shards, format.HashOf(p).String())
+	}
+	smobj := format.SealWithNonce(metaKey, aad, nonce, format.Encode(sm))
 	return vectors2{
+		Shards: shardHex,
+		ShardedManifest: object{AAD: hex.EncodeToString(aad), Plaintext: string(format.Encode(sm)), Object: hex.EncodeToString(smobj),
+			Name: format.ObjectName(format.HashOf(smobj))},
 		FileKey: hex.EncodeToString(fileKey), MetaKey: hex.EncodeToString(metaKey), Seal: seal.String(),
 		SealKey: hex.EncodeToString(format.DeriveKey(fileKey, vol, "seal", seal[:])),
 		SegmentAADs: []string{hex.EncodeToString(format.SegmentAAD(vol, file, seal, 1, 0, 0)),
@@ -85,11 +106,53 @@ func TestVectors2(t *testing.T) {
 			t.Fatalf("segment %d does not open as plain AES-GCM: %v", i, err)
 		}
 	}
+	// 2+1 shards: the object's bytes [0, 4112) and [4112, 5032), and the
+	// parity 3*d0 + 2*d1 in GF(2^8) modulo x^8+x^4+x^3+x^2+1, d1 padded
+	// with zeros (docs/FORMAT.md, "Storage nodes and shards").
+	d0, d1, parity := mustHex(want.Shards[0]), mustHex(want.Shards[1]), mustHex(want.Shards[2])
+	if !bytes.Equal(append(bytes.Clone(d0), d1...), obj) || len(parity) != len(d0) {
+		t.Fatal("the data shards are not the chunk object's bytes")
+	}
+	for i := range parity {
+		var b byte
+		if i < len(d1) {
+			b = d1[i]
+		}
+		if parity[i] != gfMul(3, d0[i])^gfMul(2, b) {
+			t.Fatalf("parity byte %d is not 3*d0 + 2*d1", i)
+		}
+	}
+	var sm format.Manifest
+	smpt, err := format.Open(mustHex(want.MetaKey), mustHex(want.ShardedManifest.AAD), mustHex(want.ShardedManifest.Object))
+	if err != nil || format.Decode(smpt, &sm) != nil || sm.Validate(format.DefaultChunkSize) != nil {
+		t.Fatalf("the sharded manifest does not open or validate: %v", err)
+	}
+	for j, h := range sm.Chunks[0].Shards {
+		if format.HashOf(mustHex(want.Shards[j])).String() != h {
+			t.Fatalf("shard %d's hash is not in the manifest", j)
+		}
+	}
 	var m format.Manifest
 	mpt, err := format.Open(mustHex(want.MetaKey), mustHex(want.Manifest.AAD), mustHex(want.Manifest.Object))
 	if err != nil || format.Decode(mpt, &m) != nil || m.Validate(format.DefaultChunkSize) != nil {
 		t.Fatalf("the format 2 manifest does not open or validate: %v", err)
 	}
+}
+
+// gfMul multiplies in GF(2^8) modulo x^8+x^4+x^3+x^2+1 (0x11d).
+func gfMul(a, b byte) byte {
+	var r byte
+	for ; b != 0; b >>= 1 {
+		if b&1 != 0 {
+			r ^= a
+		}
+		hi := a & 0x80
+		a <<= 1
+		if hi != 0 {
+			a ^= 0x1d
+		}
+	}
+	return r
 }
 
 func TestSegmentSpan(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/remote/remotetest"
+	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
 func object(s string) (string, format.Hash, []byte) {
@@ -23,7 +25,7 @@ func object(s string) (string, format.Hash, []byte) {
 func TestPutWaitGet(t *testing.T) {
 	ctx := context.Background()
 	m := remotetest.NewMemory()
-	o := New(m, t.TempDir(), 0, t.Logf)
+	o := New(Config{Spill: t.TempDir(), Budget: 0, Logf: t.Logf}, m)
 	defer o.Close()
 	name, h, b := object("a sealed object")
 	o.Put(name, b)
@@ -53,7 +55,7 @@ func TestOneFetchHoweverManyAsk(t *testing.T) {
 	ctx := context.Background()
 	m := remotetest.NewMemory()
 	m.Slow = 50 * time.Millisecond
-	o := New(m, t.TempDir(), 0, t.Logf)
+	o := New(Config{Spill: t.TempDir(), Budget: 0, Logf: t.Logf}, m)
 	defer o.Close()
 	name, h, b := object("shared")
 	m.Set(name, b)
@@ -63,7 +65,7 @@ func TestOneFetchHoweverManyAsk(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pt, err := o.Chunk(ctx, h, true, func(obj []byte) ([]byte, error) {
+			pt, err := o.Chunk(ctx, Place{Hash: h}, true, func(obj []byte) ([]byte, error) {
 				opens.Add(1)
 				return bytes.ToUpper(obj), nil
 			})
@@ -76,7 +78,7 @@ func TestOneFetchHoweverManyAsk(t *testing.T) {
 	if m.Gets.Load() != 1 || opens.Load() != 1 {
 		t.Fatalf("%d fetches and %d opens for one chunk", m.Gets.Load(), opens.Load())
 	}
-	if _, err := o.Chunk(ctx, h, true, func([]byte) ([]byte, error) { return nil, errors.New("opened again") }); err != nil {
+	if _, err := o.Chunk(ctx, Place{Hash: h}, true, func([]byte) ([]byte, error) { return nil, errors.New("opened again") }); err != nil {
 		t.Fatalf("a cached chunk: %v", err)
 	}
 }
@@ -100,7 +102,7 @@ func TestChunkCacheStaysInItsBudget(t *testing.T) {
 func TestMetadataCache(t *testing.T) {
 	ctx := context.Background()
 	m := remotetest.NewMemory()
-	o := New(m, t.TempDir(), 0, t.Logf)
+	o := New(Config{Spill: t.TempDir(), Budget: 0, Logf: t.Logf}, m)
 	defer o.Close()
 	name, h, b := object("a folder object")
 	m.Set(name, b)
@@ -125,7 +127,7 @@ func TestAFailingRemoteSpillsAndDrops(t *testing.T) {
 	m := remotetest.NewMemory()
 	m.Fail = errors.New("remote down")
 	spill := t.TempDir()
-	o := New(m, spill, 1<<10, t.Logf)
+	o := New(Config{Spill: spill, Budget: 1<<10, Logf: t.Logf}, m)
 	file := format.NewID()
 	var names []string
 	for i := range 8 {
@@ -150,5 +152,102 @@ func TestAFailingRemoteSpillsAndDrops(t *testing.T) {
 		if dropped[name] && m.Has(name) {
 			t.Fatalf("dropped object %s was uploaded", name)
 		}
+	}
+}
+
+// TestShardsAcrossNodes: a chunk cut 2+1 across three nodes reads back with
+// any one node's shard gone or altered, not with two gone, and a node that
+// is down at write time gets its shard from local disk when it returns.
+func TestShardsAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	l := shards.Layout{K: 2, M: 1}
+	ms := []*remotetest.Memory{remotetest.NewMemory(), remotetest.NewMemory(), remotetest.NewMemory()}
+	spill := t.TempDir()
+	o := New(Config{Spill: spill, Layout: l, Logf: t.Logf}, ms[0], ms[1], ms[2])
+	put := func(seed byte) (Place, []byte) {
+		obj := bytes.Repeat([]byte{seed, seed + 1, seed + 2}, 10*unit/3+50)
+		sh, err := l.Split(obj, unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Place{Hash: format.HashOf(obj), Size: len(obj), Layout: l}
+		var names []string
+		for _, s := range sh {
+			p.Shards = append(p.Shards, format.HashOf(s))
+			names = append(names, format.ObjectName(format.HashOf(s)))
+		}
+		o.PutShards(format.NewID(), names, sh)
+		if err := o.Wait(ctx, o.Barrier()); err != nil {
+			t.Fatal(err)
+		}
+		return p, obj
+	}
+	read := func(p Place, obj []byte, off, n int) error {
+		got, err := o.GetRange(ctx, p, int64(off), int64(n), func(b []byte) ([]byte, error) {
+			if !bytes.Equal(b, obj[off:off+n]) {
+				return nil, errors.New("wrong bytes")
+			}
+			return b, nil
+		})
+		if err == nil && !bytes.Equal(got, obj[off:off+n]) {
+			return errors.New("wrong bytes returned")
+		}
+		return err
+	}
+	p, obj := put(1)
+	shard := func(j int) string { return format.ObjectName(p.Shards[j]) }
+	// Stored once on two nodes; the third gets its shard soon after.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if n, _ := o.Stats(); n == 0 {
+			break
+		}
+	}
+	for j := range 3 {
+		if !ms[j].Has(shard(j)) {
+			t.Fatalf("node %d lacks its shard", j)
+		}
+	}
+	if err := read(p, obj, 100, 9000); err != nil {
+		t.Fatalf("healthy: %v", err)
+	}
+	ms[0].Set(shard(0), nil) // node 0 lost it
+	if err := read(p, obj, 100, 9000); err != nil {
+		t.Fatalf("node 0's shard gone: %v", err)
+	}
+	ms[0].Set(shard(0), bytes.Repeat([]byte{9}, l.Len(0, len(obj), unit))) // node 0 serves junk
+	if err := read(p, obj, 5*unit, 2*unit); err != nil {
+		t.Fatalf("node 0's shard altered: %v", err)
+	}
+	if pt, err := o.Chunk(ctx, p, false, func(b []byte) ([]byte, error) {
+		if !bytes.Equal(b, obj) {
+			return nil, errors.New("wrong bytes")
+		}
+		return b, nil
+	}); err != nil || !bytes.Equal(pt, obj) {
+		t.Fatalf("whole chunk, node 0's shard altered: %v", err)
+	}
+	ms[1].Set(shard(1), nil)
+	var ie *IntegrityError
+	if err := read(p, obj, 0, 100); !errors.As(err, &ie) {
+		t.Fatalf("two shards of three gone: %v", err)
+	}
+
+	// Node 2 down while writing: stored on two, its shard waits on disk.
+	ms[2].Fail = errors.New("node down")
+	p2, obj2 := put(7)
+	if ms[2].Has(format.ObjectName(p2.Shards[2])) {
+		t.Fatal("a down node took a shard")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(spill, "node2")); len(entries) != 1 {
+		t.Fatalf("%d shards wait on disk for the down node, want 1", len(entries))
+	}
+	if err := read(p2, obj2, 0, len(obj2)); err != nil {
+		t.Fatalf("reading while a node is down: %v", err)
+	}
+	ms[2].Fail = nil
+	o.RetrySoon()
+	o.Close()
+	if !ms[2].Has(format.ObjectName(p2.Shards[2])) {
+		t.Fatal("the node that came back did not get its shard")
 	}
 }

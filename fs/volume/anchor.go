@@ -362,8 +362,8 @@ func (v *Volume) copyVersion(c, n *Node, m *format.Manifest) (*format.Manifest, 
 		if err != nil {
 			return nil, "", err
 		}
-		obj, sealed := v.sealChunk(ckey, c.id, 1, int64(i), pt)
-		v.putChunk(c.id, sealed, obj)
+		obj, parts, sealed := v.sealChunk(ckey, c.id, 1, int64(i), pt)
+		v.putChunk(c.id, sealed, obj, parts)
 		chunks[i] = sealed
 	}
 	cm := format.Manifest{Format: v.writeFormat(), File: c.id.String(), Version: 1, Size: m.Size,

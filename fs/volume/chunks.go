@@ -9,13 +9,15 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
+	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
 // sealChunk seals plaintext pt as chunk i of file, in version, under the
 // file key: segmented in a format-2 volume, one sealed object in a format-1
-// one. It returns the object and its manifest entry; a small segmented
-// chunk's entry holds the object (Data), which is then not stored apart.
-func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, pt []byte) ([]byte, format.Chunk) {
+// one. It returns the object, its shards (on several storage nodes) and its
+// manifest entry; a small segmented chunk's entry holds the object (Data),
+// which is then not stored apart.
+func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, pt []byte) ([]byte, [][]byte, format.Chunk) {
 	c := format.Chunk{Size: len(pt), Version: version}
 	var obj []byte
 	if v.writeFormat() >= format.Version {
@@ -28,18 +30,55 @@ func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, 
 	c.Hash = format.HashOf(obj).String()
 	if c.Seal != "" && len(pt) <= format.InlineMax {
 		c.Data = obj
+		return obj, nil, c
 	}
-	return obj, c
+	var parts [][]byte
+	if c.Seal != "" && v.shards.N() > 0 {
+		parts, _ = v.shards.Split(obj, format.SealedSegmentSize) // fails only for a bad layout, refused at open
+		c.DataShards = v.shards.K
+		for _, p := range parts {
+			c.Shards = append(c.Shards, format.HashOf(p).String())
+		}
+	}
+	return obj, parts, c
 }
 
-// putChunk queues sealed chunk c's object obj for upload for file, unless
-// the manifest holds it (Data).
-func (v *Volume) putChunk(file format.ID, c format.Chunk, obj []byte) {
+// putChunk queues sealed chunk c's object obj (or its shards, parts) for
+// upload for file, unless the manifest holds it (Data).
+func (v *Volume) putChunk(file format.ID, c format.Chunk, obj []byte, parts [][]byte) {
 	if c.Data != nil {
+		return
+	}
+	if parts != nil {
+		names := make([]string, len(parts))
+		for j, h := range c.Shards {
+			hh, _ := format.ParseHash(h)
+			names[j] = format.ObjectName(hh)
+		}
+		v.obj.PutShards(file, names, parts)
 		return
 	}
 	h, _ := format.ParseHash(c.Hash)
 	v.obj.PutFor(file, format.ObjectName(h), obj)
+}
+
+// place is where chunk c's object is on the storage nodes.
+func place(c format.Chunk) (objects.Place, error) {
+	h, err := format.ParseHash(c.Hash)
+	if err != nil {
+		return objects.Place{}, err
+	}
+	p := objects.Place{Hash: h, Size: format.SegmentedSize(c.Size)}
+	if len(c.Shards) > 0 {
+		p.Layout = shards.Layout{K: c.DataShards, M: len(c.Shards) - c.DataShards}
+		p.Shards = make([]format.Hash, len(c.Shards))
+		for j, s := range c.Shards {
+			if p.Shards[j], err = format.ParseHash(s); err != nil {
+				return objects.Place{}, err
+			}
+		}
+	}
+	return p, nil
 }
 
 // sealerCacheSize bounds Volume.chunkSealers.
@@ -124,16 +163,23 @@ func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c
 	if err != nil {
 		return nil, err
 	}
-	first, count, objOff, objLen := format.SegmentSpan(c.Size, off, size)
-	sealed, err := v.obj.GetRange(ctx, format.ObjectName(h), int64(objOff), int64(objLen))
+	p, err := place(c)
 	if err != nil {
 		return nil, err
 	}
-	got := len(sealed)
-	pt, err := s.OpenInPlace(first, sealed)
+	first, count, objOff, objLen := format.SegmentSpan(c.Size, off, size)
 	start := off - first*format.SegmentSize
-	if err != nil || got != objLen || len(pt) < start+size {
-		return nil, &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("segments %d-%d of chunk %d of file %s failed authentication", first, first+count-1, i, n.id)}
+	bad := &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("segments %d-%d of chunk %d of file %s failed authentication", first, first+count-1, i, n.id)}
+	pt, err := v.obj.GetRange(ctx, p, int64(objOff), int64(objLen), func(sealed []byte) ([]byte, error) {
+		got := len(sealed)
+		pt, err := s.OpenInPlace(first, sealed)
+		if err != nil || got != objLen || len(pt) < start+size {
+			return nil, bad
+		}
+		return pt, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return pt[start : start+size], nil
 }

@@ -297,16 +297,16 @@ func (v *Volume) chunkLen(size, i int64) int {
 // the store; concurrent callers for one chunk (a reader and its read-ahead)
 // share one fetch and one decryption.
 func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk) ([]byte, error) {
-	h, err := format.ParseHash(c.Hash)
-	if err != nil {
-		return nil, err
-	}
 	if c.Data != nil { // in the manifest, checked by its hash with it
 		return v.openChunk(key, n.id, i, c, bytes.Clone(c.Data))
 	}
 	// A segmented chunk is checked segment by segment by its seal; a
 	// format-1 chunk by its hash (see docs/FORMAT.md, "Reading").
-	return v.obj.Chunk(ctx, h, !c.Segmented(), func(obj []byte) ([]byte, error) {
+	p, err := place(c)
+	if err != nil {
+		return nil, err
+	}
+	return v.obj.Chunk(ctx, p, !c.Segmented(), func(obj []byte) ([]byte, error) {
 		return v.openChunk(key, n.id, i, c, obj)
 	})
 }
@@ -636,9 +636,9 @@ func (h *Handle) touch(size int64) {
 func (h *Handle) seal(i int64) {
 	f, v := h.f, h.v
 	b := f.dirty[i]
-	obj, c := v.sealChunk(f.sealKey, h.n.id, f.next, i, b)
+	obj, parts, c := v.sealChunk(f.sealKey, h.n.id, f.next, i, b)
 	hash, _ := format.ParseHash(c.Hash)
-	v.putChunk(h.n.id, c, obj)
+	v.putChunk(h.n.id, c, obj, parts)
 	if cap(b) > len(b)+len(b)/4 {
 		// A short chunk lives in a buffer made for a whole one: the cache
 		// keeps a copy of its own size, not the 1 MiB buffer.

@@ -60,9 +60,7 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 			if err != nil {
 				return fmt.Errorf("%s: %w (nothing was deleted)", vi.path, err)
 			}
-			for _, c := range m.Chunks {
-				keep[c.Hash] = true
-			}
+			keepChunks(keep, m.Chunks)
 		}
 		return nil
 	}, func(p string, err error) { problems = append(problems, p+": "+err.Error()) })
@@ -86,9 +84,7 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 	}
 	v.mu.Unlock()
 	for _, f := range open {
-		for _, c := range f.snapshotChunks() {
-			keep[c.Hash] = true
-		}
+		keepChunks(keep, f.snapshotChunks())
 	}
 
 	var doomed []string
@@ -115,6 +111,16 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 		}
 	}
 	return removed, freed, nil
+}
+
+// keepChunks adds chunks' objects, and their shards, to keep.
+func keepChunks(keep map[string]bool, chunks []format.Chunk) {
+	for _, c := range chunks {
+		keep[c.Hash] = true
+		for _, s := range c.Shards {
+			keep[s] = true
+		}
+	}
 }
 
 // committedRefs adds to keep every object the committed folder id (object
@@ -150,9 +156,7 @@ func (v *Volume) committedRefs(ctx context.Context, dom *domain, id format.ID, t
 			if err != nil {
 				return err
 			}
-			for _, c := range man.Chunks {
-				keep[c.Hash] = true
-			}
+			keepChunks(keep, man.Chunks)
 		}
 	}
 	return nil
@@ -194,9 +198,7 @@ func (v *Volume) committedLinkRefs(ctx context.Context, links string, keep map[s
 		if err != nil {
 			return err
 		}
-		for _, c := range man.Chunks {
-			keep[c.Hash] = true
-		}
+		keepChunks(keep, man.Chunks)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -106,13 +107,34 @@ func (v *Volume) checkChunk(ctx context.Context, n *Node, key []byte, i int64, c
 		return err
 	}
 	obj := c.Data // in the manifest: its hash was checked with it
-	if obj == nil {
+	var damaged []string
+	switch {
+	case obj != nil:
+	case len(c.Shards) > 0:
+		p, err := place(c)
+		if err != nil {
+			return err
+		}
+		var bad map[int]string
+		obj, bad, err = v.obj.CheckShards(ctx, p)
+		for j := range len(c.Shards) {
+			if bad[j] != "" {
+				damaged = append(damaged, fmt.Sprintf("node %d: %s", j+1, bad[j]))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("chunk %d: %w (%s)", i, err, strings.Join(damaged, "; "))
+		}
+	default:
 		if obj, err = v.obj.Get(ctx, format.ObjectName(h), h); err != nil {
 			return err
 		}
 	}
 	if _, err := v.openChunk(key, n.id, i, c, bytes.Clone(obj)); err != nil {
 		return fmt.Errorf("chunk %d (%s) failed authentication", i, h)
+	}
+	if len(damaged) > 0 {
+		return fmt.Errorf("chunk %d is readable from its other shards (anchorfs repair rebuilds them): %s", i, strings.Join(damaged, "; "))
 	}
 	return nil
 }

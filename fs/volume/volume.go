@@ -23,6 +23,7 @@ import (
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
+	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
 // ObjectStore is where a volume keeps its ciphertext objects; *remote.Store
@@ -48,6 +49,19 @@ type Config struct {
 	KeyCheck  string `json:"keyCheck"`
 	// Ledger is the ID of the volume's ledger ("" when not recorded).
 	Ledger string `json:"ledger,omitempty"`
+	// Nodes are the ids of its storage nodes and Shards the layout chunks
+	// are cut in across them; none for a volume on one remote.
+	Nodes  []string `json:"nodes,omitempty"`
+	Shards string   `json:"shards,omitempty"`
+}
+
+// publicConfig is the part of c a caller sees.
+func publicConfig(c *format.Config) Config {
+	pc := Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck, Ledger: c.Ledger, Nodes: c.Nodes}
+	if len(c.Nodes) > 0 {
+		pc.Shards = shards.Layout{K: c.DataShards, M: c.ParityShards}.String()
+	}
+	return pc
 }
 
 // CreateOptions shape a new volume.
@@ -60,6 +74,9 @@ type CreateOptions struct {
 	// Ledger is the ID of the ledger the volume anchors on, LedgerSpec where
 	// this home reaches it (kept sealed in the config for other homes).
 	Ledger, LedgerSpec string
+	// Shards is the layout chunks are cut in across the store's nodes
+	// (an *objects.Set of Shards.N() remotes); zero for one remote.
+	Shards shards.Layout
 }
 
 // Options shape an opened volume.
@@ -85,6 +102,10 @@ type Options struct {
 	// NoAtime keeps access times as they are (the noatime mount option);
 	// otherwise reads renew them as relatime does.
 	NoAtime bool
+	// StoredAll makes an object count as stored (for fsync, sync and
+	// anchoring) only once every storage node has it, not once
+	// shards.Layout.Stored of them do.
+	StoredAll bool
 	// MemoryBudget is how many bytes of sealed objects wait for upload in
 	// memory before further ones wait in the cache folder; 0 means 256 MiB.
 	MemoryBudget int64
@@ -150,6 +171,9 @@ type Volume struct {
 	// layout is the volume's format: what new versions are written in
 	// (Upgrade raises it while the volume is open).
 	layout atomic.Int32
+	// shards is how new chunks are cut across the storage nodes (zero on
+	// one remote).
+	shards shards.Layout
 	// chunkSealers keeps the sealers of segmented chunks read lately: each
 	// has a key derived for its sealing, which a few segments read again
 	// need not derive again.
@@ -220,7 +244,7 @@ func ReadConfig(ctx context.Context, store ObjectStore) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck, Ledger: c.Ledger}, nil
+	return publicConfig(c), nil
 }
 
 func readConfig(ctx context.Context, store ObjectStore) (*format.Config, error) {
@@ -276,8 +300,29 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 	if opt.LedgerSpec != "" {
 		c.LedgerSpec = format.Seal(format.MetaKey(key, id), format.LedgerAAD(id), []byte(opt.LedgerSpec))
 	}
+	var nodes []objects.Remote
+	if opt.Shards.N() > 0 {
+		set, ok := store.(objects.Several)
+		if !ok || len(set.Nodes()) != opt.Shards.N() {
+			return Config{}, fmt.Errorf("shards %s need %d remotes", opt.Shards, opt.Shards.N())
+		}
+		if c.Format < format.Version {
+			return Config{}, fmt.Errorf("shards need format %d", format.Version)
+		}
+		nodes = set.Nodes()
+		c.DataShards, c.ParityShards = opt.Shards.K, opt.Shards.M
+		for range nodes {
+			c.Nodes = append(c.Nodes, format.NewID().String())
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
+	}
+	for j, r := range nodes {
+		b, _ := json.Marshal(format.NodeMarker{Volume: c.Volume, Node: c.Nodes[j]})
+		if err := r.Replace(ctx, format.NodeName, b); err != nil {
+			return Config{}, fmt.Errorf("node %d: %w", j+1, err)
+		}
 	}
 	// The first head comes before the config: a volume whose config exists is complete.
 	now := time.Now().UnixNano()
@@ -301,7 +346,7 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 	if err := store.Put(ctx, format.ConfigName, b); err != nil {
 		return Config{}, err
 	}
-	return Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck, Ledger: c.Ledger}, nil
+	return publicConfig(&c), nil
 }
 
 // LedgerSpec is where the home that created the volume reached its ledger
@@ -365,6 +410,9 @@ func newVolume(id format.ID, c *format.Config, rootKey []byte, store ObjectStore
 		stop: make(chan struct{}), badHeads: map[string]bool{},
 	}
 	v.layout.Store(int32(c.Format))
+	if len(c.Nodes) > 0 {
+		v.shards = shards.Layout{K: c.DataShards, M: c.ParityShards}
+	}
 	v.rootDom = &domain{keys: map[uint32][]byte{}, metas: map[uint32][]byte{}}
 	if rootKey != nil {
 		v.rootDom.keys[0] = rootKey
@@ -387,7 +435,18 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	if !opt.ReadOnly {
 		spill = filepath.Join(opt.CacheDir, "writeback")
 	}
-	v.obj = objects.New(v.store, spill, opt.MemoryBudget, v.logf)
+	nodes := []objects.Backend{v.store}
+	if set, ok := v.store.(objects.Several); ok {
+		set.SetStored(v.shards.Stored(opt.StoredAll))
+		nodes = nodes[:0]
+		for _, r := range set.Nodes() {
+			nodes = append(nodes, r)
+		}
+	}
+	if len(nodes) != max(v.shards.N(), 1) {
+		return fmt.Errorf("volume %s has %d storage nodes; %d remotes given", v.id, max(v.shards.N(), 1), len(nodes))
+	}
+	v.obj = objects.New(objects.Config{Spill: spill, Budget: opt.MemoryBudget, Layout: v.shards, StoredAll: opt.StoredAll, Logf: v.logf}, nodes...)
 	if err := load(ctx); err != nil {
 		v.obj.Close()
 		v.unlockCache()

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anchorfs/anchorfs/remote/remotetest"
+)
+
+// threeRemotes makes a home whose volume is cut 2+1 across two local
+// folders and rclone's WebDAV server on 127.0.0.1.
+func threeRemotes(t *testing.T) (env []string, a, b string, srv *remotetest.Server) {
+	t.Helper()
+	needRoot(t)
+	a, b = filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	srv = remotetest.ServeWebDAV(t, t.TempDir())
+	env = []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	out := mustRun(t, env, "init", "--remote", a, "--remote", b, "--remote", srv.Spec, "--shards", "2+1")
+	if !strings.Contains(out, "created volume") {
+		t.Fatalf("init: %s", out)
+	}
+	return env, a, b, srv
+}
+
+// writeSample writes a 3 MB random file and a few small ones, synced, and
+// returns the big one's SHA-256.
+func writeSample(t *testing.T, env []string) string {
+	t.Helper()
+	m := mountBackground(t, env)
+	out, ok := sh("set -e; head -c 3000000 /dev/urandom > " + m + "/big; echo small > " + m + "/s.txt; mkdir " + m + "/d; echo deep > " + m + "/d/x.txt; sha256sum < " + m + "/big")
+	if !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, env, "sync")
+	unmountAndWait(t, env, m)
+	return out
+}
+
+// readSample reads the sample back through a new mount: the big file's
+// SHA-256 (or the error), and the small files.
+func readSample(t *testing.T, env []string) (string, bool) {
+	t.Helper()
+	m := mountBackground(t, env)
+	defer unmountAndWait(t, env, m)
+	return sh("cat " + m + "/s.txt " + m + "/d/x.txt && sha256sum < " + m + "/big")
+}
+
+// TestAVolumeOnThreeRemotes: 2+1 across three remotes (one a network
+// remote) stores shards, never a whole chunk, on each; reads everything
+// back with one remote's objects deleted, or altered; verify names the
+// node; with two of three gone a read is EIO, never wrong bytes.
+func TestAVolumeOnThreeRemotes(t *testing.T) {
+	env, a, b, _ := threeRemotes(t)
+	sum := writeSample(t, env)
+	want := "small\ndeep\n" + sum
+
+	// Each remote holds shards of the 1 MiB chunks: about half a chunk each.
+	for _, dir := range []string{a, b} {
+		out, ok := sh("find " + dir + "/objects -type f -size +600k | wc -l; find " + dir + "/objects -type f -size +400k | wc -l")
+		if !ok || strings.Fields(out)[0] != "0" || strings.Fields(out)[1] != "3" {
+			t.Fatalf("%s: objects over 600 KB, over 400 KB: %q (want no whole chunk, three shards)", dir, out)
+		}
+	}
+
+	if out, ok := sh("cp -a " + a + " " + a + ".bak && rm -rf " + a + "/objects"); !ok {
+		t.Fatal(out)
+	}
+	if got, ok := readSample(t, env); !ok || got != want {
+		t.Fatalf("with node 1's objects deleted: %v %q", ok, got)
+	}
+	r := anchorfs(t, env, "verify")
+	if r.code != 1 || !strings.Contains(r.out+r.err, "node 1: shard missing") {
+		t.Fatalf("verify with node 1's objects deleted: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+
+	// Node 1 back; every object on node 2 altered.
+	if out, ok := sh("rm -rf " + a + " && mv " + a + ".bak " + a + ` && find ` + b + `/objects -type f | while read f; do printf '\x55' | dd of="$f" bs=1 seek=100 conv=notrunc status=none; done`); !ok {
+		t.Fatal(out)
+	}
+	if got, ok := readSample(t, env); !ok || got != want {
+		t.Fatalf("with node 2's objects altered: %v %q", ok, got)
+	}
+	r = anchorfs(t, env, "verify")
+	if r.code != 1 || !strings.Contains(r.out+r.err, "node 2: shard does not match its hash") {
+		t.Fatalf("verify with node 2's objects altered: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+
+	// Two of three gone: the big file cannot be read, and is not made up.
+	if out, ok := sh("rm -rf " + a + "/objects/*"); !ok {
+		t.Fatal(out)
+	}
+	m := mountBackground(t, env)
+	out, ok := sh("cat " + m + "/big > /dev/null")
+	if ok || !strings.Contains(out, "Input/output error") {
+		t.Fatalf("reading with two of three remotes gone: %v %q", ok, out)
+	}
+}
+
+// TestAStoppedNodeDuringReadsAndWrites: with the network remote SIGSTOPped,
+// reads of what was written before go on (its shards are rebuilt from the
+// others), and writes go on and sync (stored on two of three, the third's
+// shards waiting on local disk); once it resumes it gets them, and a kill
+// -9 in between loses nothing.
+func TestAStoppedNodeDuringReadsAndWrites(t *testing.T) {
+	env, _, _, srv := threeRemotes(t)
+	sum := writeSample(t, env)
+	m := mountBackground(t, env)
+	srv.Pause()
+	defer srv.Resume()
+	// A deadlock, not a speed: each step completes or hangs until the
+	// remote comes back (then it is killed, and the test fails).
+	run := func(script string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", "-c", script)
+		cmd.WaitDelay = time.Second
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s, with a node stopped: %v %s", script, err, out)
+		}
+		return string(out)
+	}
+	if got := run("sha256sum < " + m + "/big"); got != sum {
+		t.Fatalf("big file with a node stopped: %q, want %q", got, sum)
+	}
+	run("head -c 2500000 /dev/urandom > " + m + "/burst && sync " + m + "/burst")
+	burst := run("sha256sum < " + m + "/burst")
+	syncCtx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	syncCmd := exec.CommandContext(syncCtx, binary, "sync")
+	syncCmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	if out, err := syncCmd.CombinedOutput(); err != nil {
+		t.Fatalf("sync with a node stopped: %v %s", err, out)
+	}
+	// The burst's shards for the stopped node wait on local disk...
+	if out, ok := sh("ls " + homeOf(env) + "/cache/*/writeback/node2 | wc -l"); !ok || strings.TrimSpace(out) == "0" {
+		t.Fatalf("no shards wait on local disk for the stopped node: %v %q", ok, out)
+	}
+	// ...when the mount dies.
+	pid, ok := sh("pgrep -f '" + binary + " mount " + m + "'")
+	if !ok || strings.TrimSpace(pid) == "" {
+		t.Fatalf("finding the mount process: %q", pid)
+	}
+	if out, ok := sh("kill -9 " + strings.TrimSpace(pid) + " && while kill -0 " + strings.TrimSpace(pid) + " 2>/dev/null; do sleep 0.05; done; umount -l " + m); !ok {
+		t.Fatalf("killing the mount: %s", out)
+	}
+	srv.Resume()
+	m = mountBackground(t, env)
+	got, ok := sh("sha256sum < " + m + "/burst")
+	if !ok || got != burst {
+		t.Fatalf("the burst after kill -9 and the node's return: %v %q, want %q", ok, got, burst)
+	}
+	mustRun(t, env, "sync") // the shards left on disk reach the node
+	unmountAndWait(t, env, m)
+	r := anchorfs(t, env, "verify")
+	if r.code != 0 {
+		t.Fatalf("verify once the node took its shards: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+}
