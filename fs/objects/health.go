@@ -32,9 +32,9 @@ type health struct {
 type NodeStat struct {
 	Requests int64     `json:"requests"`
 	Failures int64     `json:"failures"`
-	Missing  int64     `json:"missing"`  // objects or shards it should hold and did not
-	Corrupt  int64     `json:"corrupt"`  // objects or shards it served altered
-	Hedged   int64     `json:"hedged"`   // reads that did not wait for it
+	Missing  int64     `json:"missing"` // objects or shards it should hold and did not
+	Corrupt  int64     `json:"corrupt"` // objects or shards it served altered
+	Hedged   int64     `json:"hedged"`  // reads that did not wait for it
 	LastErr  string    `json:"lastError,omitempty"`
 	LastAt   time.Time `json:"lastErrorAt,omitzero"`
 	Down     bool      `json:"down"` // failing or slow now: read around

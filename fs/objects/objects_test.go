@@ -127,7 +127,7 @@ func TestAFailingRemoteSpillsAndDrops(t *testing.T) {
 	m := remotetest.NewMemory()
 	m.Fail = errors.New("remote down")
 	spill := t.TempDir()
-	o := New(Config{Spill: spill, Budget: 1<<10, Logf: t.Logf}, m)
+	o := New(Config{Spill: spill, Budget: 1 << 10, Logf: t.Logf}, m)
 	file := format.NewID()
 	var names []string
 	for i := range 8 {

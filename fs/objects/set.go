@@ -274,5 +274,5 @@ type nodeErrors struct {
 	errs   []error
 }
 
-func (e *nodeErrors) Error() string { return errors.Join(e.errs...).Error() }
+func (e *nodeErrors) Error() string   { return errors.Join(e.errs...).Error() }
 func (e *nodeErrors) Unwrap() []error { return e.errs }
