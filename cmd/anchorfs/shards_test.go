@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,8 +79,33 @@ func TestAVolumeOnThreeRemotes(t *testing.T) {
 		t.Fatalf("verify with node 1's objects deleted: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 
-	// Node 1 back; every object on node 2 altered.
-	if out, ok := sh("rm -rf " + a + " && mv " + a + ".bak " + a + ` && find ` + b + `/objects -type f | while read f; do printf '\x55' | dd of="$f" bs=1 seek=100 conv=notrunc status=none; done`); !ok {
+	// scrub finds what node 1 lacks, repair rebuilds it, scrub is clean.
+	var rep struct {
+		Nodes []struct{ Checked, Missing, Corrupt, Repaired int64 }
+	}
+	r = anchorfs(t, env, "scrub", "--json", "--rate", "100MB/s")
+	if json.Unmarshal([]byte(r.out), &rep) != nil || r.code != 1 || len(rep.Nodes) != 3 || rep.Nodes[0].Missing == 0 || rep.Nodes[1].Missing+rep.Nodes[2].Missing != 0 {
+		t.Fatalf("scrub with node 1's objects deleted: exit %d %+v\n%s%s", r.code, rep, r.out, r.err)
+	}
+	missing := rep.Nodes[0].Missing
+	r = anchorfs(t, env, "repair", "--json")
+	if json.Unmarshal([]byte(r.out), &rep) != nil || r.code != 0 || rep.Nodes[0].Repaired != missing {
+		t.Fatalf("repair of node 1: exit %d %+v\n%s%s", r.code, rep, r.out, r.err)
+	}
+	if r = anchorfs(t, env, "scrub"); r.code != 0 || !strings.Contains(r.out, "every remote holds what it should") {
+		t.Fatalf("scrub after repair: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	var nodes []struct {
+		ID      string
+		Up      bool
+		Objects int64
+	}
+	if r = anchorfs(t, env, "nodes", "--json"); json.Unmarshal([]byte(r.out), &nodes) != nil || len(nodes) != 3 || !nodes[2].Up || nodes[0].Objects == 0 || len(nodes[0].ID) != 32 {
+		t.Fatalf("nodes: %+v\n%s%s", nodes, r.out, r.err)
+	}
+
+	// Every object on node 2 altered.
+	if out, ok := sh("rm -rf " + a + ".bak && find " + b + `/objects -type f | while read f; do printf '\x55' | dd of="$f" bs=1 seek=100 conv=notrunc status=none; done`); !ok {
 		t.Fatal(out)
 	}
 	if got, ok := readSample(t, env); !ok || got != want {
@@ -90,9 +116,13 @@ func TestAVolumeOnThreeRemotes(t *testing.T) {
 		t.Fatalf("verify with node 2's objects altered: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 
-	// Two of three gone: the big file cannot be read, and is not made up.
+	// Two of three gone: the big file cannot be read, and is not made up;
+	// repair says what it cannot rebuild.
 	if out, ok := sh("rm -rf " + a + "/objects/*"); !ok {
 		t.Fatal(out)
+	}
+	if r = anchorfs(t, env, "repair"); r.code != 1 || !strings.Contains(r.out, "shards are missing or altered") {
+		t.Fatalf("repair with two of three remotes damaged: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 	m := mountBackground(t, env)
 	out, ok := sh("cat " + m + "/big > /dev/null")

@@ -172,8 +172,9 @@ type Volume struct {
 	// (Upgrade raises it while the volume is open).
 	layout atomic.Int32
 	// shards is how new chunks are cut across the storage nodes (zero on
-	// one remote).
-	shards shards.Layout
+	// one remote), nodeIDs the nodes' ids.
+	shards  shards.Layout
+	nodeIDs []string
 	// chunkSealers keeps the sealers of segmented chunks read lately: each
 	// has a key derived for its sealing, which a few segments read again
 	// need not derive again.
@@ -412,6 +413,7 @@ func newVolume(id format.ID, c *format.Config, rootKey []byte, store ObjectStore
 	v.layout.Store(int32(c.Format))
 	if len(c.Nodes) > 0 {
 		v.shards = shards.Layout{K: c.DataShards, M: c.ParityShards}
+		v.nodeIDs = c.Nodes
 	}
 	v.rootDom = &domain{keys: map[uint32][]byte{}, metas: map[uint32][]byte{}}
 	if rootKey != nil {
