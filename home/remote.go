@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
@@ -32,11 +34,18 @@ type Store interface {
 	String() string
 }
 
+// nodeStore is one storage node's remote.
+type nodeStore interface {
+	objects.Remote
+	Close() error
+	String() string
+}
+
 // remoteSet is the storage nodes of a volume on several remotes, in node
-// order, with the specs they were opened from.
+// order.
 type remoteSet struct {
 	*objects.Set
-	stores []*remote.Store
+	stores []nodeStore
 }
 
 func (s *remoteSet) Close() error {
@@ -47,10 +56,16 @@ func (s *remoteSet) Close() error {
 	return errors.Join(errs...)
 }
 
+// nodeRetries is how often a storage node's failures are retried before
+// the others answer instead.
+const nodeRetries = 2
+
 // OpenStore opens the volume's remotes, the ones config c names: one
 // remote, or several as the set of the volume's storage nodes, ordered as
 // the volume's config orders its nodes (each remote says which node it is).
-// It returns the remotes' specs in that order.
+// A storage node that does not answer is opened later, when it does (the
+// others serve meanwhile); with one down, the order is config.yaml's. It
+// returns the remotes' specs in node order.
 func OpenStore(ctx context.Context, c Config, logf func(string, ...any)) (Store, []string, error) {
 	opt := remote.Options{ConfigPath: c.RcloneConfig, Logf: logf}
 	if len(c.Remotes) <= 1 {
@@ -61,16 +76,27 @@ func OpenStore(ctx context.Context, c Config, logf func(string, ...any)) (Store,
 		st, err := remote.Open(ctx, spec, opt)
 		return st, c.Remotes, err
 	}
+	opt.Retries = nodeRetries
 	set := &remoteSet{}
+	down := 0
 	for _, spec := range c.Remotes {
 		st, err := remote.Open(ctx, spec, opt)
 		if err != nil {
-			set.Close()
-			return nil, nil, err
+			if logf != nil {
+				logf("%v; going on with the other remotes", err)
+			}
+			set.stores = append(set.stores, &laterStore{spec: spec, opt: opt, err: err, tried: time.Now()})
+			down++
+			continue
 		}
 		set.stores = append(set.stores, st)
 	}
-	specs, err := set.order(ctx, c.Remotes)
+	if down == len(set.stores) {
+		err := set.stores[0].(*laterStore).err
+		set.Close()
+		return nil, nil, err
+	}
+	specs, err := set.order(ctx, c.Remotes, down > 0)
 	if err != nil {
 		set.Close()
 		return nil, nil, err
@@ -84,10 +110,14 @@ func OpenStore(ctx context.Context, c Config, logf func(string, ...any)) (Store,
 }
 
 // order puts the stores in node order, by the node each one says it is;
-// stores without a volume yet stay as given.
-func (s *remoteSet) order(ctx context.Context, specs []string) ([]string, error) {
+// stores without a volume yet stay as given. With some down (asGiven), the
+// order is the one given, checked against the nodes that answer.
+func (s *remoteSet) order(ctx context.Context, specs []string, asGiven bool) ([]string, error) {
 	var cfg *format.Config
 	for _, st := range s.stores {
+		if _, ok := st.(*laterStore); ok {
+			continue
+		}
 		b, err := st.Get(ctx, format.ConfigName)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -103,6 +133,9 @@ func (s *remoteSet) order(ctx context.Context, specs []string) ([]string, error)
 		break
 	}
 	if cfg == nil {
+		if asGiven {
+			return nil, fmt.Errorf("no volume on the remotes that answer, and %s does not", firstDown(s.stores))
+		}
 		return specs, nil
 	}
 	if len(cfg.Nodes) == 0 {
@@ -115,20 +148,140 @@ func (s *remoteSet) order(ctx context.Context, specs []string) ([]string, error)
 	for j, id := range cfg.Nodes {
 		at[id] = j
 	}
-	stores := make([]*remote.Store, len(s.stores))
+	stores := make([]nodeStore, len(s.stores))
 	ordered := make([]string, len(specs))
 	for i, st := range s.stores {
+		if _, ok := st.(*laterStore); ok {
+			stores[i], ordered[i] = st, specs[i]
+			continue
+		}
 		b, err := st.Get(ctx, format.NodeName)
 		var m format.NodeMarker
 		if err == nil {
 			err = json.Unmarshal(b, &m)
 		}
 		j, ok := at[m.Node]
-		if err != nil || !ok || m.Volume != cfg.Volume || stores[j] != nil {
+		if err != nil || !ok || m.Volume != cfg.Volume {
+			return nil, fmt.Errorf("remote %s is not a storage node of volume %s", st, cfg.Volume)
+		}
+		if asGiven {
+			if j != i {
+				return nil, fmt.Errorf("remote %s is node %d of volume %s, not node %d as %s lists it", st, j+1, cfg.Volume, i+1, "config.yaml")
+			}
+			stores[i], ordered[i] = st, specs[i]
+			continue
+		}
+		if stores[j] != nil {
 			return nil, fmt.Errorf("remote %s is not a storage node of volume %s", st, cfg.Volume)
 		}
 		stores[j], ordered[j] = st, specs[i]
 	}
 	s.stores = stores
 	return ordered, nil
+}
+
+// firstDown names the first remote that did not answer.
+func firstDown(stores []nodeStore) string {
+	for _, st := range stores {
+		if l, ok := st.(*laterStore); ok {
+			return remote.Redact(l.spec)
+		}
+	}
+	return "?"
+}
+
+// reconnectEvery is how often a storage node that did not answer is tried
+// again.
+const reconnectEvery = 10 * time.Second
+
+// laterStore is a storage node that did not answer when the volume opened:
+// it is opened again at most every reconnectEvery, and until it opens,
+// everything asked of it fails at once.
+type laterStore struct {
+	spec string
+	opt  remote.Options
+
+	mu    sync.Mutex
+	st    *remote.Store
+	err   error
+	tried time.Time
+}
+
+// store is the node's remote, once it answers.
+func (l *laterStore) store(ctx context.Context) (*remote.Store, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st != nil {
+		return l.st, nil
+	}
+	if time.Since(l.tried) < reconnectEvery {
+		return nil, l.err
+	}
+	l.tried = time.Now()
+	st, err := remote.Open(ctx, l.spec, l.opt)
+	if err != nil {
+		l.err = err
+		return nil, err
+	}
+	l.st = st
+	return st, nil
+}
+
+func (l *laterStore) Put(ctx context.Context, name string, data []byte) error {
+	st, err := l.store(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, name, data)
+}
+
+func (l *laterStore) Replace(ctx context.Context, name string, data []byte) error {
+	st, err := l.store(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Replace(ctx, name, data)
+}
+
+func (l *laterStore) Get(ctx context.Context, name string) ([]byte, error) {
+	st, err := l.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Get(ctx, name)
+}
+
+func (l *laterStore) GetRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	st, err := l.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.GetRange(ctx, name, off, n)
+}
+
+func (l *laterStore) Delete(ctx context.Context, name string) error {
+	st, err := l.store(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Delete(ctx, name)
+}
+
+func (l *laterStore) List(ctx context.Context, prefix string, fn func(name string, size int64) error) error {
+	st, err := l.store(ctx)
+	if err != nil {
+		return err
+	}
+	return st.List(ctx, prefix, fn)
+}
+
+func (l *laterStore) String() string { return remote.Redact(l.spec) }
+
+func (l *laterStore) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st != nil {
+		return l.st.Close()
+	}
+	return nil
 }

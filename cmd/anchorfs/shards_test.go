@@ -192,3 +192,43 @@ func TestAStoppedNodeDuringReadsAndWrites(t *testing.T) {
 		t.Fatalf("verify once the node took its shards: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 }
+
+// TestAMountStartsWithANodeDown: with the network remote not running, the
+// volume mounts, reads and writes (stored on the other two); when the
+// remote comes back during the mount, it gets its shards, and verify,
+// which reads every shard from its own node, passes.
+func TestAMountStartsWithANodeDown(t *testing.T) {
+	env, _, _, srv := threeRemotes(t)
+	sum := writeSample(t, env)
+	srv.Stop()
+	m := mountBackground(t, env)
+	if got, ok := sh("sha256sum < " + m + "/big"); !ok || got != sum {
+		t.Fatalf("reading with node 3 down since the mount: %v %q", ok, got)
+	}
+	out, ok := sh("set -e; head -c 1500000 /dev/urandom > " + m + "/new; sha256sum < " + m + "/new")
+	if !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, env, "sync")
+	srv.Start()
+	// The node is tried again every few seconds; its shards wait until then.
+	for i := 0; i < 600; i++ {
+		var info struct{ Pending struct{ Uploads int } }
+		json.Unmarshal([]byte(mustRun(t, env, "info", "--json")), &info)
+		if info.Pending.Uploads == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	unmountAndWait(t, env, m)
+	if r := anchorfs(t, env, "verify"); r.code != 0 {
+		t.Fatalf("verify once node 3 is back: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if r := anchorfs(t, env, "scrub"); r.code != 0 {
+		t.Fatalf("scrub once node 3 is back: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	m = mountBackground(t, env)
+	if got, ok := sh("sha256sum < " + m + "/new"); !ok || got != out {
+		t.Fatalf("the file written while node 3 was down: %v %q", ok, got)
+	}
+}

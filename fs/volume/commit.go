@@ -478,7 +478,7 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 	}
 	// Shared folders' heads first: the volume's head names their trees too.
 	for i := range heads {
-		if err := v.store.Put(ctx, names[i], objs[i]); err != nil {
+		if err := v.putHead(ctx, names[i], objs[i]); err != nil {
 			v.redirty()
 			return fmt.Errorf("writing head: %w", err)
 		}
@@ -520,6 +520,18 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 // parkedDir holds heads sealed while the store could not take their
 // objects; their objects wait in the write-back folder.
 func (v *Volume) parkedDir() string { return filepath.Join(v.opt.CacheDir, "parked") }
+
+// putHead writes a head to the store: on several storage nodes, once
+// enough have it to count as stored, and queued for the others.
+func (v *Volume) putHead(ctx context.Context, name string, obj []byte) error {
+	if err := v.store.Put(ctx, name, obj); err != nil {
+		return err
+	}
+	if v.shards.N() > 0 {
+		v.obj.Put(name, obj) // the nodes that have it skip it
+	}
+	return nil
+}
 
 // sealHeads seals heads and names them on the store.
 func (v *Volume) sealHeads(heads []pendingHead) (objs [][]byte, hashes, names []string) {
@@ -605,7 +617,7 @@ func (v *Volume) unpark(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := v.store.Put(ctx, strings.ReplaceAll(e.Name(), "_", "/"), obj); err != nil {
+		if err := v.putHead(ctx, strings.ReplaceAll(e.Name(), "_", "/"), obj); err != nil {
 			return fmt.Errorf("uploading a parked head: %w", err)
 		}
 		if err := os.Remove(p); err != nil {
