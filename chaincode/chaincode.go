@@ -1,4 +1,4 @@
-// Package chaincode is the ledger's smart contracts: file and head anchors, audit events and the sharing policy.
+// Package chaincode is the ledger's smart contracts: file and head anchors, audit events, the sharing policy and storage nodes.
 package chaincode
 
 import (
@@ -8,7 +8,7 @@ import (
 // Name is the chaincode's name on a channel.
 const Name = "anchorfs"
 
-// New returns the chaincode with all its contracts: Files (the default), Audit and Policy.
+// New returns the chaincode with all its contracts: Files (the default), Audit, Policy and Nodes.
 func New() (*contractapi.ContractChaincode, error) {
 	files := &FilesContract{}
 	files.Name = "Files"
@@ -16,7 +16,9 @@ func New() (*contractapi.ContractChaincode, error) {
 	audit.Name = "Audit"
 	policy := &PolicyContract{}
 	policy.Name = "Policy"
-	cc, err := contractapi.NewChaincode(files, audit, policy)
+	nodes := &NodesContract{}
+	nodes.Name = "Nodes"
+	cc, err := contractapi.NewChaincode(files, audit, policy, nodes)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
@@ -114,6 +115,35 @@ func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt Init
 		if err := l.Register(ctx, c.Volume); err != nil {
 			return r, fmt.Errorf("registering the volume on the ledger: %w", err)
 		}
+		if len(vc.Nodes) > 0 {
+			if err := RegisterNodes(ctx, l, c.Volume, vc.Nodes, nil); err != nil {
+				return r, err
+			}
+		}
 	}
 	return r, h.Save(c)
+}
+
+// RegisterNodes records the volume's storage nodes on the ledger, in
+// order, keeping each one's payee (payees by node id; nodes the ledger
+// already has keep theirs unless given).
+func RegisterNodes(ctx context.Context, l network.Ledger, vol string, ids []string, payees map[string]string) error {
+	known := map[string]string{}
+	if have, err := l.Nodes(ctx, vol); err == nil {
+		for _, n := range have {
+			known[n.ID] = n.Payee
+		}
+	}
+	nodes := make([]network.Node, len(ids))
+	for j, id := range ids {
+		payee, ok := payees[id]
+		if !ok {
+			payee = known[id]
+		}
+		nodes[j] = network.Node{ID: id, Position: j + 1, Payee: payee}
+	}
+	if err := l.SetNodes(ctx, vol, nodes); err != nil {
+		return fmt.Errorf("recording the storage nodes on the ledger: %w", err)
+	}
+	return nil
 }

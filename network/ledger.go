@@ -33,6 +33,10 @@ type (
 	Event = wire.Event
 	// Grant gives a grantee key rights on a shared folder (a domain) of a volume.
 	Grant = wire.Grant
+	// Node is one storage node of a volume, with its scrub record.
+	Node = wire.Node
+	// ScrubResult is what a scrub found on one node.
+	ScrubResult = wire.ScrubResult
 )
 
 // AnchorResult is the outcome of one anchor of a batch: Err is nil when it
@@ -128,6 +132,15 @@ type Ledger interface {
 	Grants(ctx context.Context, volume, domain string) ([]Grant, error)
 	// Join binds the caller to a grantee key, proving it holds the key's private half.
 	Join(ctx context.Context, volume, granteeKey, signature string) error
+	// SetNodes makes nodes the volume's storage nodes (ErrDenied but for
+	// the owner); nodes left out are kept, marked removed.
+	SetNodes(ctx context.Context, volume string, nodes []Node) error
+	// Nodes lists the volume's storage nodes, removed ones too, with their
+	// scrub records, to its members.
+	Nodes(ctx context.Context, volume string) ([]Node, error)
+	// RecordScrub records what a scrub found on each node (ErrDenied but
+	// for the owner): an audit event each, added to the node's record.
+	RecordScrub(ctx context.Context, volume string, results []ScrubResult) error
 	// Info describes the ledger and its height.
 	Info(ctx context.Context) (Info, error)
 	// Blocks calls fn for each block from number from on.

@@ -148,7 +148,48 @@ type PolicyOutcome struct {
 	Reason string `json:"reason,omitempty" metadata:",optional"`
 }
 
+// Node is one storage node of a volume (a remote holding one shard of
+// each chunk): an opaque id, never where it is; its position in the
+// volume's shard order (1-based), who is paid for what it holds, and its
+// scrub record.
+type Node struct {
+	Volume   string `json:"volume"`
+	ID       string `json:"id"`
+	Position int    `json:"position"`
+	// Payee is the identity paid for holding the node's shards ("": the
+	// ledger's operator).
+	Payee string `json:"payee,omitempty" metadata:",optional"`
+
+	// Filled in by the chaincode.
+	Added   time.Time `json:"added,omitempty" metadata:",optional"`
+	Removed time.Time `json:"removed,omitzero" metadata:",optional"`
+	// Scrubs counts the scrubs recorded for the node, and the totals sum
+	// their results; Last is the newest.
+	Scrubs  int64        `json:"scrubs"`
+	Checked int64        `json:"checked"`
+	Missing int64        `json:"missing"`
+	Corrupt int64        `json:"corrupt"`
+	Last    *ScrubResult `json:"last,omitempty" metadata:",optional"`
+}
+
+// ScrubResult is what one scrub found on one node: objects and shards it
+// should hold, checked; missing; altered; reads it did not answer; and
+// rewritten by a repair.
+type ScrubResult struct {
+	Node        string    `json:"node"`
+	Checked     int64     `json:"checked"`
+	Missing     int64     `json:"missing"`
+	Corrupt     int64     `json:"corrupt"`
+	Unreachable int64     `json:"unreachable"`
+	Repaired    int64     `json:"repaired"`
+	Time        time.Time `json:"time,omitzero" metadata:",optional"` // filled in by the chaincode
+}
+
 const (
+	// MaxNodes bounds a volume's storage nodes (one per shard).
+	MaxNodes = 32
+	// MaxPayee bounds a node's payee identity.
+	MaxPayee = 512
 	// MaxBatch bounds one transaction's anchors and heads together: large
 	// enough that a write-heavy workload costs few transactions, small
 	// enough for Fabric's default message size.

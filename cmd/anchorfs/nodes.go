@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/home"
+	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/remote"
 )
 
@@ -36,6 +39,42 @@ anchorfs sync first). Run again, it checks everything again.`,
 	c.Flags().String("rate", "", "read at most this many bytes a second (50MB/s, 1GiB/s; default: no bound)")
 	c.Flags().Bool("json", false, "print JSON")
 	return c
+}
+
+func newNodesPayeeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "payee NODE IDENTITY",
+		Short: "Set who is paid for holding a storage node's shards",
+		Long: `payee records on the ledger the identity that is paid for what storage node NODE (its
+number in anchorfs nodes) holds; an empty IDENTITY ("") makes it the ledger's operator again.`,
+		Example: `  anchorfs nodes payee 2 Org1MSP/3f2a...`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadVolumeSettings(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			o, err := s.openVolume(ctx, home.Inspect, stderrLogf(false))
+			if err != nil {
+				return err
+			}
+			defer o.Close(ctx)
+			ids := o.Volume.NodeIDs()
+			var j int
+			if _, err := fmt.Sscan(args[0], &j); err != nil || j < 1 || j > len(ids) {
+				return usageError{fmt.Errorf("NODE %q: a node number from 1 to %d (anchorfs nodes)", args[0], len(ids))}
+			}
+			if o.Ledger == nil {
+				return errors.New("the volume has no ledger to record a payee on")
+			}
+			if err := home.RegisterNodes(ctx, o.Ledger, o.Volume.ID(), ids, map[string]string{ids[j-1]: args[1]}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "node %d (%s): what it holds is paid to %s\n", j, ids[j-1], cmp.Or(args[1], "the operator"))
+			return nil
+		},
+	}
 }
 
 func newRepairCmd() *cobra.Command {
@@ -92,6 +131,9 @@ func runScrub(cmd *cobra.Command, repair bool) error {
 	}
 	asJSON, _ := cmd.Flags().GetBool("json")
 	w := cmd.OutOrStdout()
+	if err := recordScrub(ctx, o, rep); err != nil {
+		fmt.Fprintf(os.Stderr, "anchorfs: %v\n", err)
+	}
 	if asJSON {
 		json.NewEncoder(w).Encode(rep)
 	} else {
@@ -132,6 +174,22 @@ func runScrub(cmd *cobra.Command, repair bool) error {
 	return nil
 }
 
+// recordScrub puts what a scrub found on each storage node on the ledger,
+// so that each node's record is there.
+func recordScrub(ctx context.Context, o *home.Opened, rep volume.ScrubReport) error {
+	if o.Ledger == nil || len(o.Volume.NodeIDs()) == 0 {
+		return nil
+	}
+	var results []network.ScrubResult
+	for _, n := range rep.Nodes {
+		results = append(results, network.ScrubResult{Node: n.ID, Checked: n.Checked, Missing: n.Missing, Corrupt: n.Corrupt, Unreachable: n.Failed, Repaired: n.Repaired})
+	}
+	if err := o.Ledger.RecordScrub(ctx, o.Volume.ID(), results); err != nil {
+		return fmt.Errorf("recording the scrub on the ledger: %w", err)
+	}
+	return nil
+}
+
 // remoteName is node j's remote as the home names it, secrets hidden.
 func remoteName(specs []string, j int) string {
 	if j < len(specs) {
@@ -146,9 +204,11 @@ func newNodesCmd() *cobra.Command {
 		Short: "Show each storage node: whether it answers, what it holds",
 		Long: `nodes lists the volume's storage nodes (its remotes, one per shard) in order, with each
 one's id, whether it answers now (and its error when not), and how many objects and bytes it
-holds.`,
+holds; and its record on the ledger: who is paid for what it holds (its payee), and the
+scrubs that checked it (each scrub records what it found on each node there).`,
 		Example: `  anchorfs nodes
-  anchorfs nodes --json`,
+  anchorfs nodes --json
+  anchorfs nodes payee 2 IDENTITY`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := loadVolumeSettings(cmd)
 			if err != nil {
@@ -168,13 +228,28 @@ holds.`,
 				Error   string `json:"error,omitempty"`
 				Objects int64  `json:"objects"`
 				Bytes   int64  `json:"bytes"`
+				// Ledger is the node's record on the ledger: payee and scrubs.
+				Ledger *network.Node `json:"ledger,omitempty"`
 			}
 			ids := o.Volume.NodeIDs()
+			onLedger := map[string]network.Node{}
+			if o.Ledger != nil && len(ids) > 0 {
+				have, err := o.Ledger.Nodes(ctx, o.Volume.ID())
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "anchorfs: the ledger's record of the nodes: %v\n", err)
+				}
+				for _, n := range have {
+					onLedger[n.ID] = n
+				}
+			}
 			out := []nodeInfo{}
 			for j, r := range o.Volume.Nodes() {
 				n := nodeInfo{Node: j + 1, Remote: remoteName(o.Config.Remotes, j), Up: true}
 				if j < len(ids) {
 					n.ID = ids[j]
+					if rec, ok := onLedger[n.ID]; ok {
+						n.Ledger = &rec
+					}
 				}
 				lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				err := r.List(lctx, format.ObjectsDir, func(name string, size int64) error {
@@ -192,17 +267,25 @@ holds.`,
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tID\tREMOTE\tSTATE\tOBJECTS\tBYTES")
+			fmt.Fprintln(tw, "NODE\tID\tREMOTE\tSTATE\tOBJECTS\tBYTES\tPAYEE\tSCRUBS\tLAST SCRUB")
 			for _, n := range out {
 				state := "up"
 				if !n.Up {
 					state = "down: " + n.Error
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", n.Node, n.ID, n.Remote, state, n.Objects, humanBytes(n.Bytes))
+				payee, scrubs, last := "-", "-", "-"
+				if l := n.Ledger; l != nil {
+					payee, scrubs = cmp.Or(l.Payee, "operator"), fmt.Sprintf("%d (%d missing, %d altered in all)", l.Scrubs, l.Missing, l.Corrupt)
+					if l.Last != nil {
+						last = fmt.Sprintf("%s: %d checked, %d missing, %d altered", l.Last.Time.Local().Format(time.DateTime), l.Last.Checked, l.Last.Missing, l.Last.Corrupt)
+					}
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", n.Node, n.ID, n.Remote, state, n.Objects, humanBytes(n.Bytes), payee, scrubs, last)
 			}
 			return tw.Flush()
 		},
 	}
 	c.Flags().Bool("json", false, "print JSON")
+	c.AddCommand(newNodesPayeeCmd())
 	return c
 }

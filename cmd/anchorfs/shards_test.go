@@ -95,12 +95,20 @@ func TestAVolumeOnThreeRemotes(t *testing.T) {
 	if r = anchorfs(t, env, "scrub"); r.code != 0 || !strings.Contains(r.out, "every remote holds what it should") {
 		t.Fatalf("scrub after repair: exit %d\n%s%s", r.code, r.out, r.err)
 	}
+	// The node's record on the ledger: three scrubs (a repair is one),
+	// what they found, and a payee.
+	mustRun(t, env, "nodes", "payee", "2", "someone")
 	var nodes []struct {
 		ID      string
 		Up      bool
 		Objects int64
+		Ledger  struct {
+			Payee           string
+			Scrubs, Missing int64
+		}
 	}
-	if r = anchorfs(t, env, "nodes", "--json"); json.Unmarshal([]byte(r.out), &nodes) != nil || len(nodes) != 3 || !nodes[2].Up || nodes[0].Objects == 0 || len(nodes[0].ID) != 32 {
+	if r = anchorfs(t, env, "nodes", "--json"); json.Unmarshal([]byte(r.out), &nodes) != nil || len(nodes) != 3 || !nodes[2].Up || nodes[0].Objects == 0 || len(nodes[0].ID) != 32 ||
+		nodes[0].Ledger.Scrubs != 3 || nodes[0].Ledger.Missing != 2*missing || nodes[1].Ledger.Payee != "someone" || nodes[1].Ledger.Missing != 0 {
 		t.Fatalf("nodes: %+v\n%s%s", nodes, r.out, r.err)
 	}
 

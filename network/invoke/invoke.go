@@ -227,3 +227,36 @@ func (c Client) Join(ctx context.Context, volume, granteeKey, signature string) 
 	_, err := c.T.Submit(ctx, "Policy:Join", volume, granteeKey, signature)
 	return refusal(err)
 }
+
+// SetNodes makes nodes the volume's storage nodes (the owner only).
+func (c Client) SetNodes(ctx context.Context, volume string, nodes []network.Node) error {
+	b, err := json.Marshal(nodes)
+	if err != nil {
+		return err
+	}
+	payload, err := c.T.Submit(ctx, "Nodes:SetNodes", volume, string(b))
+	if err != nil {
+		return refusal(err)
+	}
+	return policyOutcome(payload, "set")
+}
+
+// Nodes lists the volume's storage nodes with their scrub records.
+func (c Client) Nodes(ctx context.Context, volume string) ([]network.Node, error) {
+	out := []network.Node{}
+	err := c.evaluate(ctx, &out, "Nodes:Nodes", volume)
+	return out, err
+}
+
+// RecordScrub records what a scrub found on each node (the owner only).
+func (c Client) RecordScrub(ctx context.Context, volume string, results []network.ScrubResult) error {
+	b, err := json.Marshal(results)
+	if err != nil {
+		return err
+	}
+	payload, err := c.T.Submit(ctx, "Nodes:RecordScrub", volume, string(b))
+	if err != nil {
+		return refusal(err)
+	}
+	return policyOutcome(payload, "recorded")
+}

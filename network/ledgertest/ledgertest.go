@@ -1,4 +1,4 @@
-// Package ledgertest is the conformance suite every network.Ledger passes: anchoring, stale versions, history, heads, policy, audit queries and proofs, run against the embedded ledger in make test and against Fabric in make test-fabric.
+// Package ledgertest is the conformance suite every network.Ledger passes: anchoring, stale versions, history, heads, policy, audit queries, storage nodes and proofs, run against the embedded ledger in make test and against Fabric in make test-fabric.
 package ledgertest
 
 import (
@@ -292,6 +292,52 @@ func Run(t *testing.T, p Parties) {
 		}
 		if _, err := p.Stranger.Audit(ctx, network.AuditQuery{Volume: vol}); !errors.Is(err, network.ErrDenied) {
 			t.Fatalf("a stranger's audit: %v", err)
+		}
+	})
+
+	t.Run("nodes", func(t *testing.T) {
+		vol := volume(t)
+		a, b, c := randHex(16), randHex(16), randHex(16)
+		nodes := []network.Node{{ID: a, Position: 1}, {ID: b, Position: 2, Payee: "payee-b"}, {ID: c, Position: 3}}
+		if err := p.Stranger.SetNodes(ctx, vol, nodes); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger set the nodes: %v", err)
+		}
+		if err := p.Owner.SetNodes(ctx, vol, nodes); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Stranger.Nodes(ctx, vol); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger read the nodes: %v", err)
+		}
+		results := []network.ScrubResult{{Node: a, Checked: 10}, {Node: b, Checked: 10, Missing: 2, Repaired: 2}, {Node: c, Checked: 10, Corrupt: 1}}
+		if err := p.Stranger.RecordScrub(ctx, vol, results); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger recorded a scrub: %v", err)
+		}
+		for range 2 {
+			if err := p.Owner.RecordScrub(ctx, vol, results); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Owner.RecordScrub(ctx, vol, []network.ScrubResult{{Node: randHex(16), Checked: 1}}); err == nil {
+			t.Fatal("a scrub of a node the volume does not have was recorded")
+		}
+		// Node c is replaced by d in its place.
+		d := randHex(16)
+		if err := p.Owner.SetNodes(ctx, vol, []network.Node{nodes[0], nodes[1], {ID: d, Position: 3}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Owner.Nodes(ctx, vol)
+		if err != nil || len(got) != 4 {
+			t.Fatalf("nodes: %+v %v", got, err)
+		}
+		if got[1].ID != b || got[1].Payee != "payee-b" || got[1].Scrubs != 2 || got[1].Missing != 4 || got[1].Last == nil || got[1].Last.Repaired != 2 {
+			t.Fatalf("node b's record: %+v", got[1])
+		}
+		if got[2].ID != d || !got[2].Removed.IsZero() || got[3].ID != c || got[3].Removed.IsZero() || got[3].Corrupt != 2 {
+			t.Fatalf("the replaced node: %+v %+v", got[2], got[3])
+		}
+		evs, err := p.Owner.Audit(ctx, network.AuditQuery{Volume: vol, Action: "scrub"})
+		if err != nil || len(evs) != 6 || evs[0].Detail["checked"] != "10" {
+			t.Fatalf("scrub events: %+v %v", evs, err)
 		}
 	})
 
