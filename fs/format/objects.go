@@ -65,7 +65,8 @@ type Config struct {
 	// one remote.
 	Nodes []string `json:"nodes,omitempty"`
 	// DataShards and ParityShards are the layout new chunks are written in
-	// across Nodes: DataShards + ParityShards = len(Nodes).
+	// across Nodes: DataShards + ParityShards = len(Nodes), or both 0 for
+	// every chunk whole on every node.
 	DataShards   int `json:"dataShards,omitempty"`
 	ParityShards int `json:"parityShards,omitempty"`
 }
@@ -94,7 +95,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: ledger fields too long")
 	}
 	if len(c.Nodes) > 0 || c.DataShards != 0 || c.ParityShards != 0 {
-		if c.Format < Version || c.DataShards < 1 || c.ParityShards < 1 || c.DataShards+c.ParityShards != len(c.Nodes) || len(c.Nodes) > MaxShards {
+		whole := c.DataShards == 0 && c.ParityShards == 0 // every chunk whole on every node
+		if c.Format < Version || len(c.Nodes) == 0 || len(c.Nodes) > MaxShards ||
+			!whole && (c.DataShards < 1 || c.ParityShards < 1 || c.DataShards+c.ParityShards != len(c.Nodes)) {
 			return fmt.Errorf("config: bad storage nodes (%d nodes, shards %d+%d)", len(c.Nodes), c.DataShards, c.ParityShards)
 		}
 		seen := map[string]bool{}

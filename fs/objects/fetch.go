@@ -453,28 +453,50 @@ func (o *Store) rebuild(ctx context.Context, p Place) ([]byte, error) {
 func (o *Store) CheckShards(ctx context.Context, p Place) ([]byte, map[int]string, error) {
 	l := p.Layout
 	name := format.ObjectName(p.Hash)
-	if len(p.Shards) != l.N() || l.N() > len(o.nodes) {
-		return nil, nil, &IntegrityError{Object: name, Problem: fmt.Sprintf("%d shards, and %d storage nodes", len(p.Shards), len(o.nodes))}
+	if len(p.Shards) != l.N() {
+		return nil, nil, &IntegrityError{Object: name, Problem: fmt.Sprintf("%d shards for layout %s", len(p.Shards), l)}
 	}
 	have := make([][]byte, l.N())
 	problems := make([]string, l.N())
 	var wg sync.WaitGroup
 	for j := range l.N() {
 		wg.Go(func() {
-			b, err := o.nodeGet(ctx, j, format.ObjectName(p.Shards[j]))
-			switch {
-			case errors.Is(err, errMissing):
-				o.nodes[j].health.missing()
-				o.logf("integrity: a shard of %s is missing%s", name, o.nodeAt(j))
+			shard := format.ObjectName(p.Shards[j])
+			intact := func(b []byte) bool { return format.HashOf(b) == p.Shards[j] && len(b) == l.Len(j, p.Size, unit) }
+			if j < len(o.nodes) {
+				b, err := o.nodeGet(ctx, j, shard)
+				switch {
+				case errors.Is(err, errMissing):
+					o.nodes[j].health.missing()
+					o.logf("integrity: a shard of %s is missing%s", name, o.nodeAt(j))
+					problems[j] = "shard missing"
+				case err != nil:
+					problems[j] = "shard unreadable: " + err.Error()
+				case !intact(b):
+					o.nodes[j].health.corrupt()
+					o.logf("integrity: a shard of %s does not match its hash%s", name, o.nodeAt(j))
+					problems[j] = "shard does not match its hash"
+				default:
+					have[j] = b
+					return
+				}
+			}
+			// Shard j is written to node j; one written in another layout
+			// (a reshard under way) may be on any node.
+			for i := range o.nodes {
+				if i == j {
+					continue
+				}
+				if b, err := o.nodeGet(ctx, i, shard); err == nil && intact(b) {
+					have[j] = b
+					if problems[j] == "shard missing" || j >= len(o.nodes) {
+						problems[j] = ""
+					}
+					return
+				}
+			}
+			if j >= len(o.nodes) {
 				problems[j] = "shard missing"
-			case err != nil:
-				problems[j] = "shard unreadable: " + err.Error()
-			case format.HashOf(b) != p.Shards[j] || len(b) != l.Len(j, p.Size, unit):
-				o.nodes[j].health.corrupt()
-				o.logf("integrity: a shard of %s does not match its hash%s", name, o.nodeAt(j))
-				problems[j] = "shard does not match its hash"
-			default:
-				have[j] = b
 			}
 		})
 	}

@@ -163,7 +163,7 @@ func TestShardsAcrossNodes(t *testing.T) {
 	l := shards.Layout{K: 2, M: 1}
 	ms := []*remotetest.Memory{remotetest.NewMemory(), remotetest.NewMemory(), remotetest.NewMemory()}
 	spill := t.TempDir()
-	o := New(Config{Spill: spill, Layout: l, Logf: t.Logf}, ms[0], ms[1], ms[2])
+	o := New(Config{Spill: spill, Layout: l, Stored: l.Stored(false), Logf: t.Logf}, ms[0], ms[1], ms[2])
 	put := func(seed byte) (Place, []byte) {
 		obj := bytes.Repeat([]byte{seed, seed + 1, seed + 2}, 10*unit/3+50)
 		sh, err := l.Split(obj, unit)

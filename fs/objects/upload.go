@@ -37,11 +37,12 @@ type Config struct {
 	// Budget bounds the bytes of queued objects kept in memory; 0 means
 	// uploadBudget.
 	Budget int64
-	// Layout is how chunks are cut across several nodes (zero for one).
+	// Layout is how chunks are cut across several nodes (zero for one, or
+	// for every chunk whole on every node).
 	Layout shards.Layout
-	// StoredAll makes an object count as stored only once every node has
-	// it, not Layout.Stored's quorum.
-	StoredAll bool
+	// Stored is how many nodes must hold an object for it to count as
+	// stored (0: every one).
+	Stored int
 	Logf      func(string, ...any)
 }
 
@@ -131,7 +132,6 @@ func New(cfg Config, nodes ...Backend) *Store {
 		spill:    cfg.Spill,
 		budget:   cfg.Budget,
 		layout:   cfg.Layout,
-		need:     1,
 		pending:  map[itemKey]*item{},
 		open:     map[uint64]int{},
 		cache:    newChunkCache(chunkCacheSize),
@@ -139,8 +139,8 @@ func New(cfg Config, nodes ...Backend) *Store {
 		lastDone: time.Now(),
 		wake:     make(chan struct{}),
 	}
-	if len(nodes) > 1 {
-		o.need = cfg.Layout.Stored(cfg.StoredAll)
+	if o.need = cfg.Stored; o.need <= 0 || o.need > len(nodes) {
+		o.need = len(nodes)
 	}
 	o.cond = sync.NewCond(&o.mu)
 	for _, b := range nodes {

@@ -60,6 +60,9 @@ func publicConfig(c *format.Config) Config {
 	pc := Config{Format: c.Format, Volume: c.Volume, ChunkSize: c.ChunkSize, KeyCheck: c.KeyCheck, Ledger: c.Ledger, Nodes: c.Nodes}
 	if len(c.Nodes) > 0 {
 		pc.Shards = shards.Layout{K: c.DataShards, M: c.ParityShards}.String()
+		if c.DataShards == 0 {
+			pc.Shards = "whole on every node"
+		}
 	}
 	return pc
 }
@@ -439,16 +442,16 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	}
 	nodes := []objects.Backend{v.store}
 	if set, ok := v.store.(objects.Several); ok {
-		set.SetStored(v.shards.Stored(opt.StoredAll))
+		set.SetStored(v.storedNodes(len(set.Nodes())))
 		nodes = nodes[:0]
 		for _, r := range set.Nodes() {
 			nodes = append(nodes, r)
 		}
 	}
-	if len(nodes) != max(v.shards.N(), 1) {
-		return fmt.Errorf("volume %s has %d storage nodes; %d remotes given", v.id, max(v.shards.N(), 1), len(nodes))
+	if len(nodes) != max(len(v.nodeIDs), 1) {
+		return fmt.Errorf("volume %s has %d storage nodes; %d remotes given", v.id, max(len(v.nodeIDs), 1), len(nodes))
 	}
-	v.obj = objects.New(objects.Config{Spill: spill, Budget: opt.MemoryBudget, Layout: v.shards, StoredAll: opt.StoredAll, Logf: v.logf}, nodes...)
+	v.obj = objects.New(objects.Config{Spill: spill, Budget: opt.MemoryBudget, Layout: v.shards, Stored: v.storedNodes(len(nodes)), Logf: v.logf}, nodes...)
 	if err := load(ctx); err != nil {
 		v.obj.Close()
 		v.unlockCache()
@@ -483,6 +486,16 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 		}
 	}
 	return nil
+}
+
+// storedNodes is how many of n storage nodes must hold an object for it
+// to count as stored: the layout's quorum, or every node when chunks go
+// whole to each.
+func (v *Volume) storedNodes(n int) int {
+	if v.shards.N() == 0 {
+		return n
+	}
+	return v.shards.Stored(v.opt.StoredAll)
 }
 
 // headExists tells whether head name is on the store whole (a process
