@@ -43,7 +43,7 @@ type Config struct {
 	// Stored is how many nodes must hold an object for it to count as
 	// stored (0: every one).
 	Stored int
-	Logf      func(string, ...any)
+	Logf   func(string, ...any)
 }
 
 // Store is the objects of one volume on its nodes: uploads in the
