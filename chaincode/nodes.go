@@ -22,9 +22,9 @@ type NodesContract struct {
 	contractapi.Contract
 }
 
-// SetNodes makes nodesJSON (a list of nodes: id, position, payee) the
-// volume's storage nodes; the owner only. Nodes no longer listed are kept,
-// marked removed, with their record. Every node added or changed is an
+// SetNodes makes nodesJSON (a list of nodes: id, position, payee; none
+// for a volume back on one remote) the volume's storage nodes; the owner
+// only. Nodes no longer listed are kept, marked removed, with their record. Every node added or changed is an
 // audit event.
 func (c *NodesContract) SetNodes(ctx contractapi.TransactionContextInterface, volume, nodesJSON string) (*wire.PolicyOutcome, error) {
 	if err := checkID("volume", volume); err != nil {
@@ -34,8 +34,8 @@ func (c *NodesContract) SetNodes(ctx contractapi.TransactionContextInterface, vo
 	if err := json.Unmarshal([]byte(nodesJSON), &nodes); err != nil {
 		return nil, fmt.Errorf("nodes are not a JSON list: %w", err)
 	}
-	if len(nodes) == 0 || len(nodes) > wire.MaxNodes {
-		return nil, fmt.Errorf("1 to %d nodes, not %d", wire.MaxNodes, len(nodes))
+	if len(nodes) > wire.MaxNodes {
+		return nil, fmt.Errorf("at most %d nodes, not %d", wire.MaxNodes, len(nodes))
 	}
 	ids, positions := map[string]bool{}, map[int]bool{}
 	for i, n := range nodes {

@@ -150,18 +150,35 @@ func (s *remoteSet) order(ctx context.Context, specs []string, asGiven bool) ([]
 	}
 	stores := make([]nodeStore, len(s.stores))
 	ordered := make([]string, len(specs))
+	markers := make([]*format.NodeMarker, len(s.stores))
 	for i, st := range s.stores {
 		if _, ok := st.(*laterStore); ok {
-			stores[i], ordered[i] = st, specs[i]
 			continue
 		}
 		b, err := st.Get(ctx, format.NodeName)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, cerr := st.Get(ctx, format.ConfigName); errors.Is(cerr, fs.ErrNotExist) {
+				asGiven = true // a remote emptied: the node is where config.yaml says
+				continue
+			}
+		}
 		var m format.NodeMarker
 		if err == nil {
 			err = json.Unmarshal(b, &m)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("remote %s is not a storage node of volume %s", st, cfg.Volume)
+		}
+		markers[i] = &m
+	}
+	for i, st := range s.stores {
+		if markers[i] == nil {
+			stores[i], ordered[i] = st, specs[i]
+			continue
+		}
+		m := *markers[i]
 		j, ok := at[m.Node]
-		if err != nil || !ok || m.Volume != cfg.Volume {
+		if !ok || m.Volume != cfg.Volume {
 			return nil, fmt.Errorf("remote %s is not a storage node of volume %s", st, cfg.Volume)
 		}
 		if asGiven {

@@ -17,8 +17,10 @@ import (
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/home"
+	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/remote"
+	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
 func newScrubCmd() *cobra.Command {
@@ -288,4 +290,131 @@ scrubs that checked it (each scrub records what it found on each node there).`,
 	c.Flags().Bool("json", false, "print JSON")
 	c.AddCommand(newNodesPayeeCmd())
 	return c
+}
+
+// unmountedOwner is the home's config and identity for a change of its
+// storage nodes, refused while a mount of the home runs (it holds the
+// nodes as they were).
+func (s *settings) unmountedOwner(what string) (home.Config, *keyring.Identity, error) {
+	if dialMount(s) != nil {
+		return home.Config{}, nil, fmt.Errorf("a mount of %s is running: unmount it before %s", s.home.Dir, what)
+	}
+	cfg, err := s.config()
+	if err != nil {
+		return cfg, nil, err
+	}
+	id, err := s.loadIdentity()
+	return cfg, id, err
+}
+
+func newRemoteCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "remote",
+		Short: "Change the volume's remotes",
+		Args:  cobra.NoArgs,
+	}
+	replace := &cobra.Command{
+		Use:   "replace NODE SPEC",
+		Short: "Put an empty remote in the place of storage node NODE, and fill it",
+		Long: `replace makes SPEC, an empty remote, storage node NODE (its number in anchorfs nodes) in
+place of the remote there, which may be gone for good: the node gets a new id, recorded in
+the other remotes' config and on the ledger, config.yaml names SPEC, and a repair rebuilds
+on it every shard and object it should hold. Stopped halfway, run it again; a second home
+of the owner runs it too, to learn of the new remote (it then only repairs what is left).
+Unmount this home first.`,
+		Example: `  anchorfs remote replace 2 sftp:newbox/vault`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadVolumeSettings(cmd)
+			if err != nil {
+				return err
+			}
+			var n int
+			if _, err := fmt.Sscan(args[0], &n); err != nil || n < 1 {
+				return usageError{fmt.Errorf("NODE %q: a node number (anchorfs nodes)", args[0])}
+			}
+			cfg, id, err := s.unmountedOwner("replacing a remote")
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			if _, err := s.home.ReplaceRemote(ctx, cfg, id, n, args[1], stderrLogf(false)); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "node %d is now %s; repairing it\n", n, remote.Redact(args[1]))
+			return runScrub(cmd, true)
+		},
+	}
+	replace.Flags().String("rate", "", "read at most this many bytes a second while repairing (50MB/s; default: no bound)")
+	replace.Flags().Bool("json", false, "print the repair's report as JSON")
+	c.AddCommand(replace)
+	return c
+}
+
+func newReshardCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "reshard --remote SPEC... [--shards K+M]",
+		Short: "Move the volume to another layout, on other remotes",
+		Long: `reshard moves the volume to the remotes given, one per node, with each chunk cut into K
+data and M parity shards (--shards K+M, K+M the number of remotes), or, without --shards
+and with one --remote, onto that single remote. A remote the volume is on already may be
+among them; new ones must be empty. Every file gets a new version written in the new
+layout (anchored as usual), the objects that stay as they are are copied where the new
+layout wants them, and the volume then lives on the new remotes only: the ones it left
+keep their objects, which can be deleted. While it runs the volume is on the old and the
+new remotes at once, so stopped halfway (a crash, Ctrl-C, a remote gone), it goes on from
+where it was when run again with the same arguments. Unmount this home first.`,
+		Example: `  anchorfs reshard --shards 2+1 --remote /srv/a --remote /srv/b --remote sftp:box/v
+  anchorfs reshard --remote /srv/vault`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadVolumeSettings(cmd)
+			if err != nil {
+				return err
+			}
+			specs, _ := cmd.Flags().GetStringArray("remote")
+			if len(specs) == 0 {
+				return usageError{errors.New("reshard needs --remote SPEC, one per node")}
+			}
+			var layout shards.Layout
+			if spec, _ := cmd.Flags().GetString("shards"); spec != "" {
+				if layout, err = shards.Parse(spec); err != nil {
+					return usageError{err}
+				}
+			}
+			switch {
+			case layout.N() > 0 && layout.N() != len(specs):
+				return usageError{fmt.Errorf("--shards %s puts one shard on each of %d remotes; %d --remote given", layout, layout.N(), len(specs))}
+			case layout.N() == 0 && len(specs) > 1:
+				return usageError{errors.New("several remotes need --shards K+M")}
+			}
+			cfg, id, err := s.unmountedOwner("resharding")
+			if err != nil {
+				return err
+			}
+			bar := newProgressBar()
+			cfg, err = s.home.Reshard(context.Background(), cfg, id, layout, specs, bar.update, stderrLogf(false))
+			bar.done()
+			if err != nil {
+				return err
+			}
+			what := "one remote"
+			if layout.N() > 0 {
+				what = fmt.Sprintf("shards %s", layout)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "volume %s is on %s: %s\n", cfg.Volume, what, strings.Join(redactAll(cfg.Remotes), ", "))
+			return nil
+		},
+	}
+	c.Flags().StringArray("remote", nil, "a remote of the new layout (rclone syntax), one per node, in node order")
+	c.Flags().String("shards", "", "K+M: each chunk cut into K data and M parity shards, one per remote")
+	return c
+}
+
+// redactAll is specs with their secrets hidden.
+func redactAll(specs []string) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = remote.Redact(s)
+	}
+	return out
 }

@@ -240,3 +240,70 @@ func TestAMountStartsWithANodeDown(t *testing.T) {
 		t.Fatalf("the file written while node 3 was down: %v %q", ok, got)
 	}
 }
+
+// TestReshardAndReplace: a volume on one remote moves to 2+1 across three
+// (one a network remote), a dead node is replaced by an empty remote and
+// filled, and the volume moves back onto one remote; everything reads back
+// and verifies at each step.
+func TestReshardAndReplace(t *testing.T) {
+	needRoot(t)
+	dirs := []string{filepath.Join(t.TempDir(), "r0"), filepath.Join(t.TempDir(), "r1"), filepath.Join(t.TempDir(), "r2"), filepath.Join(t.TempDir(), "r3")}
+	srv := remotetest.ServeWebDAV(t, t.TempDir())
+	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, env, "init", "--remote", dirs[0])
+	sum := writeSample(t, env)
+	want := "small\ndeep\n" + sum
+	check := func(step string) {
+		t.Helper()
+		if got, ok := readSample(t, env); !ok || got != want {
+			t.Fatalf("%s: %v %q", step, ok, got)
+		}
+		if r := anchorfs(t, env, "verify"); r.code != 0 {
+			t.Fatalf("%s: verify: exit %d\n%s%s", step, r.code, r.out, r.err)
+		}
+	}
+	wholeChunks := func(dir string) string {
+		out, _ := sh("find " + dir + "/objects -type f -size +1000k | wc -l")
+		return strings.TrimSpace(out)
+	}
+
+	out := mustRun(t, env, "reshard", "--shards", "2+1", "--remote", dirs[0], "--remote", dirs[1], "--remote", srv.Spec)
+	if !strings.Contains(out, "is on shards 2+1") {
+		t.Fatalf("reshard to 2+1: %s", out)
+	}
+	check("after the reshard to 2+1")
+	var nodes []struct{ ID, Remote string }
+	json.Unmarshal([]byte(mustRun(t, env, "nodes", "--json")), &nodes)
+	if len(nodes) != 3 || nodes[1].Remote != dirs[1] {
+		t.Fatalf("nodes after the reshard: %+v", nodes)
+	}
+	if n := wholeChunks(dirs[1]); n != "0" {
+		t.Fatalf("node 2 holds %s whole chunks, want shards only", n)
+	}
+
+	// Node 2 dies; an empty remote takes its place and is filled.
+	if out, ok := sh("rm -rf " + dirs[1]); !ok {
+		t.Fatal(out)
+	}
+	r := anchorfs(t, env, "remote", "replace", "2", dirs[2])
+	if r.code != 0 || !strings.Contains(r.out, "node 2 is now") || !strings.Contains(r.out, "every remote holds what it should") && !strings.Contains(r.out, "REPAIRED") {
+		t.Fatalf("remote replace: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	json.Unmarshal([]byte(mustRun(t, env, "nodes", "--json")), &nodes)
+	if nodes[1].Remote != dirs[2] || nodes[1].ID == "" {
+		t.Fatalf("nodes after the replace: %+v", nodes)
+	}
+	if r := anchorfs(t, env, "scrub"); r.code != 0 {
+		t.Fatalf("scrub after the replace: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	check("after the replace")
+
+	// Back onto one remote.
+	if out := mustRun(t, env, "reshard", "--remote", dirs[3]); !strings.Contains(out, "is on one remote") {
+		t.Fatalf("reshard to one remote: %s", out)
+	}
+	check("after the reshard to one remote")
+	if n := wholeChunks(dirs[3]); n != "2" {
+		t.Fatalf("the single remote holds %s whole 1 MiB chunks, want 2", n)
+	}
+}

@@ -64,9 +64,10 @@ type Config struct {
 	// shard order: shard j of a chunk is on node j. Absent for a volume on
 	// one remote.
 	Nodes []string `json:"nodes,omitempty"`
-	// DataShards and ParityShards are the layout new chunks are written in
-	// across Nodes: DataShards + ParityShards = len(Nodes), or both 0 for
-	// every chunk whole on every node.
+	// DataShards and ParityShards are the layout new chunks are written in,
+	// on the first DataShards + ParityShards of Nodes (the others, while a
+	// reshard runs, are nodes the volume is leaving), or both 0 for every
+	// chunk whole on every node.
 	DataShards   int `json:"dataShards,omitempty"`
 	ParityShards int `json:"parityShards,omitempty"`
 }
@@ -97,7 +98,7 @@ func (c *Config) Validate() error {
 	if len(c.Nodes) > 0 || c.DataShards != 0 || c.ParityShards != 0 {
 		whole := c.DataShards == 0 && c.ParityShards == 0 // every chunk whole on every node
 		if c.Format < Version || len(c.Nodes) == 0 || len(c.Nodes) > MaxShards ||
-			!whole && (c.DataShards < 1 || c.ParityShards < 1 || c.DataShards+c.ParityShards != len(c.Nodes)) {
+			!whole && (c.DataShards < 1 || c.ParityShards < 1 || c.DataShards+c.ParityShards > len(c.Nodes)) {
 			return fmt.Errorf("config: bad storage nodes (%d nodes, shards %d+%d)", len(c.Nodes), c.DataShards, c.ParityShards)
 		}
 		seen := map[string]bool{}

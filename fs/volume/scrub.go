@@ -132,6 +132,10 @@ func (v *Volume) Scrub(ctx context.Context, opt ScrubOptions) (ScrubReport, erro
 			}
 		})
 	}
+	for j, nr := range v.scrubConfig(ctx, nodes, opt.Repair) {
+		r := &rep.Nodes[j]
+		r.Checked, r.Missing, r.Corrupt, r.Failed, r.Repaired = nr.Checked, nr.Missing, nr.Corrupt, nr.Failed, nr.Repaired
+	}
 	send := func(t scrubTarget) bool {
 		total.Add(1)
 		select {
@@ -154,6 +158,40 @@ func (v *Volume) Scrub(ctx context.Context, opt ScrubOptions) (ScrubReport, erro
 		err = ctx.Err()
 	}
 	return rep, err
+}
+
+// scrubConfig checks that each node holds the volume's config and says
+// which node it is, and with repair writes them where they are missing
+// (a remote emptied).
+func (v *Volume) scrubConfig(ctx context.Context, nodes []objects.Remote, repair bool) []NodeReport {
+	out := make([]NodeReport, len(nodes))
+	cfg, err := readConfig(ctx, v.store)
+	if err != nil {
+		return out
+	}
+	for j, r := range nodes {
+		out[j].Checked = 1
+		_, err := r.Get(ctx, format.ConfigName)
+		if err == nil && j < len(cfg.Nodes) {
+			_, err = r.Get(ctx, format.NodeName)
+		}
+		switch {
+		case err == nil:
+			continue
+		case !errors.Is(err, fs.ErrNotExist):
+			out[j].Failed = 1
+			continue
+		}
+		out[j].Missing = 1
+		if repair {
+			one := make([]objects.Remote, len(nodes))
+			one[j] = r
+			if StoreConfig(ctx, cfg, one) == nil {
+				out[j].Repaired = 1
+			}
+		}
+	}
+	return out
 }
 
 // scrubTargets sends every object of the volume to check: heads, the link

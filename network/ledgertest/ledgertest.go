@@ -335,6 +335,12 @@ func Run(t *testing.T, p Parties) {
 		if got[2].ID != d || !got[2].Removed.IsZero() || got[3].ID != c || got[3].Removed.IsZero() || got[3].Corrupt != 2 {
 			t.Fatalf("the replaced node: %+v %+v", got[2], got[3])
 		}
+		if err := p.Owner.SetNodes(ctx, vol, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := p.Owner.Nodes(ctx, vol); err != nil || len(got) != 4 || got[0].Removed.IsZero() {
+			t.Fatalf("nodes once the volume is back on one remote: %+v %v", got, err)
+		}
 		evs, err := p.Owner.Audit(ctx, network.AuditQuery{Volume: vol, Action: "scrub"})
 		if err != nil || len(evs) != 6 || evs[0].Detail["checked"] != "10" {
 			t.Fatalf("scrub events: %+v %v", evs, err)
