@@ -74,6 +74,12 @@ func TestAVolumeOnThreeRemotes(t *testing.T) {
 	if got, ok := readSample(t, env); !ok || got != want {
 		t.Fatalf("with node 1's objects deleted: %v %q", ok, got)
 	}
+	// The reads went on from the other nodes, and said so on the ledger.
+	var ids []struct{ ID string }
+	json.Unmarshal([]byte(mustRun(t, env, "nodes", "--json")), &ids)
+	if out := mustRun(t, env, "audit", "--action", "integrity", "--format", "json"); len(ids) != 3 || !strings.Contains(out, ids[0].ID) || !strings.Contains(out, "the node's copy is missing") {
+		t.Fatalf("no integrity event names node 1 (%+v): %s", ids, out)
+	}
 	r := anchorfs(t, env, "verify")
 	if r.code != 1 || !strings.Contains(r.out+r.err, "node 1: shard missing") {
 		t.Fatalf("verify with node 1's objects deleted: exit %d\n%s%s", r.code, r.out, r.err)

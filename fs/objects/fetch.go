@@ -183,14 +183,12 @@ func (o *Store) get(ctx context.Context, name string, h format.Hash, check bool)
 			b, err := o.nodeGet(ctx, j, name)
 			if err == nil && check {
 				if sum := format.HashOf(b); subtle.ConstantTimeCompare(sum[:], h[:]) != 1 {
-					o.nodes[j].health.corrupt()
-					o.logf("integrity: %s%s does not match its hash", name, o.nodeAt(j))
+					o.integrity(j, name, "does not match its hash")
 					return nil, &IntegrityError{Object: name, Problem: "content does not match its hash"}
 				}
 			}
 			if errors.Is(err, errMissing) && len(o.nodes) > 1 {
-				o.nodes[j].health.missing()
-				o.logf("integrity: %s is missing%s", name, o.nodeAt(j))
+				o.integrity(j, name, "is missing")
 			}
 			return b, err
 		})
@@ -203,6 +201,20 @@ func (o *Store) get(ctx context.Context, name string, h format.Hash, check bool)
 		return nil, err
 	}
 	return data.([]byte), nil
+}
+
+// integrity notes an object (or shard) that node j lacks or holds
+// altered: in its health record, the log, and to Config.OnIntegrity.
+func (o *Store) integrity(j int, name, problem string) {
+	if problem == "is missing" {
+		o.nodes[j].health.missing()
+	} else {
+		o.nodes[j].health.corrupt()
+	}
+	o.logf("integrity: %s %s%s", name, problem, o.nodeAt(j))
+	if o.onIntegrity != nil {
+		o.onIntegrity(j, name, problem)
+	}
 }
 
 // nodeAt says which node, when there are several.
@@ -381,8 +393,7 @@ func (o *Store) piece(ctx context.Context, p Place, pc shards.Piece) ([]byte, er
 		}
 		b, err := direct(ctx)
 		if errors.Is(err, errMissing) {
-			o.nodes[j].health.missing()
-			o.logf("integrity: a shard of %s is missing%s", format.ObjectName(p.Hash), o.nodeAt(j))
+			o.integrity(j, format.ObjectName(p.Shards[j]), "is missing")
 		}
 		return b, err
 	})
@@ -467,14 +478,12 @@ func (o *Store) CheckShards(ctx context.Context, p Place) ([]byte, map[int]strin
 				b, err := o.nodeGet(ctx, j, shard)
 				switch {
 				case errors.Is(err, errMissing):
-					o.nodes[j].health.missing()
-					o.logf("integrity: a shard of %s is missing%s", name, o.nodeAt(j))
+					o.integrity(j, shard, "is missing")
 					problems[j] = "shard missing"
 				case err != nil:
 					problems[j] = "shard unreadable: " + err.Error()
 				case !intact(b):
-					o.nodes[j].health.corrupt()
-					o.logf("integrity: a shard of %s does not match its hash%s", name, o.nodeAt(j))
+					o.integrity(j, shard, "does not match its hash")
 					problems[j] = "shard does not match its hash"
 				default:
 					have[j] = b

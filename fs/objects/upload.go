@@ -43,7 +43,10 @@ type Config struct {
 	// Stored is how many nodes must hold an object for it to count as
 	// stored (0: every one).
 	Stored int
-	Logf   func(string, ...any)
+	// OnIntegrity is told of each object or shard a node lacks or holds
+	// altered, found while reading (the read goes on from the others).
+	OnIntegrity func(node int, object, problem string)
+	Logf        func(string, ...any)
 }
 
 // Store is the objects of one volume on its nodes: uploads in the
@@ -57,8 +60,10 @@ type Store struct {
 	layout shards.Layout
 	need   int // nodes an object must be on to count as stored
 	logf   func(string, ...any)
-	spill  string
-	budget int64
+	// onIntegrity is Config.OnIntegrity.
+	onIntegrity func(node int, object, problem string)
+	spill       string
+	budget      int64
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -128,16 +133,17 @@ func New(cfg Config, nodes ...Backend) *Store {
 		cfg.Logf = func(string, ...any) {}
 	}
 	o := &Store{
-		logf:     cfg.Logf,
-		spill:    cfg.Spill,
-		budget:   cfg.Budget,
-		layout:   cfg.Layout,
-		pending:  map[itemKey]*item{},
-		open:     map[uint64]int{},
-		cache:    newChunkCache(chunkCacheSize),
-		meta:     newMetaCache(),
-		lastDone: time.Now(),
-		wake:     make(chan struct{}),
+		logf:        cfg.Logf,
+		onIntegrity: cfg.OnIntegrity,
+		spill:       cfg.Spill,
+		budget:      cfg.Budget,
+		layout:      cfg.Layout,
+		pending:     map[itemKey]*item{},
+		open:        map[uint64]int{},
+		cache:       newChunkCache(chunkCacheSize),
+		meta:        newMetaCache(),
+		lastDone:    time.Now(),
+		wake:        make(chan struct{}),
 	}
 	if o.need = cfg.Stored; o.need <= 0 || o.need > len(nodes) {
 		o.need = len(nodes)

@@ -185,6 +185,41 @@ func (v *Volume) recordIntegrity(n *Node, problem string) {
 	}()
 }
 
+// nodeEventEvery is how often one storage node's one kind of problem
+// found by reads goes on the ledger: a node that lost everything would
+// otherwise make an event per read (scrub records it all).
+const nodeEventEvery = time.Hour
+
+// nodeIntegrity puts on the ledger, in the background, an object or shard
+// that storage node j lacks or holds altered, found by a read that went on
+// from the other nodes.
+func (v *Volume) nodeIntegrity(j int, object, problem string) {
+	if v.opt.Ledger == nil || j >= len(v.nodeIDs) {
+		return
+	}
+	key := v.nodeIDs[j] + " " + problem
+	v.nodeEventsMu.Lock()
+	if v.nodeEvents == nil {
+		v.nodeEvents = map[string]time.Time{}
+	}
+	last, seen := v.nodeEvents[key]
+	if seen && time.Since(last) < nodeEventEvery {
+		v.nodeEventsMu.Unlock()
+		return
+	}
+	v.nodeEvents[key] = time.Now()
+	v.nodeEventsMu.Unlock()
+	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: "integrity", Volume: v.id.String(),
+		Detail: map[string]string{"node": v.nodeIDs[j], "object": object, "problem": "the node's copy " + problem}}
+	v.bg.Add(1) // Close waits for it
+	go func() {
+		defer v.bg.Done()
+		if err := v.opt.Ledger.Record(context.Background(), []network.Event{ev}); err != nil {
+			v.logf("recording an integrity event: %v", err)
+		}
+	}()
+}
+
 // conflict handles a version the ledger rejected because another writer
 // anchored first: our content is kept as a conflict copy beside the file,
 // and the file takes the ledger's version. When a later version of ours,

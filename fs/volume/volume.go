@@ -178,6 +178,9 @@ type Volume struct {
 	// one remote), nodeIDs the nodes' ids.
 	shards  shards.Layout
 	nodeIDs []string
+	// nodeEvents is when each (node, problem) was last put on the ledger.
+	nodeEventsMu sync.Mutex
+	nodeEvents   map[string]time.Time
 	// chunkSealers keeps the sealers of segmented chunks read lately: each
 	// has a key derived for its sealing, which a few segments read again
 	// need not derive again.
@@ -451,7 +454,7 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	if len(nodes) != max(len(v.nodeIDs), 1) {
 		return fmt.Errorf("volume %s has %d storage nodes; %d remotes given", v.id, max(len(v.nodeIDs), 1), len(nodes))
 	}
-	v.obj = objects.New(objects.Config{Spill: spill, Budget: opt.MemoryBudget, Layout: v.shards, Stored: v.storedNodes(len(nodes)), Logf: v.logf}, nodes...)
+	v.obj = objects.New(objects.Config{Spill: spill, Budget: opt.MemoryBudget, Layout: v.shards, Stored: v.storedNodes(len(nodes)), OnIntegrity: v.nodeIntegrity, Logf: v.logf}, nodes...)
 	if err := load(ctx); err != nil {
 		v.obj.Close()
 		v.unlockCache()
