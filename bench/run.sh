@@ -3,7 +3,9 @@
 # passthrough off), gocryptfs v2.4.0 (defaults) and an rclone crypt mount
 # (--vfs-cache-mode writes, on a local remote), in the same run and the same
 # harness, and prints anchorfs's ratio to gocryptfs and to rclone crypt for
-# each workload, with the bars docs/ and the README name. Needs root (FUSE
+# each workload, with the bars docs/ and the README name; then anchorfs with
+# 2+1 shards on three local remotes beside anchorfs on one (write, cold
+# read, cold read with one remote emptied). Needs root (FUSE
 # mounts without fusermount3, dropping the page cache for cold reads) and fio.
 #
 #   BENCH_SIZE_MB  size of the sequential file (default 1024)
@@ -44,7 +46,8 @@ gc_cipher=$WORK/gc-cipher; gc_dir=$WORK/mnt-gc; gc_pass=$WORK/gc-pass
 rc_remote=$WORK/rc-remote; rc_dir=$WORK/mnt-rc; rc_conf=$WORK/rclone.conf; rc_cache=$WORK/rc-cache; RC_ADDR=127.0.0.1:5573
 af_dir=$WORK/mnt-af; af_home=$WORK/af-home
 afn_dir=$WORK/mnt-afn; afn_home=$WORK/afn-home
-mkdir -p "$raw_dir" "$lb_orig" "$lb_dir" "$gc_cipher" "$gc_dir" "$rc_remote" "$rc_dir" "$rc_cache" "$af_dir" "$afn_dir"
+af3_dir=$WORK/mnt-af3; af3_home=$WORK/af3-home # 2+1 on three local remotes
+mkdir -p "$raw_dir" "$lb_orig" "$lb_dir" "$gc_cipher" "$gc_dir" "$rc_remote" "$rc_dir" "$rc_cache" "$af_dir" "$afn_dir" "$af3_dir"
 declare -A PID
 
 af() { ANCHORFS_HOME=$1 ANCHORFS_PASSPHRASE= "$BIN/anchorfs" "${@:2}"; }
@@ -55,6 +58,7 @@ echo pass > "$gc_pass"
 printf '[rc]\ntype = crypt\nremote = %s\npassword = %s\n' "$rc_remote" "$("$RCLONE" obscure pass)" > "$rc_conf"
 af "$af_home" init --remote "$WORK/remote-af" --ledger embedded > /dev/null
 af "$afn_home" init --remote "$WORK/remote-afn" --ledger none > /dev/null
+af "$af3_home" init --remote "$WORK/node1" --remote "$WORK/node2" --remote "$WORK/node3" --shards 2+1 --ledger embedded > /dev/null
 
 mount_t() {
   case $1 in
@@ -66,6 +70,7 @@ mount_t() {
         wait_mounted "$rc_dir" ;;
     af) af "$af_home" mount "$af_dir" --background > /dev/null; PID[af]=$(af_pid "$af_dir") ;;
     afn) af "$afn_home" mount "$afn_dir" --background > /dev/null; PID[afn]=$(af_pid "$afn_dir") ;;
+    af3) af "$af3_home" mount "$af3_dir" --background > /dev/null; PID[af3]=$(af_pid "$af3_dir") ;;
   esac
 }
 umount_t() {
@@ -75,6 +80,7 @@ umount_t() {
     rc) rc_durable; umount "$rc_dir"; wait "${PID[rc]}" 2>/dev/null || true; rm -rf "$rc_cache"/* ;;
     af) umount "$af_dir"; while [ -S "$af_home/mount.sock" ]; do sleep 0.05; done ;;
     afn) umount "$afn_dir"; while [ -S "$afn_home/mount.sock" ]; do sleep 0.05; done ;;
+    af3) umount "$af3_dir"; while [ -S "$af3_home/mount.sock" ]; do sleep 0.05; done ;;
   esac
 }
 # rc_durable waits until the rclone mount has uploaded everything written.
@@ -87,13 +93,14 @@ rc_durable() {
 # rc-durable is rc_durable as a program, for iobench to run.
 printf '#!/usr/bin/env bash\nset -e\n%s\n%s\nRCLONE=%q RC_ADDR=%q rc_durable\n' "$(declare -f json)" "$(declare -f rc_durable)" "$RCLONE" "$RC_ADDR" > "$BIN/rc-durable"
 chmod +x "$BIN/rc-durable"
-dir_of() { case $1 in raw) echo "$raw_dir";; lb) echo "$lb_dir";; gc) echo "$gc_dir";; rc) echo "$rc_dir";; af) echo "$af_dir";; afn) echo "$afn_dir";; esac; }
+dir_of() { case $1 in raw) echo "$raw_dir";; lb) echo "$lb_dir";; gc) echo "$gc_dir";; rc) echo "$rc_dir";; af) echo "$af_dir";; afn) echo "$afn_dir";; af3) echo "$af3_dir";; esac; }
 durable() {
   case $1 in
     raw|lb|gc) echo sync ;;
     rc) echo "$BIN/rc-durable" ;;
     af) echo "env ANCHORFS_HOME=$af_home $BIN/anchorfs sync" ;;
     afn) echo "env ANCHORFS_HOME=$afn_home $BIN/anchorfs sync" ;;
+    af3) echo "env ANCHORFS_HOME=$af3_home $BIN/anchorfs sync" ;;
   esac
 }
 cpu_ticks() { [ -n "${PID[$1]:-}" ] && awk '{print $14 + $15}' "/proc/${PID[$1]}/stat" || echo 0; }
@@ -171,6 +178,28 @@ for run in $(seq "$RUNS"); do
   for t in $ONLY; do [ "$t" = raw ] || umount_t "$t"; done
 done
 
+# Storage nodes: 2+1 on three local remotes beside one remote, and reading
+# with one of the three gone (its folder emptied while unmounted).
+if [[ " $ALL " == *" af "* ]]; then
+  for run in $(seq "$RUNS"); do
+    echo "storage nodes, run $run of $RUNS" >&2
+    for t in af af3; do
+      mount_t "$t"; d=$(dir_of "$t"); rm -f "$d/seq.bin"; $(durable "$t") > /dev/null; sync
+      # shellcheck disable=SC2046
+      record nwrite "$t" "$("$BIN/iobench" seqwrite "$d" "$SIZE" $(durable "$t") | json 'd["MBps"]')"
+      umount_t "$t"
+    done
+    drop_caches
+    for t in af af3; do
+      mount_t "$t"; record nread "$t" "$("$BIN/iobench" seqread "$(dir_of "$t")/seq.bin" | json 'd["MBps"]')"; umount_t "$t"
+    done
+    mv "$WORK/node3" "$WORK/node3.away"; drop_caches
+    mount_t af3; record ndegraded af3 "$("$BIN/iobench" seqread "$af3_dir/seq.bin" | json 'd["MBps"]')"; umount_t af3
+    rm -rf "$WORK/node3"; mv "$WORK/node3.away" "$WORK/node3"
+    for t in af af3; do mount_t "$t"; rm -f "$(dir_of "$t")/seq.bin"; $(durable "$t") > /dev/null; umount_t "$t"; done
+  done
+fi
+
 vals() { echo "${R["$1|$2"]:-}" | tr ' ' '\n' | grep -v '^$' || true; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.4g", a[int((NR+1)/2)]; else print "-"}'; }
 m() { vals "$1" "$2" | median; }
@@ -210,6 +239,19 @@ echo "| mount CPU-seconds per GiB read | | $(m cpuread lb) | $(m cpuread gc) | $
 echo "| mount peak RSS during the write (MiB) | | $(m rss lb) | $(m rss gc) | $(m rss rc) | $rs | | | <= 256: $(bar "$rs" "<=" 256) |"
 echo
 echo "Times (s) are compared as speeds: a ratio of 0.83 is 1.2x the time."
+if [ -n "${R["nwrite|af3"]:-}" ]; then
+  nr() { paste <(vals "$1" "$2") <(vals "$3" "$4") | awk '$1 > 0 && $2 > 0 {print $1 / $2}' | sort -g |
+    awk '{a[NR]=$1} END {if (NR) printf "%.2f (%.2f-%.2f)", a[int((NR+1)/2)], a[1], a[NR]; else print "-"}'; }
+  w=$(nr nwrite af3 nwrite af); dg=$(nr ndegraded af3 nread af3)
+  echo
+  echo "Storage nodes: anchorfs with 2+1 shards on three local remotes beside anchorfs on one (the same disk)."
+  echo
+  echo "| workload | one remote | 2+1 on three | ratio | bar |"
+  echo "| --- | --- | --- | --- | --- |"
+  echo "| write $SIZE MiB until stored (MB/s) | $(m nwrite af) | $(m nwrite af3) | $w | >= 0.7: $(bar "${w%% *}" ">=" 0.7) |"
+  echo "| cold sequential read (MB/s) | $(m nread af) | $(m nread af3) | $(nr nread af3 nread af) | |"
+  echo "| cold read, one of the three remotes emptied (MB/s) | | $(m ndegraded af3) | $dg (of healthy) | >= 0.5: $(bar "${dg%% *}" ">=" 0.5) |"
+fi
 } > "$out"
 (cd "$ROOT" && go test -run '^$' -bench BenchmarkAnchorBatch -benchtime 5x ./network/embedded/ 2>/dev/null | awk '/versions\/s/ {for (i=1;i<=NF;i++) if ($(i+1)=="versions/s") printf "\nAnchored versions per second, embedded ledger, batches of 2000: %s (bar >= 5000: %s)\n", $i, ($i >= 5000 ? "PASS" : "MISS")}') >> "$out"
 cat "$out"

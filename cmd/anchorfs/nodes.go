@@ -309,9 +309,10 @@ func (s *settings) unmountedOwner(what string) (home.Config, *keyring.Identity, 
 
 func newRemoteCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "remote",
-		Short: "Change the volume's remotes",
-		Args:  cobra.NoArgs,
+		Use:     "remote",
+		Short:   "Change the volume's remotes",
+		Example: `  anchorfs remote replace 2 sftp:newbox/vault`,
+		Args:    cobra.NoArgs,
 	}
 	replace := &cobra.Command{
 		Use:   "replace NODE SPEC",
