@@ -3,6 +3,8 @@ package chaincode
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 	"unicode"
@@ -82,7 +84,9 @@ func (c *NodesContract) SetNodes(ctx contractapi.TransactionContextInterface, vo
 			return nil, err
 		}
 	}
-	for id, old := range current {
+	// In id order: every peer must write the same events under the same keys.
+	for _, id := range slices.Sorted(maps.Keys(current)) {
+		old := current[id]
 		if ids[id] || !old.Removed.IsZero() {
 			continue
 		}

@@ -14,18 +14,53 @@ import (
 )
 
 // threeRemotes makes a home whose volume is cut 2+1 across two local
-// folders and rclone's WebDAV server on 127.0.0.1.
-func threeRemotes(t *testing.T) (env []string, a, b string, srv *remotetest.Server) {
+// folders and rclone's WebDAV server on 127.0.0.1, on the embedded ledger
+// or the one given.
+func threeRemotes(t *testing.T, ledger ...string) (env []string, a, b string, srv *remotetest.Server) {
 	t.Helper()
 	needRoot(t)
 	a, b = filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	srv = remotetest.ServeWebDAV(t, t.TempDir())
 	env = []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
-	out := mustRun(t, env, "init", "--remote", a, "--remote", b, "--remote", srv.Spec, "--shards", "2+1")
+	out := mustRun(t, env, append([]string{"init", "--remote", a, "--remote", b, "--remote", srv.Spec, "--shards", "2+1"}, ledgerFlag(ledger)...)...)
 	if !strings.Contains(out, "created volume") {
 		t.Fatalf("init: %s", out)
 	}
 	return env, a, b, srv
+}
+
+// ledgerFlag is --ledger for the ledger given, none for the default.
+func ledgerFlag(ledger []string) []string {
+	if len(ledger) == 0 {
+		return nil
+	}
+	return []string{"--ledger", ledger[0]}
+}
+
+// TestFabricStorageNodes: on Fabric, init records the three nodes, a scrub
+// records what it found on each (a node missing its objects), and nodes
+// shows each one's record from the ledger.
+func TestFabricStorageNodes(t *testing.T) {
+	profile := fabricProfile(t, "ANCHORFS_FABRIC_PROFILE_ORG1", "org1-user1.yaml")
+	env, a, _, _ := threeRemotes(t, "fabric:"+profile)
+	writeSample(t, env)
+	if out, ok := sh("rm -rf " + a + "/objects"); !ok {
+		t.Fatal(out)
+	}
+	if r := anchorfs(t, env, "scrub"); r.code != 1 {
+		t.Fatalf("scrub with node 1's objects deleted: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	var nodes []struct {
+		ID     string
+		Ledger struct{ Scrubs, Missing int64 }
+	}
+	if r := anchorfs(t, env, "nodes", "--json"); json.Unmarshal([]byte(r.out), &nodes) != nil || len(nodes) != 3 ||
+		nodes[0].Ledger.Scrubs != 1 || nodes[0].Ledger.Missing == 0 || nodes[1].Ledger.Scrubs != 1 || nodes[1].Ledger.Missing != 0 {
+		t.Fatalf("nodes on Fabric: %+v\n%s%s", nodes, r.out, r.err)
+	}
+	if out := mustRun(t, env, "audit", "--action", "scrub", "--format", "json"); strings.Count(out, `"scrub"`) != 3 || !strings.Contains(out, nodes[2].ID) {
+		t.Fatalf("scrub events on Fabric: %s", out)
+	}
 }
 
 // writeSample writes a 3 MB random file and a few small ones, synced, and
