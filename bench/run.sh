@@ -14,7 +14,8 @@
 #   BENCH_RUNS     runs per figure; the median is shown, and the range of
 #                  anchorfs's ratio to gocryptfs (default 3)
 #   BENCH_DIR      scratch folder on the disk to measure (default: a new folder under /var/tmp)
-#   BENCH_ONLY     targets to run, of raw lb gc rc af (default: all)
+#   BENCH_ONLY     targets to run, of raw lb gc rc af nodes (default: all;
+#                  nodes is the storage-nodes part, which af brings too)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIZE=${BENCH_SIZE_MB:-1024}
@@ -23,6 +24,8 @@ SECONDS_FIO=${BENCH_SECONDS:-10}
 RUNS=${BENCH_RUNS:-3}
 WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/anchorfs-bench.XXXXXX)}
 ONLY=${BENCH_ONLY:-raw lb gc rc af}
+NODES=0; [[ " $ONLY " == *" af "* || " $ONLY " == *" nodes "* ]] && NODES=1
+ONLY=$(echo " $ONLY " | sed 's/ nodes / /g'); ONLY=$(echo $ONLY)
 BIN=$WORK/bin
 mkdir -p "$BIN"
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh needs root (FUSE mounts, dropping caches)" >&2; exit 1; }
@@ -123,6 +126,7 @@ TICK=$(getconf CLK_TCK)
 
 ALL=$ONLY
 for run in $(seq "$RUNS"); do
+  [ -n "$ALL" ] || break
   echo "run $run of $RUNS" >&2
   # Each run starts with another target: a disk that slows down after a
   # burst of writes (as cloud disks do) does not always fall on the last.
@@ -180,13 +184,15 @@ done
 
 # Storage nodes: 2+1 on three local remotes beside one remote, and reading
 # with one of the three gone (its folder emptied while unmounted).
-if [[ " $ALL " == *" af "* ]]; then
+if [ "$NODES" = 1 ]; then
   for run in $(seq "$RUNS"); do
     echo "storage nodes, run $run of $RUNS" >&2
     for t in af af3; do
       mount_t "$t"; d=$(dir_of "$t"); rm -f "$d/seq.bin"; $(durable "$t") > /dev/null; sync
+      c0=$(cpu_ticks "$t")
       # shellcheck disable=SC2046
       record nwrite "$t" "$("$BIN/iobench" seqwrite "$d" "$SIZE" $(durable "$t") | json 'd["MBps"]')"
+      record ncpu "$t" "$(echo "($(cpu_ticks "$t") - $c0) / $TICK / ($SIZE / 1024)" | bc -l)"
       umount_t "$t"
     done
     drop_caches
@@ -218,6 +224,7 @@ row() { # workload label inverse(1: lower is better) bar-op bar-value
 
 out=$(mktemp)
 {
+if [ -n "$ALL" ]; then
 echo "Ratios are anchorfs's speed as a multiple of the other's (above 1: anchorfs is faster), medians of"
 echo "$RUNS runs with the range in brackets; figures are medians. $(nproc) cores, $(uname -r)."
 echo
@@ -239,6 +246,7 @@ echo "| mount CPU-seconds per GiB read | | $(m cpuread lb) | $(m cpuread gc) | $
 echo "| mount peak RSS during the write (MiB) | | $(m rss lb) | $(m rss gc) | $(m rss rc) | $rs | | | <= 256: $(bar "$rs" "<=" 256) |"
 echo
 echo "Times (s) are compared as speeds: a ratio of 0.83 is 1.2x the time."
+fi
 if [ -n "${R["nwrite|af3"]:-}" ]; then
   nr() { paste <(vals "$1" "$2") <(vals "$3" "$4") | awk '$1 > 0 && $2 > 0 {print $1 / $2}' | sort -g |
     awk '{a[NR]=$1} END {if (NR) printf "%.2f (%.2f-%.2f)", a[int((NR+1)/2)], a[1], a[NR]; else print "-"}'; }
@@ -249,6 +257,7 @@ if [ -n "${R["nwrite|af3"]:-}" ]; then
   echo "| workload | one remote | 2+1 on three | ratio | bar |"
   echo "| --- | --- | --- | --- | --- |"
   echo "| write $SIZE MiB until stored (MB/s) | $(m nwrite af) | $(m nwrite af3) | $w | >= 0.7: $(bar "${w%% *}" ">=" 0.7) |"
+  echo "| mount CPU-seconds per GiB written | $(m ncpu af) | $(m ncpu af3) | | |"
   echo "| cold sequential read (MB/s) | $(m nread af) | $(m nread af3) | $(nr nread af3 nread af) | |"
   echo "| cold read, one of the three remotes emptied (MB/s) | | $(m ndegraded af3) | $dg (of healthy) | >= 0.5: $(bar "${dg%% *}" ">=" 0.5) |"
 fi

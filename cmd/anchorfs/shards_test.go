@@ -348,3 +348,47 @@ func TestReshardAndReplace(t *testing.T) {
 		t.Fatalf("the single remote holds %s whole 1 MiB chunks, want 2", n)
 	}
 }
+
+// TestUnmountWithAStalledNode: with the network remote SIGSTOPped, an
+// unmount ends (the node's shards stay on local disk) instead of waiting
+// on the node for ever, and the next mount gives it what it missed.
+func TestUnmountWithAStalledNode(t *testing.T) {
+	env, _, _, srv := threeRemotes(t)
+	m := mountBackground(t, env)
+	srv.Pause()
+	defer srv.Resume()
+	out, ok := sh("set -e; head -c 1500000 /dev/urandom > " + m + "/f; sha256sum < " + m + "/f")
+	if !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, env, "sync")
+	pid, _ := sh("pgrep -f '" + binary + " mount " + m + "'")
+	exec.Command("umount", m).Run()
+	// A deadlock, not a speed: the process either ends or waits on the node.
+	gone := false
+	for i := 0; i < 600 && !gone; i++ {
+		_, running := sh("kill -0 " + strings.TrimSpace(pid) + " 2>/dev/null")
+		gone = !running
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !gone {
+		t.Fatal("the mount process still waits on the stalled node after the unmount")
+	}
+	srv.Resume()
+	m = mountBackground(t, env)
+	if got, ok := sh("sha256sum < " + m + "/f"); !ok || got != out {
+		t.Fatalf("the file after the unmount: %v %q", ok, got)
+	}
+	for i := 0; i < 600; i++ {
+		var info struct{ Pending struct{ Uploads int } }
+		json.Unmarshal([]byte(mustRun(t, env, "info", "--json")), &info)
+		if info.Pending.Uploads == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	unmountAndWait(t, env, m)
+	if r := anchorfs(t, env, "scrub"); r.code != 0 {
+		t.Fatalf("scrub once the node took what it missed: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+}

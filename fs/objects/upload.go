@@ -77,6 +77,10 @@ type Store struct {
 
 	tracking map[string]bool // names put while gc runs, nil otherwise
 	wake     chan struct{}   // closed to end the waits of failed uploads early
+	// uploadCtx is the uploads'; Close cancels it when a node keeps them
+	// waiting past closeGrace (a stalled node: the objects stay on disk).
+	uploadCtx    context.Context
+	cancelUpload context.CancelFunc
 
 	fetches singleflight.Group // object fetches under way, by name
 	chunks  singleflight.Group // chunk fetches and opens under way, by hash
@@ -149,6 +153,7 @@ func New(cfg Config, nodes ...Backend) *Store {
 		o.need = len(nodes)
 	}
 	o.cond = sync.NewCond(&o.mu)
+	o.uploadCtx, o.cancelUpload = context.WithCancel(context.Background())
 	for _, b := range nodes {
 		n := &node{b: b, queue: make(chan *item, 1<<16)}
 		o.nodes = append(o.nodes, n)
@@ -370,7 +375,7 @@ func (o *Store) uploader(nd *node) {
 				break
 			}
 			start := time.Now()
-			err := nd.b.Put(context.Background(), it.key.name, obj)
+			err := nd.b.Put(o.uploadCtx, it.key.name, obj)
 			if err == nil {
 				nd.health.took(time.Since(start))
 				ok = true
@@ -672,5 +677,17 @@ func (o *Store) Close() {
 	for _, nd := range o.nodes {
 		close(nd.queue)
 	}
-	o.wg.Wait()
+	done := make(chan struct{})
+	go func() { o.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		o.logf("a storage node does not answer: what it has yet to take stays in the write-back folder")
+		o.cancelUpload()
+		<-done
+	}
+	o.cancelUpload()
 }
+
+// closeGrace is how long Close waits for uploads under way.
+const closeGrace = 10 * time.Second
