@@ -49,8 +49,7 @@ gc_cipher=$WORK/gc-cipher; gc_dir=$WORK/mnt-gc; gc_pass=$WORK/gc-pass
 rc_remote=$WORK/rc-remote; rc_dir=$WORK/mnt-rc; rc_conf=$WORK/rclone.conf; rc_cache=$WORK/rc-cache; RC_ADDR=127.0.0.1:5573
 af_dir=$WORK/mnt-af; af_home=$WORK/af-home
 afn_dir=$WORK/mnt-afn; afn_home=$WORK/afn-home
-af3_dir=$WORK/mnt-af3; af3_home=$WORK/af3-home # 2+1 on three local remotes
-mkdir -p "$raw_dir" "$lb_orig" "$lb_dir" "$gc_cipher" "$gc_dir" "$rc_remote" "$rc_dir" "$rc_cache" "$af_dir" "$afn_dir" "$af3_dir"
+mkdir -p "$raw_dir" "$lb_orig" "$lb_dir" "$gc_cipher" "$gc_dir" "$rc_remote" "$rc_dir" "$rc_cache" "$af_dir" "$afn_dir"
 declare -A PID
 
 af() { ANCHORFS_HOME=$1 ANCHORFS_PASSPHRASE= "$BIN/anchorfs" "${@:2}"; }
@@ -61,7 +60,6 @@ echo pass > "$gc_pass"
 printf '[rc]\ntype = crypt\nremote = %s\npassword = %s\n' "$rc_remote" "$("$RCLONE" obscure pass)" > "$rc_conf"
 af "$af_home" init --remote "$WORK/remote-af" --ledger embedded > /dev/null
 af "$afn_home" init --remote "$WORK/remote-afn" --ledger none > /dev/null
-af "$af3_home" init --remote "$WORK/node1" --remote "$WORK/node2" --remote "$WORK/node3" --shards 2+1 --ledger embedded > /dev/null
 
 mount_t() {
   case $1 in
@@ -73,7 +71,6 @@ mount_t() {
         wait_mounted "$rc_dir" ;;
     af) af "$af_home" mount "$af_dir" --background > /dev/null; PID[af]=$(af_pid "$af_dir") ;;
     afn) af "$afn_home" mount "$afn_dir" --background > /dev/null; PID[afn]=$(af_pid "$afn_dir") ;;
-    af3) af "$af3_home" mount "$af3_dir" --background > /dev/null; PID[af3]=$(af_pid "$af3_dir") ;;
   esac
 }
 umount_t() {
@@ -83,7 +80,6 @@ umount_t() {
     rc) rc_durable; umount "$rc_dir"; wait "${PID[rc]}" 2>/dev/null || true; rm -rf "$rc_cache"/* ;;
     af) umount "$af_dir"; while [ -S "$af_home/mount.sock" ]; do sleep 0.05; done ;;
     afn) umount "$afn_dir"; while [ -S "$afn_home/mount.sock" ]; do sleep 0.05; done ;;
-    af3) umount "$af3_dir"; while [ -S "$af3_home/mount.sock" ]; do sleep 0.05; done ;;
   esac
 }
 # rc_durable waits until the rclone mount has uploaded everything written.
@@ -96,14 +92,13 @@ rc_durable() {
 # rc-durable is rc_durable as a program, for iobench to run.
 printf '#!/usr/bin/env bash\nset -e\n%s\n%s\nRCLONE=%q RC_ADDR=%q rc_durable\n' "$(declare -f json)" "$(declare -f rc_durable)" "$RCLONE" "$RC_ADDR" > "$BIN/rc-durable"
 chmod +x "$BIN/rc-durable"
-dir_of() { case $1 in raw) echo "$raw_dir";; lb) echo "$lb_dir";; gc) echo "$gc_dir";; rc) echo "$rc_dir";; af) echo "$af_dir";; afn) echo "$afn_dir";; af3) echo "$af3_dir";; esac; }
+dir_of() { case $1 in raw) echo "$raw_dir";; lb) echo "$lb_dir";; gc) echo "$gc_dir";; rc) echo "$rc_dir";; af) echo "$af_dir";; afn) echo "$afn_dir";; esac; }
 durable() {
   case $1 in
     raw|lb|gc) echo sync ;;
     rc) echo "$BIN/rc-durable" ;;
     af) echo "env ANCHORFS_HOME=$af_home $BIN/anchorfs sync" ;;
     afn) echo "env ANCHORFS_HOME=$afn_home $BIN/anchorfs sync" ;;
-    af3) echo "env ANCHORFS_HOME=$af3_home $BIN/anchorfs sync" ;;
   esac
 }
 cpu_ticks() { [ -n "${PID[$1]:-}" ] && awk '{print $14 + $15}' "/proc/${PID[$1]}/stat" || echo 0; }
@@ -112,7 +107,7 @@ remount_cold() { for t in $ONLY; do [ "$t" = raw ] || umount_t "$t"; done; drop_
 cleanup() {
   for m in "$WORK"/mnt-*; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
   for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"
+  [ -n "${BENCH_DIR:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -183,27 +178,52 @@ for run in $(seq "$RUNS"); do
 done
 
 # Storage nodes: 2+1 on three local remotes beside one remote, and reading
-# with one of the three gone (its folder emptied while unmounted).
+# with one of the three gone (its folder emptied while unmounted); once with
+# the remotes on the disk measured (where they share its bandwidth, and 2+1
+# writes 1.5 times the bytes), once on tmpfs (what the coding itself costs).
+# nodes_run TAG BASE: one run, remotes under BASE; targets one-TAG, three-TAG.
+nodes_run() {
+  local tag=$1 base=$2 t d h
+  for t in one three; do
+    h=$WORK/nodes-$t-$tag-home; d=$WORK/mnt-nodes-$t-$tag
+    if [ ! -d "$h" ]; then
+      mkdir -p "$d" "$base/nodes-$tag"
+      if [ $t = one ]; then af "$h" init --remote "$base/nodes-$tag/single" > /dev/null
+      else af "$h" init --remote "$base/nodes-$tag/n1" --remote "$base/nodes-$tag/n2" --remote "$base/nodes-$tag/n3" --shards 2+1 > /dev/null; fi
+    fi
+  done
+  nmount() { af "$WORK/nodes-$1-$tag-home" mount "$WORK/mnt-nodes-$1-$tag" --background > /dev/null; PID[n]=$(af_pid "$WORK/mnt-nodes-$1-$tag"); }
+  numount() { umount "$WORK/mnt-nodes-$1-$tag"; while [ -S "$WORK/nodes-$1-$tag-home/mount.sock" ]; do sleep 0.05; done; }
+  nsync() { af "$WORK/nodes-$1-$tag-home" sync > /dev/null; }
+  for t in one three; do
+    nmount $t; d=$WORK/mnt-nodes-$t-$tag; rm -f "$d/seq.bin"; nsync $t; sync
+    local c0; c0=$(cpu_ticks n)
+    local got
+    if ! got=$("$BIN/iobench" seqwrite "$d" "$SIZE" env ANCHORFS_HOME="$WORK/nodes-$t-$tag-home" "$BIN/anchorfs" sync); then
+      echo "the write failed; the end of the mount's log:" >&2; tail -20 "$WORK/nodes-$t-$tag-home/mount.log" >&2
+    fi
+    record "nwrite-$tag" $t "$(echo "$got" | json 'd["MBps"]' 2>/dev/null || echo 0)"
+    record "ncpu-$tag" $t "$(echo "($(cpu_ticks n) - $c0) / $TICK / ($SIZE / 1024)" | bc -l)"
+    numount $t
+  done
+  drop_caches
+  for t in one three; do
+    nmount $t; record "nread-$tag" $t "$("$BIN/iobench" seqread "$WORK/mnt-nodes-$t-$tag/seq.bin" | json 'd["MBps"]')"; numount $t
+  done
+  mv "$base/nodes-$tag/n3" "$base/nodes-$tag/n3.away"; drop_caches
+  nmount three; record "ndegraded-$tag" three "$("$BIN/iobench" seqread "$WORK/mnt-nodes-three-$tag/seq.bin" | json 'd["MBps"]')"; numount three
+  rm -rf "$base/nodes-$tag/n3"; mv "$base/nodes-$tag/n3.away" "$base/nodes-$tag/n3"
+  for t in one three; do nmount $t; rm -f "$WORK/mnt-nodes-$t-$tag/seq.bin"; nsync $t; numount $t; done
+}
 if [ "$NODES" = 1 ]; then
+  SHM=$(mktemp -d /dev/shm/anchorfs-bench.XXXXXX)
+  trap 'cleanup; rm -rf "$SHM"' EXIT
   for run in $(seq "$RUNS"); do
     echo "storage nodes, run $run of $RUNS" >&2
-    for t in af af3; do
-      mount_t "$t"; d=$(dir_of "$t"); rm -f "$d/seq.bin"; $(durable "$t") > /dev/null; sync
-      c0=$(cpu_ticks "$t")
-      # shellcheck disable=SC2046
-      record nwrite "$t" "$("$BIN/iobench" seqwrite "$d" "$SIZE" $(durable "$t") | json 'd["MBps"]')"
-      record ncpu "$t" "$(echo "($(cpu_ticks "$t") - $c0) / $TICK / ($SIZE / 1024)" | bc -l)"
-      umount_t "$t"
-    done
-    drop_caches
-    for t in af af3; do
-      mount_t "$t"; record nread "$t" "$("$BIN/iobench" seqread "$(dir_of "$t")/seq.bin" | json 'd["MBps"]')"; umount_t "$t"
-    done
-    mv "$WORK/node3" "$WORK/node3.away"; drop_caches
-    mount_t af3; record ndegraded af3 "$("$BIN/iobench" seqread "$af3_dir/seq.bin" | json 'd["MBps"]')"; umount_t af3
-    rm -rf "$WORK/node3"; mv "$WORK/node3.away" "$WORK/node3"
-    for t in af af3; do mount_t "$t"; rm -f "$(dir_of "$t")/seq.bin"; $(durable "$t") > /dev/null; umount_t "$t"; done
+    nodes_run disk "$WORK"
+    nodes_run tmpfs "$SHM"
   done
+  rm -rf "$SHM"
 fi
 
 vals() { echo "${R["$1|$2"]:-}" | tr ' ' '\n' | grep -v '^$' || true; }
@@ -247,19 +267,22 @@ echo "| mount peak RSS during the write (MiB) | | $(m rss lb) | $(m rss gc) | $(
 echo
 echo "Times (s) are compared as speeds: a ratio of 0.83 is 1.2x the time."
 fi
-if [ -n "${R["nwrite|af3"]:-}" ]; then
+if [ -n "${R["nwrite-disk|three"]:-}" ]; then
   nr() { paste <(vals "$1" "$2") <(vals "$3" "$4") | awk '$1 > 0 && $2 > 0 {print $1 / $2}' | sort -g |
     awk '{a[NR]=$1} END {if (NR) printf "%.2f (%.2f-%.2f)", a[int((NR+1)/2)], a[1], a[NR]; else print "-"}'; }
-  w=$(nr nwrite af3 nwrite af); dg=$(nr ndegraded af3 nread af3)
   echo
-  echo "Storage nodes: anchorfs with 2+1 shards on three local remotes beside anchorfs on one (the same disk)."
+  echo "Storage nodes: anchorfs with 2+1 shards on three local remotes beside anchorfs on one, the"
+  echo "remotes on the disk (sharing its bandwidth: 2+1 writes 1.5 times the bytes) and on tmpfs."
   echo
   echo "| workload | one remote | 2+1 on three | ratio | bar |"
   echo "| --- | --- | --- | --- | --- |"
-  echo "| write $SIZE MiB until stored (MB/s) | $(m nwrite af) | $(m nwrite af3) | $w | >= 0.7: $(bar "${w%% *}" ">=" 0.7) |"
-  echo "| mount CPU-seconds per GiB written | $(m ncpu af) | $(m ncpu af3) | | |"
-  echo "| cold sequential read (MB/s) | $(m nread af) | $(m nread af3) | $(nr nread af3 nread af) | |"
-  echo "| cold read, one of the three remotes emptied (MB/s) | | $(m ndegraded af3) | $dg (of healthy) | >= 0.5: $(bar "${dg%% *}" ">=" 0.5) |"
+  for tag in disk tmpfs; do
+    w=$(nr "nwrite-$tag" three "nwrite-$tag" one); dg=$(nr "ndegraded-$tag" three "nread-$tag" three)
+    echo "| $tag: write $SIZE MiB until stored (MB/s) | $(m "nwrite-$tag" one) | $(m "nwrite-$tag" three) | $w | >= 0.7: $(bar "${w%% *}" ">=" 0.7) |"
+    echo "| $tag: mount CPU-seconds per GiB written | $(m "ncpu-$tag" one) | $(m "ncpu-$tag" three) | | |"
+    echo "| $tag: cold sequential read (MB/s) | $(m "nread-$tag" one) | $(m "nread-$tag" three) | $(nr "nread-$tag" three "nread-$tag" one) | |"
+    echo "| $tag: cold read, one of the three remotes emptied (MB/s) | | $(m "ndegraded-$tag" three) | $dg (of healthy) | >= 0.5: $(bar "${dg%% *}" ">=" 0.5) |"
+  done
 fi
 } > "$out"
 (cd "$ROOT" && go test -run '^$' -bench BenchmarkAnchorBatch -benchtime 5x ./network/embedded/ 2>/dev/null | awk '/versions\/s/ {for (i=1;i<=NF;i++) if ($(i+1)=="versions/s") printf "\nAnchored versions per second, embedded ledger, batches of 2000: %s (bar >= 5000: %s)\n", $i, ($i >= 5000 ? "PASS" : "MISS")}') >> "$out"

@@ -217,8 +217,15 @@ func TestAStoppedNodeDuringReadsAndWrites(t *testing.T) {
 		t.Fatalf("sync with a node stopped: %v %s", err, out)
 	}
 	// The burst's shards for the stopped node wait on local disk...
-	if out, ok := sh("ls " + homeOf(env) + "/cache/*/writeback/node2 | wc -l"); !ok || strings.TrimSpace(out) == "0" {
-		t.Fatalf("no shards wait on local disk for the stopped node: %v %q", ok, out)
+	// (once the node has not taken them for a moment)
+	waiting := ""
+	for i := 0; i < 300 && (waiting == "" || waiting == "0"); i++ {
+		out, _ := sh("ls " + homeOf(env) + "/cache/*/writeback/node2 2>/dev/null | wc -l")
+		waiting = strings.TrimSpace(out)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if waiting == "0" {
+		t.Fatal("no shards wait on local disk for the stopped node")
 	}
 	// ...when the mount dies.
 	pid, ok := sh("pgrep -f '" + binary + " mount " + m + "'")

@@ -238,7 +238,13 @@ func TestShardsAcrossNodes(t *testing.T) {
 	if ms[2].Has(format.ObjectName(p2.Shards[2])) {
 		t.Fatal("a down node took a shard")
 	}
-	if entries, _ := os.ReadDir(filepath.Join(spill, "node2")); len(entries) != 1 {
+	// Its shard goes to local disk once the node has failed it (or not
+	// taken it for a while).
+	var entries []os.DirEntry
+	for deadline := time.Now().Add(10 * time.Second); len(entries) != 1 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		entries, _ = os.ReadDir(filepath.Join(spill, "node2"))
+	}
+	if len(entries) != 1 {
 		t.Fatalf("%d shards wait on disk for the down node, want 1", len(entries))
 	}
 	if err := read(p2, obj2, 0, len(obj2)); err != nil {

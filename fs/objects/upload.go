@@ -115,8 +115,6 @@ type group struct {
 	inMem  int   // its items in memory
 	items  []*item
 	stored bool
-	// settling is set while settle spills the group's other uploads.
-	settling bool
 }
 
 // node is one backend and its upload queue.
@@ -392,7 +390,13 @@ func (o *Store) uploader(nd *node) {
 			closed := o.closed
 			o.mu.Unlock()
 			if closed {
-				o.logf("upload of %s abandoned at close: %v", it.key.name, err)
+				// Kept for the next open when there is a spill folder: a
+				// node down at close gets it then.
+				kept := ""
+				if o.isInMemory(it) && o.spillObject(it.key, obj) {
+					kept = " (kept in the write-back folder)"
+				}
+				o.logf("upload of %s%s put off at close: %v%s", it.key.name, o.nodeNote(it.key.node), err, kept)
 				o.mu.Lock()
 				nd.failing--
 				o.mu.Unlock()
@@ -422,6 +426,13 @@ func (o *Store) nodeNote(j int) string {
 		return ""
 	}
 	return fmt.Sprintf(" to node %d", j+1)
+}
+
+// isInMemory reports whether an upload's object is in memory only.
+func (o *Store) isInMemory(it *item) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return it.data != nil
 }
 
 // isDropped reports whether the upload was dropped.
@@ -494,44 +505,60 @@ func (o *Store) leftMemory(g *group) {
 	}
 }
 
-// settle marks g stored once need of its uploads are done and the others
-// wait on local disk (spilled now if they are in memory), or once none is
-// left. Called with o.mu held.
+// settle marks g stored once need of its uploads are done, or once none is
+// left. The others go on: a node that fails, or has not taken them within
+// uploadStall, gets them from local disk (spillLeft), so that a node that
+// is down or stalled neither holds memory nor loses them at a crash.
+// Called with o.mu held.
 func (o *Store) settle(g *group) {
-	if g.stored || g.settling || (g.done < g.need && g.left > 0) {
+	if g.stored || (g.done < g.need && g.left > 0) {
 		return
-	}
-	if g.left > 0 {
-		g.settling = true
-		defer func() { g.settling = false }()
-		for _, it := range g.items {
-			if it.data == nil || it.dropped {
-				continue
-			}
-			if _, queued := o.pending[it.key]; !queued {
-				continue
-			}
-			// Safe unlocked: the item's data is only dropped under the lock,
-			// by this group's own settle or finish, and spilling is idempotent.
-			data := it.data
-			o.mu.Unlock()
-			ok := o.spillObject(it.key, data)
-			o.mu.Lock()
-			if !ok {
-				return // stored once every upload is done, then
-			}
-			if _, queued := o.pending[it.key]; !queued {
-				os.Remove(o.spillPath(it.key)) // uploaded meanwhile
-			}
-			if it.data != nil {
-				it.data = nil
-				o.leftMemory(g)
-			}
-		}
 	}
 	g.stored = true
 	if o.open[g.gen]--; o.open[g.gen] == 0 {
 		delete(o.open, g.gen)
+	}
+	if g.left == 0 || g.inMem == 0 {
+		return
+	}
+	for _, it := range g.items {
+		if _, queued := o.pending[it.key]; queued && (o.nodes[it.key.node].failing > 0 || o.nodes[it.key.node].health.avoid(time.Now())) {
+			go o.spillLeft(g)
+			return
+		}
+	}
+	time.AfterFunc(uploadStall, func() { o.spillLeft(g) })
+}
+
+// spillLeft writes g's uploads still queued in memory to the spill folder,
+// where they wait for their nodes without holding memory.
+func (o *Store) spillLeft(g *group) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return // what a node did not take at close is kept by its uploader
+	}
+	for _, it := range g.items {
+		if _, queued := o.pending[it.key]; !queued || it.data == nil || it.dropped {
+			continue
+		}
+		// Unlocked: only finish and spillLeft drop an item's data, both
+		// under the lock, and spilling one twice writes the same bytes.
+		data := it.data
+		o.mu.Unlock()
+		ok := o.spillObject(it.key, data)
+		o.mu.Lock()
+		if !ok {
+			return // it stays in memory until its node takes it
+		}
+		if _, queued := o.pending[it.key]; !queued {
+			os.Remove(o.spillPath(it.key)) // uploaded meanwhile
+			continue
+		}
+		if it.data != nil {
+			it.data = nil
+			o.leftMemory(g)
+		}
 	}
 }
 
