@@ -122,13 +122,27 @@ type Chunk struct {
 	Seal string `json:"seal,omitempty"`
 	// Shards are the hashes of the chunk object's shards, in node order,
 	// in a volume on several nodes: DataShards data shards (byte ranges of
-	// the object) then parity shards. A chunk without them is stored whole.
+	// the object) then parity shards; Hash is then ShardedHash of them. A
+	// chunk without them is stored whole.
 	Shards     []string `json:"shards,omitempty"`
 	DataShards int      `json:"dataShards,omitempty"`
 	// Data is a small segmented chunk's object itself (at most InlineMax
 	// bytes of plaintext), kept in the manifest instead of on its own: a
 	// small file is one object, not two. Hash is still its SHA-256.
 	Data []byte `json:"data,omitempty"`
+}
+
+// ShardedHash is the hash of a chunk stored as shards: SHA-256 over the
+// label "anchorfs/v1 shards", a zero byte, the number of data shards (one
+// byte) and each shard's hash in order. It binds every byte of every shard
+// and the layout, as the hash of a whole chunk object binds its bytes.
+func ShardedHash(dataShards int, shards []Hash) Hash {
+	b := make([]byte, 0, len("anchorfs/v1 shards")+2+32*len(shards))
+	b = append(append(b, "anchorfs/v1 shards"...), 0, byte(dataShards))
+	for _, h := range shards {
+		b = append(b, h[:]...)
+	}
+	return HashOf(b)
 }
 
 // InlineMax is the largest chunk plaintext a format-2 manifest holds in
@@ -190,10 +204,15 @@ func (m *Manifest) Validate(chunkSize int) error {
 			if c.Seal == "" || c.Data != nil || c.DataShards < 1 || c.DataShards >= len(c.Shards) || len(c.Shards) > MaxShards {
 				return fmt.Errorf("manifest: chunk %d has bad shards", i)
 			}
-			for _, h := range c.Shards {
-				if _, err := ParseHash(h); err != nil {
+			hs := make([]Hash, len(c.Shards))
+			for j, h := range c.Shards {
+				var err error
+				if hs[j], err = ParseHash(h); err != nil {
 					return fmt.Errorf("manifest: chunk %d: shard: %w", i, err)
 				}
+			}
+			if ShardedHash(c.DataShards, hs).String() != c.Hash {
+				return fmt.Errorf("manifest: chunk %d: its hash is not that of its shards", i)
 			}
 		}
 		if c.Data != nil && (c.Seal == "" || c.Size > InlineMax || len(c.Data) != SegmentedSize(c.Size) || HashOf(c.Data).String() != c.Hash) {

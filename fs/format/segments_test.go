@@ -64,10 +64,14 @@ func makeVectors2() vectors2 {
 	sm := m
 	sm.Chunks = []format.Chunk{m.Chunks[0]}
 	sm.Chunks[0].DataShards = 2
+	var hs []format.Hash
 	for _, p := range parts {
 		shardHex = append(shardHex, hex.EncodeToString(p))
+		hs = append(hs, format.HashOf(p))
 		sm.Chunks[0].Shards = append(sm.Chunks[0].Shards, format.HashOf(p).String())
 	}
+	sm.Chunks[0].Hash = format.ShardedHash(2, hs).String()
+	sm.MerkleRoot = format.MerkleRoot(sm.Chunks)
 	smobj := format.SealWithNonce(metaKey, aad, nonce, format.Encode(sm))
 	return vectors2{
 		Shards: shardHex,
@@ -127,10 +131,16 @@ func TestVectors2(t *testing.T) {
 	if err != nil || format.Decode(smpt, &sm) != nil || sm.Validate(format.DefaultChunkSize) != nil {
 		t.Fatalf("the sharded manifest does not open or validate: %v", err)
 	}
+	// The chunk's hash: SHA-256 of the label, 0x00, k and the shard hashes.
+	label := append([]byte("anchorfs/v1 shards\x00"), 2)
 	for j, h := range sm.Chunks[0].Shards {
 		if format.HashOf(mustHex(want.Shards[j])).String() != h {
 			t.Fatalf("shard %d's hash is not in the manifest", j)
 		}
+		label = append(label, mustHex(h)...)
+	}
+	if format.HashOf(label).String() != sm.Chunks[0].Hash {
+		t.Fatal("the sharded chunk's hash is not that of its shards")
 	}
 	var m format.Manifest
 	mpt, err := format.Open(mustHex(want.MetaKey), mustHex(want.Manifest.AAD), mustHex(want.Manifest.Object))

@@ -170,12 +170,13 @@ func TestShardsAcrossNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := Place{Hash: format.HashOf(obj), Size: len(obj), Layout: l}
+		p := Place{Size: len(obj), Layout: l}
 		var names []string
 		for _, s := range sh {
 			p.Shards = append(p.Shards, format.HashOf(s))
 			names = append(names, format.ObjectName(format.HashOf(s)))
 		}
+		p.Hash = format.ShardedHash(l.K, p.Shards)
 		o.PutShards(format.NewID(), names, sh)
 		if err := o.Wait(ctx, o.Barrier()); err != nil {
 			t.Fatal(err)

@@ -27,19 +27,25 @@ func (v *Volume) sealChunk(key []byte, file format.ID, version uint64, i int64, 
 	} else {
 		obj = format.Seal(key, format.ChunkAAD(v.id, file, version, uint64(i)), pt)
 	}
-	c.Hash = format.HashOf(obj).String()
 	if c.Seal != "" && len(pt) <= format.InlineMax {
+		c.Hash = format.HashOf(obj).String()
 		c.Data = obj
 		return obj, nil, c
 	}
-	var parts [][]byte
-	if c.Seal != "" && v.shards.N() > 0 {
-		parts, _ = v.shards.Split(obj, format.SealedSegmentSize) // fails only for a bad layout, refused at open
-		c.DataShards = v.shards.K
-		for _, p := range parts {
-			c.Shards = append(c.Shards, format.HashOf(p).String())
-		}
+	if c.Seal == "" || v.shards.N() == 0 {
+		c.Hash = format.HashOf(obj).String()
+		return obj, nil, c
 	}
+	// Cut into shards: the chunk's hash is that of its shards, so its bytes
+	// are hashed once (docs/FORMAT.md, "Storage nodes and shards").
+	parts, _ := v.shards.Split(obj, format.SealedSegmentSize) // fails only for a bad layout, refused at open
+	hs := make([]format.Hash, len(parts))
+	c.DataShards = v.shards.K
+	for j, p := range parts {
+		hs[j] = format.HashOf(p)
+		c.Shards = append(c.Shards, hs[j].String())
+	}
+	c.Hash = format.ShardedHash(c.DataShards, hs).String()
 	return obj, parts, c
 }
 

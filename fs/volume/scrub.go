@@ -355,7 +355,7 @@ func (v *Volume) scrubShards(ctx context.Context, nodes []objects.Remote, t scru
 		return out, nil
 	}
 	obj, err := l.Join(have, p.Size, format.SealedSegmentSize)
-	if err != nil || format.HashOf(obj) != p.Hash {
+	if err != nil {
 		return out, fmt.Errorf("%s: %d of its %d shards are missing or altered; %d are needed", t.name, bad, l.N(), l.K)
 	}
 	parts, err := l.Split(obj, format.SealedSegmentSize)
@@ -363,7 +363,13 @@ func (v *Volume) scrubShards(ctx context.Context, nodes []objects.Remote, t scru
 		return out, err
 	}
 	for j := range l.N() {
-		if have[j] == nil && out[j].Failed == 0 && nodes[j].Replace(ctx, format.ObjectName(p.Shards[j]), parts[j]) == nil {
+		if have[j] != nil || out[j].Failed > 0 {
+			continue
+		}
+		if format.HashOf(parts[j]) != p.Shards[j] {
+			return out, fmt.Errorf("%s: its shards do not rebuild shard %d (parity and data disagree)", t.name, j+1)
+		}
+		if nodes[j].Replace(ctx, format.ObjectName(p.Shards[j]), parts[j]) == nil {
 			out[j].Repaired = 1
 		}
 	}
