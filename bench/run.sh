@@ -183,7 +183,7 @@ done
 # writes 1.5 times the bytes), once on tmpfs (what the coding itself costs).
 # nodes_run TAG BASE: one run, remotes under BASE; targets one-TAG, three-TAG.
 nodes_run() {
-  local tag=$1 base=$2 t d h
+  local tag=$1 base=$2 order=$3 t d h
   for t in one three; do
     h=$WORK/nodes-$t-$tag-home; d=$WORK/mnt-nodes-$t-$tag
     if [ ! -d "$h" ]; then
@@ -195,8 +195,10 @@ nodes_run() {
   nmount() { af "$WORK/nodes-$1-$tag-home" mount "$WORK/mnt-nodes-$1-$tag" --background > /dev/null; PID[n]=$(af_pid "$WORK/mnt-nodes-$1-$tag"); }
   numount() { umount "$WORK/mnt-nodes-$1-$tag"; while [ -S "$WORK/nodes-$1-$tag-home/mount.sock" ]; do sleep 0.05; done; }
   nsync() { af "$WORK/nodes-$1-$tag-home" sync > /dev/null; }
-  for t in one three; do
-    nmount $t; d=$WORK/mnt-nodes-$t-$tag; rm -f "$d/seq.bin"; nsync $t; sync
+  # $order alternates from run to run: neither layout always writes while
+  # the disk still flushes what the other wrote.
+  for t in $order; do
+    nmount $t; d=$WORK/mnt-nodes-$t-$tag; rm -f "$d/seq.bin"; nsync $t; sync; sleep 2
     local c0; c0=$(cpu_ticks n)
     local got
     if ! got=$("$BIN/iobench" seqwrite "$d" "$SIZE" env ANCHORFS_HOME="$WORK/nodes-$t-$tag-home" "$BIN/anchorfs" sync); then
@@ -220,8 +222,9 @@ if [ "$NODES" = 1 ]; then
   trap 'cleanup; rm -rf "$SHM"' EXIT
   for run in $(seq "$RUNS"); do
     echo "storage nodes, run $run of $RUNS" >&2
-    nodes_run disk "$WORK"
-    nodes_run tmpfs "$SHM"
+    order="one three"; [ $((run % 2)) = 0 ] && order="three one"
+    nodes_run disk "$WORK" "$order"
+    nodes_run tmpfs "$SHM" "$order"
   done
   rm -rf "$SHM"
 fi
