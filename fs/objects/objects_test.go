@@ -258,3 +258,30 @@ func TestShardsAcrossNodes(t *testing.T) {
 		t.Fatal("the node that came back did not get its shard")
 	}
 }
+
+// TestARangedReadOfAQueuedObjectLeavesItAlone: a reader that decrypts the
+// bytes it gets in place must not change an object still queued for
+// upload (it would upload what the reader made of it).
+func TestARangedReadOfAQueuedObjectLeavesItAlone(t *testing.T) {
+	ctx := context.Background()
+	m := remotetest.NewMemory()
+	m.Fail = errors.New("remote down") // the object stays queued
+	o := New(Config{Spill: t.TempDir(), Logf: t.Logf}, m)
+	name, h, b := object("a queued sealed object")
+	o.Put(name, b)
+	want := bytes.Clone(b)
+	if _, err := o.GetRange(ctx, Place{Hash: h}, 2, 10, func(sealed []byte) ([]byte, error) {
+		for i := range sealed {
+			sealed[i] = 'x' // as an in-place decryption does
+		}
+		return sealed, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := o.Get(ctx, name, h); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the queued object after a ranged read: %q %v", got, err)
+	}
+	m.Fail = nil
+	o.RetrySoon()
+	o.Close()
+}
