@@ -96,8 +96,14 @@ func (o *Store) nodeRange(ctx context.Context, j int, name string, off, n int64)
 	return b, err
 }
 
+// one is the order of a single node.
+var one = []int{0}
+
 // order is the nodes to ask for a whole object, the healthy first.
 func (o *Store) order() []int {
+	if len(o.nodes) == 1 {
+		return one
+	}
 	js := make([]int, len(o.nodes))
 	for j := range js {
 		js[j] = j
@@ -114,6 +120,13 @@ func (o *Store) order() []int {
 // returns the first success; the others are cancelled. With every one
 // failing it returns the error of each, missing ones as errMissing.
 func (o *Store) hedged(ctx context.Context, candidates []int, try func(ctx context.Context, j int) ([]byte, error)) ([]byte, []error) {
+	if len(candidates) == 1 { // one node: nothing to hedge with, no goroutine
+		b, err := try(ctx, candidates[0])
+		if err != nil {
+			return nil, []error{err}
+		}
+		return b, nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {

@@ -175,12 +175,11 @@ func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c
 	}
 	first, count, objOff, objLen := format.SegmentSpan(c.Size, off, size)
 	start := off - first*format.SegmentSize
-	bad := &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("segments %d-%d of chunk %d of file %s failed authentication", first, first+count-1, i, n.id)}
 	pt, err := v.obj.GetRange(ctx, p, int64(objOff), int64(objLen), func(sealed []byte) ([]byte, error) {
 		got := len(sealed)
 		pt, err := s.OpenInPlace(first, sealed)
 		if err != nil || got != objLen || len(pt) < start+size {
-			return nil, bad
+			return nil, &objects.IntegrityError{Object: format.ObjectName(h), Problem: fmt.Sprintf("segments %d-%d of chunk %d of file %s failed authentication", first, first+count-1, i, n.id)}
 		}
 		return pt, nil
 	})
