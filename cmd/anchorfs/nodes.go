@@ -268,6 +268,11 @@ scrubs that checked it (each scrub records what it found on each node there).`,
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 			}
+			if l := o.Volume.Shards(); l.N() > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "shards %s: each chunk on %d nodes, any %d of them read it back\n", l, l.N(), l.K)
+			} else if len(ids) > 1 {
+				fmt.Fprintln(cmd.OutOrStdout(), "every chunk whole on every node")
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tID\tREMOTE\tSTATE\tOBJECTS\tBYTES\tPAYEE\tSCRUBS\tLAST SCRUB")
 			for _, n := range out {

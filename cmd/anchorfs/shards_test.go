@@ -136,6 +136,9 @@ func TestAVolumeOnThreeRemotes(t *testing.T) {
 	if r = anchorfs(t, env, "scrub"); r.code != 0 || !strings.Contains(r.out, "every remote holds what it should") {
 		t.Fatalf("scrub after repair: exit %d\n%s%s", r.code, r.out, r.err)
 	}
+	if out := mustRun(t, env, "nodes"); !strings.Contains(out, "shards 2+1: each chunk on 3 nodes, any 2 of them read it back") || strings.Count(out, " up ") != 3 {
+		t.Fatalf("nodes:\n%s", out)
+	}
 	// The node's record on the ledger: three scrubs (a repair is one),
 	// what they found, and a payee.
 	mustRun(t, env, "nodes", "payee", "2", "someone")

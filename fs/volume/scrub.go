@@ -12,6 +12,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
+	"github.com/anchorfs/anchorfs/remote/shards"
 )
 
 // scrubWorkers is how many objects scrub checks at once.
@@ -55,6 +56,10 @@ func (v *Volume) Nodes() []objects.Remote {
 	}
 	return []objects.Remote{v.store}
 }
+
+// Shards is how new chunks are cut across the storage nodes (zero on one
+// remote, or with every chunk whole on every node).
+func (v *Volume) Shards() shards.Layout { return v.shards }
 
 // NodeIDs are the storage nodes' ids, in node order (none on one remote).
 func (v *Volume) NodeIDs() []string { return append([]string(nil), v.nodeIDs...) }
