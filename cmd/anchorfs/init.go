@@ -26,7 +26,7 @@ With several remotes each is a storage node: every chunk is cut into K data and 
 shards (--shards K+M, K+M the number of remotes; default one parity shard), one per remote,
 and any K of them read it back; metadata goes whole to every remote. A write counts as
 stored once K+1 remotes have it (K when M is 1, so that one remote down does not stop
-writes), the rest waiting on local disk for their remotes; shards_stored: all in
+writes); a remote that is down or slow gets the rest later, from local disk; shards_stored: all in
 config.yaml waits for every remote.
 
 The ledger is embedded (HOME/ledger) unless --ledger says otherwise: embedded:DIR for a
