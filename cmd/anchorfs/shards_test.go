@@ -402,3 +402,50 @@ func TestUnmountWithAStalledNode(t *testing.T) {
 		t.Fatalf("scrub once the node took what it missed: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 }
+
+// TestSharingOnThreeRemotes: a folder of a volume cut 2+1 across three
+// remotes is shared; the grantee joins giving the remotes in another order
+// (each says which node it is), reads the folder with one remote's objects
+// gone, and writes to it.
+func TestSharingOnThreeRemotes(t *testing.T) {
+	needRoot(t)
+	ledgerDir := filepath.Join(t.TempDir(), "ledger")
+	alice := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "alice"), "ANCHORFS_PASSPHRASE=a"}
+	bob := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "bob"), "ANCHORFS_PASSPHRASE=b"}
+	dirs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b"), filepath.Join(t.TempDir(), "c")}
+	mustRun(t, alice, "init", "--remote", dirs[0], "--remote", dirs[1], "--remote", dirs[2], "--shards", "2+1", "--ledger", "embedded:"+ledgerDir)
+	lines := strings.Split(strings.TrimSpace(mustRun(t, bob, "identity")), "\n")
+	bobID := lines[len(lines)-1]
+	var info struct{ Volume string }
+	json.Unmarshal([]byte(mustRun(t, alice, "info", "--json")), &info)
+	ma := mountBackground(t, alice)
+	if out, ok := sh("set -e; mkdir -p " + ma + "/team " + ma + "/private; head -c 2500000 /dev/urandom > " + ma + "/team/big; echo diary > " + ma + "/private/d.txt"); !ok {
+		t.Fatal(out)
+	}
+	sum, _ := sh("sha256sum < " + ma + "/team/big")
+	mustRun(t, alice, "share", "/team", bobID)
+	mustRun(t, alice, "sync")
+
+	mustRun(t, bob, "join", "--volume", info.Volume, "--remote", dirs[2], "--remote", dirs[0], "--remote", dirs[1], "--ledger", "embedded:"+ledgerDir)
+	if out, ok := sh("rm -rf " + dirs[0] + "/objects"); !ok {
+		t.Fatal(out)
+	}
+	mb := mountBackground(t, bob)
+	if out, _ := sh("ls " + mb); out != "team\n" {
+		t.Fatalf("the grantee's view: %q", out)
+	}
+	if got, ok := sh("sha256sum < " + mb + "/team/big"); !ok || got != sum {
+		t.Fatalf("the grantee's read with node 1's objects gone: %v %q", ok, got)
+	}
+	if out, ok := sh("echo from-bob > " + mb + "/team/bob.txt"); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, bob, "sync")
+	for i := 0; i < 300; i++ {
+		if out, _ := sh("cat " + ma + "/team/bob.txt 2>/dev/null"); out == "from-bob\n" {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the owner never saw the grantee's file")
+}
