@@ -122,6 +122,8 @@ type node struct {
 	b       Backend
 	queue   chan *item
 	failing int // uploads failing now (under Store.mu)
+	// lastDone is when the node last took an upload (under Store.mu).
+	lastDone time.Time
 	lastErr error
 	health  health
 }
@@ -153,7 +155,7 @@ func New(cfg Config, nodes ...Backend) *Store {
 	o.cond = sync.NewCond(&o.mu)
 	o.uploadCtx, o.cancelUpload = context.WithCancel(context.Background())
 	for _, b := range nodes {
-		n := &node{b: b, queue: make(chan *item, 1<<16)}
+		n := &node{b: b, queue: make(chan *item, 1<<16), lastDone: time.Now()}
 		o.nodes = append(o.nodes, n)
 		for range uploadWorkers {
 			o.wg.Add(1)
@@ -491,6 +493,9 @@ func (o *Store) finish(it *item, ok bool) {
 		g.done++
 	}
 	o.lastDone = time.Now()
+	if ok {
+		o.nodes[it.key.node].lastDone = o.lastDone
+	}
 	o.settle(g)
 	o.cond.Broadcast()
 	o.mu.Unlock()
@@ -530,6 +535,15 @@ func (o *Store) settle(g *group) {
 	time.AfterFunc(uploadStall, func() { o.spillLeft(g) })
 }
 
+// behind reports whether a node should get its uploads from disk: it
+// fails, or has taken none for uploadStall (stalled). A node that is only
+// slower than the others keeps taking them from memory. Called with o.mu
+// held.
+func (o *Store) behind(j int) bool {
+	nd := o.nodes[j]
+	return nd.failing > 0 || nd.health.avoid(time.Now()) || time.Since(nd.lastDone) >= uploadStall
+}
+
 // spillLeft writes g's uploads still queued in memory to the spill folder,
 // where they wait for their nodes without holding memory.
 func (o *Store) spillLeft(g *group) {
@@ -538,8 +552,18 @@ func (o *Store) spillLeft(g *group) {
 	if o.closed {
 		return // what a node did not take at close is kept by its uploader
 	}
+	later := false
+	defer func() {
+		if later && !o.closed {
+			time.AfterFunc(uploadStall, func() { o.spillLeft(g) })
+		}
+	}()
 	for _, it := range g.items {
 		if _, queued := o.pending[it.key]; !queued || it.data == nil || it.dropped {
+			continue
+		}
+		if !o.behind(it.key.node) {
+			later = true // still taking uploads: look again later
 			continue
 		}
 		// Unlocked: only finish and spillLeft drop an item's data, both
