@@ -124,8 +124,8 @@ type node struct {
 	failing int // uploads failing now (under Store.mu)
 	// lastDone is when the node last took an upload (under Store.mu).
 	lastDone time.Time
-	lastErr error
-	health  health
+	lastErr  error
+	health   health
 }
 
 // New makes the Store of a volume on nodes (one, or Layout.N()).
