@@ -29,6 +29,20 @@ func threeRemotes(t *testing.T, ledger ...string) (env []string, a, b string, sr
 	return env, a, b, srv
 }
 
+// waitUploaded waits until the home's mount has no uploads pending (a node
+// that came back has taken what it missed).
+func waitUploaded(t *testing.T, env []string) {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		var info struct{ Pending struct{ Uploads int } }
+		json.Unmarshal([]byte(mustRun(t, env, "info", "--json")), &info)
+		if info.Pending.Uploads == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // ledgerFlag is --ledger for the ledger given, none for the default.
 func ledgerFlag(ledger []string) []string {
 	if len(ledger) == 0 {
@@ -271,14 +285,7 @@ func TestAMountStartsWithANodeDown(t *testing.T) {
 	mustRun(t, env, "sync")
 	srv.Start()
 	// The node is tried again every few seconds; its shards wait until then.
-	for i := 0; i < 600; i++ {
-		var info struct{ Pending struct{ Uploads int } }
-		json.Unmarshal([]byte(mustRun(t, env, "info", "--json")), &info)
-		if info.Pending.Uploads == 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitUploaded(t, env)
 	unmountAndWait(t, env, m)
 	if r := anchorfs(t, env, "verify"); r.code != 0 {
 		t.Fatalf("verify once node 3 is back: exit %d\n%s%s", r.code, r.out, r.err)
@@ -389,14 +396,7 @@ func TestUnmountWithAStalledNode(t *testing.T) {
 	if got, ok := sh("sha256sum < " + m + "/f"); !ok || got != out {
 		t.Fatalf("the file after the unmount: %v %q", ok, got)
 	}
-	for i := 0; i < 600; i++ {
-		var info struct{ Pending struct{ Uploads int } }
-		json.Unmarshal([]byte(mustRun(t, env, "info", "--json")), &info)
-		if info.Pending.Uploads == 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitUploaded(t, env)
 	unmountAndWait(t, env, m)
 	if r := anchorfs(t, env, "scrub"); r.code != 0 {
 		t.Fatalf("scrub once the node took what it missed: exit %d\n%s%s", r.code, r.out, r.err)

@@ -215,6 +215,9 @@ func TestShardsAcrossNodes(t *testing.T) {
 	if err := read(p, obj, 100, 9000); err != nil {
 		t.Fatalf("node 0's shard gone: %v", err)
 	}
+	if st := o.NodeStats(); st[0].Missing == 0 || st[1].Missing != 0 {
+		t.Fatalf("node records after node 0 lost a shard: %+v", st)
+	}
 	ms[0].Set(shard(0), bytes.Repeat([]byte{9}, l.Len(0, len(obj), unit))) // node 0 serves junk
 	if err := read(p, obj, 5*unit, 2*unit); err != nil {
 		t.Fatalf("node 0's shard altered: %v", err)

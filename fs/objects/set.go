@@ -252,27 +252,12 @@ func (s *Set) each(op func(j int, r Remote) error) error {
 	errs := make([]error, len(s.nodes))
 	var wg sync.WaitGroup
 	for j, r := range s.nodes {
-		wg.Go(func() { errs[j] = op(j, r) })
+		wg.Go(func() {
+			if err := op(j, r); err != nil {
+				errs[j] = fmt.Errorf("node %d (%v): %w", j+1, r, err)
+			}
+		})
 	}
 	wg.Wait()
-	e := &nodeErrors{}
-	for j, err := range errs {
-		if err != nil {
-			e.failed++
-			e.errs = append(e.errs, fmt.Errorf("node %d (%v): %w", j+1, s.nodes[j], err))
-		}
-	}
-	if e.failed == 0 {
-		return nil
-	}
-	return e
+	return errors.Join(errs...)
 }
-
-// nodeErrors is what failed on which nodes.
-type nodeErrors struct {
-	failed int
-	errs   []error
-}
-
-func (e *nodeErrors) Error() string   { return errors.Join(e.errs...).Error() }
-func (e *nodeErrors) Unwrap() []error { return e.errs }

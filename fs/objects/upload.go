@@ -166,9 +166,6 @@ func New(cfg Config, nodes ...Backend) *Store {
 	return o
 }
 
-// Nodes is how many nodes the objects are on.
-func (o *Store) Nodes() int { return len(o.nodes) }
-
 // spillDir is where node j's queued objects wait on local disk.
 func (o *Store) spillDir(j int) string {
 	if j == 0 {

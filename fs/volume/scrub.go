@@ -64,10 +64,6 @@ func (v *Volume) Shards() shards.Layout { return v.shards }
 // NodeIDs are the storage nodes' ids, in node order (none on one remote).
 func (v *Volume) NodeIDs() []string { return append([]string(nil), v.nodeIDs...) }
 
-// NodeStats is what the reads and uploads of this process have seen of
-// each node.
-func (v *Volume) NodeStats() []objects.NodeStat { return v.obj.NodeStats() }
-
 // scrubTarget is one object to check on every node: whole (name, hash) or
 // a sharded chunk (place).
 type scrubTarget struct {
