@@ -13,7 +13,9 @@ import (
 type readAccess struct {
 	ctx       contractapi.TransactionContextInterface
 	volume    string
+	actor     string
 	owner     bool
+	indexed   bool            // the volume's events are indexed (volumeRecord.Indexed)
 	granteeID string          // a grantee's key id
 	domains   map[string]bool // the domains of its active grants
 	fileDom   map[string]string
@@ -26,11 +28,13 @@ func reader(ctx contractapi.TransactionContextInterface, volume string) (*readAc
 	if err != nil {
 		return nil, err
 	}
-	o, err := owner(ctx, volume)
+	rec, err := volumeOf(ctx, volume)
 	if err != nil {
 		return nil, err
 	}
-	r := &readAccess{ctx: ctx, volume: volume, owner: o != "" && o == actor, domains: map[string]bool{}, fileDom: map[string]string{}}
+	o := rec.Owner
+	r := &readAccess{ctx: ctx, volume: volume, actor: actor, owner: o != "" && o == actor, indexed: rec.Indexed,
+		domains: map[string]bool{}, fileDom: map[string]string{}}
 	if r.owner {
 		return r, nil
 	}
@@ -91,10 +95,10 @@ func (r *readAccess) file(file string) (bool, error) {
 	return r.domain(d), nil
 }
 
-// event reports whether the caller may read an audit event: one about a
-// file it may read, or one naming a domain it is granted.
+// event reports whether the caller may read an audit event: one of its
+// own, one about a file it may read, or one naming a domain it is granted.
 func (r *readAccess) event(e wire.Event) (bool, error) {
-	if r.owner {
+	if r.owner || e.Actor == r.actor {
 		return true, nil
 	}
 	if d := e.Detail["domain"]; d != "" && r.domains[d] {

@@ -2,9 +2,12 @@ package chaincode
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/anchorfs/anchorfs/chaincode/wire"
+	"strings"
 	"time"
+
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -18,7 +21,7 @@ type AuditContract struct {
 
 // recordable are the actions a client may record itself; anchors, heads,
 // grants and joins are recorded by the contracts that perform them.
-var recordable = map[string]bool{"read": true, "integrity": true, "denied": true}
+var recordable = map[string]bool{"read": true, "download": true, "mount": true, "unmount": true, "integrity": true, "denied": true}
 
 // Record stores events the caller reports about volumes it is a member of.
 // The actor and time are the transaction's, whatever the events claim.
@@ -42,8 +45,13 @@ func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, even
 		if !recordable[e.Action] {
 			return fmt.Errorf("event %d: action %q cannot be recorded by a client", i, e.Action)
 		}
-		if len(e.Detail) > 16 {
-			return fmt.Errorf("event %d: too many details", i)
+		if len(e.Detail) > wire.MaxDetails {
+			return fmt.Errorf("event %d: more than %d details", i, wire.MaxDetails)
+		}
+		for k, v := range e.Detail {
+			if len(k) > wire.MaxDetail || len(v) > wire.MaxDetail {
+				return fmt.Errorf("event %d: a detail longer than %d bytes", i, wire.MaxDetail)
+			}
 		}
 	}
 	actor, err := Actor(ctx)
@@ -70,16 +78,45 @@ func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, even
 	return nil
 }
 
-// Events returns the events that match the query, oldest first: all of
-// the volume's to its owner, those about the folders granted to it to a
-// joined grantee.
-func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]wire.Event, error) {
+// Events returns a page of the events that match the query, oldest
+// first: all of the volume's to its owner; to a joined grantee its own,
+// and those about the folders granted to it. A query by file, actor or
+// action reads only that index; a time bound starts and ends the read.
+// The page is a wire.EventPage in JSON, made of the stored events as they
+// are (no decoding and encoding again of each, no schema check of a
+// thousand: a query of many pages is several times faster).
+func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, queryJSON string) (string, error) {
+	page, err := events(ctx, queryJSON)
+	if err != nil {
+		return "", err
+	}
+	return string(page), nil
+}
+
+// eventFields are what a query filters events by.
+type eventFields struct {
+	Time   time.Time         `json:"time"`
+	Actor  string            `json:"actor"`
+	Action string            `json:"action"`
+	File   string            `json:"file"`
+	Detail map[string]string `json:"detail"`
+}
+
+func events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]byte, error) {
 	var q wire.Query
 	if err := json.Unmarshal([]byte(queryJSON), &q); err != nil {
 		return nil, fmt.Errorf("query is not JSON: %w", err)
 	}
 	if err := checkID("volume", q.Volume); err != nil {
 		return nil, err
+	}
+	if q.File != "" {
+		if err := checkID("file", q.File); err != nil {
+			return nil, err
+		}
+	}
+	if len(q.Actor) > wire.MaxPayee || len(q.Action) > wire.MaxDetail {
+		return nil, errors.New("actor or action too long")
 	}
 	var since, until time.Time
 	var err error
@@ -93,35 +130,120 @@ func (c *AuditContract) Events(ctx contractapi.TransactionContextInterface, quer
 			return nil, fmt.Errorf("until: %w", err)
 		}
 	}
+	limit := q.Limit
+	if limit <= 0 || limit > wire.MaxPage {
+		limit = wire.MaxPage
+	}
 	r, err := reader(ctx, q.Volume)
 	if err != nil {
 		return nil, err
 	}
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyEvent, []string{q.Volume})
+	stub := ctx.GetStub()
+	index, attrs := keyEvent, []string{q.Volume}
+	switch {
+	case !r.indexed:
+	case q.File != "":
+		index, attrs = keyEventByFile, []string{q.Volume, q.File}
+	case q.Actor != "":
+		index, attrs = keyEventByActor, []string{q.Volume, q.Actor}
+	case q.Action != "":
+		index, attrs = keyEventByAction, []string{q.Volume, q.Action}
+	}
+	prefix, err := stub.CreateCompositeKey(index, attrs)
+	if err != nil {
+		return nil, err
+	}
+	start := q.After
+	switch {
+	case start != "":
+		if !strings.HasPrefix(start, prefix) {
+			return nil, errors.New("after: not a page of this query")
+		}
+	case !since.IsZero():
+		if start, err = stub.CreateCompositeKey(index, append(attrs, since.UTC().Format(timeKey))); err != nil {
+			return nil, err
+		}
+	}
+	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(index, attrs, int32(limit), start)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	out := []wire.Event{}
+	// Each entry's key holds its event's time: the until bound ends the
+	// page without reading the events past it.
+	var keys, values []string
+	var untilKey string
+	if !until.IsZero() {
+		untilKey = until.UTC().Format(timeKey)
+	}
+	scanned, done := 0, false
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
 			return nil, err
 		}
-		var e wire.Event
-		if err := json.Unmarshal(kv.Value, &e); err != nil {
-			return nil, fmt.Errorf("stored event is corrupt: %w", err)
+		scanned++
+		_, parts, err := stub.SplitCompositeKey(kv.Key)
+		if err != nil || len(parts) != len(attrs)+3 {
+			return nil, fmt.Errorf("stored event key %q is corrupt", kv.Key)
 		}
-		if (q.File != "" && e.File != q.File) || (q.Actor != "" && e.Actor != q.Actor) || (q.Action != "" && e.Action != q.Action) ||
-			(!since.IsZero() && e.Time.Before(since)) || (!until.IsZero() && e.Time.After(until)) {
+		if untilKey != "" && parts[len(attrs)] > untilKey {
+			done = true
+			break
+		}
+		if index == keyEvent {
+			values = append(values, string(kv.Value))
 			continue
 		}
-		if ok, err := r.event(e); err != nil {
+		k, err := stub.CreateCompositeKey(keyEvent, append([]string{q.Volume}, parts[len(attrs):]...))
+		if err != nil {
 			return nil, err
-		} else if !ok {
-			continue
 		}
-		out = append(out, e)
+		keys = append(keys, k)
 	}
-	return out, nil
+	if index != keyEvent {
+		got, err := stub.GetMultipleStates(keys...)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range got {
+			values = append(values, string(b))
+		}
+	}
+	// The owner's query on one index needs nothing of its events but
+	// their time, which their keys told.
+	decode := !r.owner || index == keyEvent && (q.File != "" || q.Actor != "" || q.Action != "") ||
+		q.File != "" && (q.Actor != "" || q.Action != "") || q.Actor != "" && q.Action != ""
+	page := []byte(`{"events":[`)
+	n := 0
+	for _, b := range values {
+		if b == "" {
+			return nil, errors.New("an indexed event is not stored")
+		}
+		if decode {
+			var e eventFields
+			if err := json.Unmarshal([]byte(b), &e); err != nil {
+				return nil, fmt.Errorf("stored event is corrupt: %w", err)
+			}
+			if (q.File != "" && e.File != q.File) || (q.Actor != "" && e.Actor != q.Actor) || (q.Action != "" && e.Action != q.Action) {
+				continue
+			}
+			if ok, err := r.event(wire.Event{Actor: e.Actor, File: e.File, Detail: e.Detail}); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+		}
+		if n > 0 {
+			page = append(page, ',')
+		}
+		page = append(page, b...)
+		n++
+	}
+	page = append(page, ']')
+	if meta != nil && meta.Bookmark != "" && scanned == limit && !done {
+		next, _ := json.Marshal(meta.Bookmark)
+		page = append(append(page, `,"next":`...), next...)
+	}
+	return append(page, '}'), nil
 }

@@ -30,6 +30,10 @@ type volumeRecord struct {
 	Owner  string    `json:"owner"`
 	Time   time.Time `json:"time"`
 	TxID   string    `json:"txId"`
+	// Indexed: the volume's events are all in the indexes by file, actor
+	// and action (registered after they were kept; a volume registered
+	// before is queried by a scan of its events).
+	Indexed bool `json:"indexed,omitempty"`
 }
 
 // memberRecord binds a caller to the grantee key it proved it holds.
@@ -82,12 +86,15 @@ func putJSON(ctx contractapi.TransactionContextInterface, objectType string, att
 
 // owner returns the volume's owner, "" if it is not registered.
 func owner(ctx contractapi.TransactionContextInterface, volume string) (string, error) {
+	r, err := volumeOf(ctx, volume)
+	return r.Owner, err
+}
+
+// volumeOf reads a volume's record (zero if it was never registered).
+func volumeOf(ctx contractapi.TransactionContextInterface, volume string) (volumeRecord, error) {
 	var r volumeRecord
-	ok, err := getJSON(ctx, keyVolume, []string{volume}, &r)
-	if err != nil || !ok {
-		return "", err
-	}
-	return r.Owner, nil
+	_, err := getJSON(ctx, keyVolume, []string{volume}, &r)
+	return r, err
 }
 
 // Register makes the caller the owner of an unregistered volume; it is a
@@ -115,7 +122,7 @@ func (c *PolicyContract) Register(ctx contractapi.TransactionContextInterface, v
 	if err != nil {
 		return err
 	}
-	if err := putJSON(ctx, keyVolume, []string{volume}, volumeRecord{Volume: volume, Owner: actor, Time: now, TxID: ctx.GetStub().GetTxID()}); err != nil {
+	if err := putJSON(ctx, keyVolume, []string{volume}, volumeRecord{Volume: volume, Owner: actor, Time: now, TxID: ctx.GetStub().GetTxID(), Indexed: true}); err != nil {
 		return err
 	}
 	return putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "register", Volume: volume})

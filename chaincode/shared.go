@@ -17,6 +17,12 @@ const (
 	keyHead  = "head"  // head~volume~domain: the newest anchored head ("" domain: the volume's)
 	keyEvent = "event" // event~volume~time~txid~n: one audit event
 
+	// The indexes of events, each in time order; the value is a marker,
+	// the event is under event~volume~time~txid~n.
+	keyEventByFile   = "evfile"   // evfile~volume~file~time~txid~n
+	keyEventByActor  = "evactor"  // evactor~volume~actor~time~txid~n
+	keyEventByAction = "evaction" // evaction~volume~action~time~txid~n
+
 	keyVolume = "volume" // volume~volume: the volume's owner
 	keyGrant  = "grant"  // grant~volume~domain~keyid: a grantee's rights on a shared folder
 	keyMember = "member" // member~volume~actor: the grantee key an actor joined with
@@ -76,11 +82,13 @@ func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 	return ts.AsTime().UTC(), nil
 }
 
-// putEvent stores an audit event under event~volume~time~txid~n.
+// putEvent stores an audit event under event~volume~time~txid~n, and its
+// entries in the indexes by file (if it names one), actor and action.
 func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) error {
 	stub := ctx.GetStub()
 	e.TxID = stub.GetTxID()
-	key, err := stub.CreateCompositeKey(keyEvent, []string{e.Volume, e.Time.Format(timeKey), e.TxID, fmt.Sprintf("%06d", n)})
+	at := []string{e.Time.Format(timeKey), e.TxID, fmt.Sprintf("%06d", n)}
+	key, err := stub.CreateCompositeKey(keyEvent, append([]string{e.Volume}, at...))
 	if err != nil {
 		return err
 	}
@@ -88,8 +96,27 @@ func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) 
 	if err != nil {
 		return err
 	}
-	return stub.PutState(key, b)
+	if err := stub.PutState(key, b); err != nil {
+		return err
+	}
+	indexes := [][2]string{{keyEventByActor, e.Actor}, {keyEventByAction, e.Action}}
+	if e.File != "" {
+		indexes = append(indexes, [2]string{keyEventByFile, e.File})
+	}
+	for _, ix := range indexes {
+		k, err := stub.CreateCompositeKey(ix[0], append([]string{e.Volume, ix[1]}, at...))
+		if err != nil {
+			return err
+		}
+		if err := stub.PutState(k, indexMark); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// indexMark is the value of an index entry (Fabric deletes a key put empty).
+var indexMark = []byte{1}
 
 // timeKey sorts lexically in time order.
 const timeKey = "2006-01-02T15:04:05.000000000Z"

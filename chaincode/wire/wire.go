@@ -96,7 +96,9 @@ type Event struct {
 }
 
 // Query selects events of a volume; empty fields match everything; times
-// are RFC 3339 ("" for no bound).
+// are RFC 3339 ("" for no bound). A query is answered a page at a time:
+// at most Limit events scanned (0 or more than MaxPage: MaxPage), and the
+// page's Next to pass as After for the rest.
 type Query struct {
 	Volume string `json:"volume"`
 	File   string `json:"file,omitempty" metadata:",optional"`
@@ -104,6 +106,16 @@ type Query struct {
 	Action string `json:"action,omitempty" metadata:",optional"`
 	Since  string `json:"since,omitempty" metadata:",optional"`
 	Until  string `json:"until,omitempty" metadata:",optional"`
+	Limit  int    `json:"limit,omitempty" metadata:",optional"`
+	After  string `json:"after,omitempty" metadata:",optional"`
+}
+
+// EventPage is one page of a query's events, oldest first; Next is ""
+// on the last page, else where the next one starts (opaque). A page may
+// hold fewer events than its limit, none even, and still not be the last.
+type EventPage struct {
+	Events []Event `json:"events"`
+	Next   string  `json:"next,omitempty" metadata:",optional"`
 }
 
 // Grant gives a grantee key rights on a shared folder (a domain) of a volume.
@@ -203,6 +215,11 @@ const (
 	MaxParents = 64
 	// MaxEvents bounds one Record call.
 	MaxEvents = 5000
+	// MaxDetails bounds an event's details, MaxDetail each key and value.
+	MaxDetails = 16
+	MaxDetail  = 512
+	// MaxPage bounds the events one query page scans.
+	MaxPage = 1000
 )
 
 // ActorID names a caller as the chaincode does: the MSP id and the first

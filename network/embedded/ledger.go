@@ -239,6 +239,9 @@ func (l *Ledger) simulate(args ...string) (*txRecord, []byte, error) {
 	if resp.Status >= 400 {
 		return nil, nil, errors.New(resp.Message)
 	}
+	if st.paged && len(st.writes) > 0 {
+		return nil, nil, errors.New("a transaction that runs a paginated query may not write (as on Fabric)")
+	}
 	rec := &txRecord{TxID: txid, Creator: l.creator, Args: bargs, Time: now.UnixNano(), Reads: st.readSet(), Writes: st.writeSet()}
 	if st.event != nil {
 		rec.Event = &event{Name: st.event.EventName, Payload: st.event.Payload}

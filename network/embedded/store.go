@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -76,12 +77,56 @@ func (s dbState) get(key []byte) ([]byte, *version, error) {
 	return value, &v, nil
 }
 
-func (s dbState) scan(start, end []byte) ([]kv, error) {
-	q := `SELECT key, value, block, tx FROM state WHERE key >= ? ORDER BY key`
+// getMany reads keys a few hundred per query.
+func (s dbState) getMany(keys [][]byte) ([][]byte, []*version, error) {
+	values, vers := make([][]byte, len(keys)), make([]*version, len(keys))
+	at := make(map[string][]int, len(keys))
+	for i, k := range keys {
+		at[string(k)] = append(at[string(k)], i)
+	}
+	const perQuery = 500 // under SQLite's bound on parameters
+	for lo := 0; lo < len(keys); lo += perQuery {
+		part := keys[lo:min(lo+perQuery, len(keys))]
+		args := make([]any, len(part))
+		for i, k := range part {
+			args[i] = k
+		}
+		q := `SELECT key, value, block, tx FROM state WHERE key IN (?` + strings.Repeat(",?", len(part)-1) + `)`
+		rows, err := s.db.Query(q, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var e kv
+			if err := rows.Scan(&e.key, &e.value, &e.ver.Block, &e.ver.Tx); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			for _, i := range at[string(e.key)] {
+				ver := e.ver
+				values[i], vers[i] = e.value, &ver
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return values, vers, nil
+}
+
+func (s dbState) scan(start, end []byte, limit int) ([]kv, error) {
+	q := `SELECT key, value, block, tx FROM state WHERE key >= ?`
 	args := []any{start}
 	if end != nil {
-		q = `SELECT key, value, block, tx FROM state WHERE key >= ? AND key < ? ORDER BY key`
+		q += ` AND key < ?`
 		args = append(args, end)
+	}
+	q += ` ORDER BY key`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
 	}
 	rows, err := s.db.Query(q, args...)
 	if err != nil {

@@ -38,7 +38,8 @@ type write struct {
 // stateReader is the committed world state a simulation reads.
 type stateReader interface {
 	get(key []byte) (value []byte, ver *version, err error)
-	scan(start, end []byte) ([]kv, error)
+	getMany(keys [][]byte) (values [][]byte, vers []*version, err error) // nil for a key not there
+	scan(start, end []byte, limit int) ([]kv, error)                     // limit 0: no limit
 	history(key []byte) ([]*queryresult.KeyModification, error)
 }
 
@@ -64,6 +65,7 @@ type stub struct {
 	writes    map[string]*write
 	order     []string
 	event     *peer.ChaincodeEvent
+	paged     bool // a paginated query ran: the transaction may not write
 }
 
 var _ shim.ChaincodeStubInterface = (*stub)(nil)
@@ -147,16 +149,23 @@ func (s *stub) GetState(key string) ([]byte, error) {
 	return v, nil
 }
 
+// GetMultipleStates reads many keys in one query of the database.
 func (s *stub) GetMultipleStates(keys ...string) ([][]byte, error) {
-	out := make([][]byte, len(keys))
+	bkeys := make([][]byte, len(keys))
 	for i, k := range keys {
-		v, err := s.GetState(k)
-		if err != nil {
+		if err := checkKey(k); err != nil {
 			return nil, err
 		}
-		out[i] = v
+		bkeys[i] = []byte(k)
 	}
-	return out, nil
+	values, vers, err := s.state.getMany(bkeys)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range bkeys {
+		s.recordRead(k, vers[i])
+	}
+	return values, nil
 }
 
 func (s *stub) PutState(key string, value []byte) error {
@@ -211,6 +220,11 @@ func (it *iterator) Next() (*queryresult.KV, error) {
 }
 
 func (s *stub) rangeOf(start, end string, composite bool) (*iterator, error) {
+	return s.rangeUpTo(start, end, composite, 0)
+}
+
+// rangeUpTo is rangeOf of at most limit keys (0: all).
+func (s *stub) rangeUpTo(start, end string, composite bool, limit int) (*iterator, error) {
 	if !composite {
 		if strings.HasPrefix(start, compositeNS) || strings.HasPrefix(end, compositeNS) {
 			return nil, errors.New("a range query cannot reach into the composite key namespace")
@@ -223,7 +237,7 @@ func (s *stub) rangeOf(start, end string, composite bool) (*iterator, error) {
 	if end != "" {
 		endB = []byte(end)
 	}
-	items, err := s.state.scan([]byte(start), endB)
+	items, err := s.state.scan([]byte(start), endB, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +260,37 @@ func (s *stub) GetStateByPartialCompositeKey(objectType string, keys []string) (
 	return s.rangeOf(prefix, prefix+string(utf8.MaxRune), true)
 }
 
-func (s *stub) GetStateByPartialCompositeKeyWithPagination(string, []string, int32, string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
-	return nil, nil, errUnsupported
+// GetStateByPartialCompositeKeyWithPagination is as on a Fabric peer: the
+// page starts at bookmark (at the prefix if ""), and the bookmark returned
+// is the key after the page ("" after the last). As there, a transaction
+// that pages may not write.
+func (s *stub) GetStateByPartialCompositeKeyWithPagination(objectType string, keys []string, pageSize int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
+	prefix, err := shim.CreateCompositeKey(objectType, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pageSize <= 0 {
+		return nil, nil, errors.New("page size must be positive")
+	}
+	start, end := prefix, prefix+string(utf8.MaxRune)
+	if bookmark != "" {
+		if bookmark < prefix || bookmark >= end {
+			return nil, nil, errors.New("the bookmark is outside the range")
+		}
+		start = bookmark
+	}
+	it, err := s.rangeUpTo(start, end, true, int(pageSize)+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta := &peer.QueryResponseMetadata{}
+	if len(it.items) > int(pageSize) {
+		meta.Bookmark = string(it.items[pageSize].key)
+		it.items = it.items[:pageSize]
+	}
+	meta.FetchedRecordsCount = int32(len(it.items))
+	s.paged = true
+	return it, meta, nil
 }
 
 func (s *stub) GetAllStatesCompositeKeyWithPagination(int32, string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {

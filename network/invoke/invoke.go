@@ -148,7 +148,7 @@ func (c Client) Record(ctx context.Context, events []network.Event) error {
 	return refusal(err)
 }
 
-// Audit returns the events that match q.
+// Audit returns the events that match q, a page of the ledger's at a time.
 func (c Client) Audit(ctx context.Context, q network.AuditQuery) ([]network.Event, error) {
 	cq := wire.Query{Volume: q.Volume, File: q.File, Actor: q.Actor, Action: q.Action}
 	if !q.Since.IsZero() {
@@ -157,10 +157,19 @@ func (c Client) Audit(ctx context.Context, q network.AuditQuery) ([]network.Even
 	if !q.Until.IsZero() {
 		cq.Until = q.Until.UTC().Format(time.RFC3339Nano)
 	}
-	b, _ := json.Marshal(cq)
-	var evs []network.Event
-	err := c.evaluate(ctx, &evs, "Audit:Events", string(b))
-	return evs, err
+	evs := []network.Event{}
+	for {
+		b, _ := json.Marshal(cq)
+		var page wire.EventPage
+		if err := c.evaluate(ctx, &page, "Audit:Events", string(b)); err != nil {
+			return nil, err
+		}
+		evs = append(evs, page.Events...)
+		if page.Next == "" {
+			return evs, nil
+		}
+		cq.After = page.Next
+	}
 }
 
 // Register makes the caller the owner of a volume; a volume someone else
