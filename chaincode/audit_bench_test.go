@@ -59,10 +59,10 @@ func BenchmarkAuditQueries(b *testing.B) {
 		name string
 		q    wire.Query
 	}{
-		{"file", wire.Query{File: files[7]}},                       // 100 events
-		{"file-since", wire.Query{File: files[7], Since: mid}},     // about 50
-		{"actor", wire.Query{Actor: grantee.actor}},                // 10,000
-		{"action-mount", wire.Query{Action: "mount"}},              // 15,000
+		{"file", wire.Query{File: files[7]}},                   // 100 events
+		{"file-since", wire.Query{File: files[7], Since: mid}}, // about 50
+		{"actor", wire.Query{Actor: grantee.actor}},            // 10,000
+		{"action-mount", wire.Query{Action: "mount"}},          // 15,000
 		{"action-integrity-since", wire.Query{Action: "integrity", Since: mid}},
 	} {
 		c.q.Volume = f.vol

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,8 +55,10 @@ const (
 
 // Server is a live mount.
 type Server struct {
-	srv *fuse.Server
-	dir string
+	srv     *fuse.Server
+	dir     string
+	v       *volume.Volume
+	unmount sync.Once
 }
 
 // Serve mounts v at dir and returns once the mount is live.
@@ -115,7 +119,9 @@ func Serve(v *volume.Volume, dir string, opt MountOptions) (*Server, error) {
 	raiseReadAhead(dir, logf)
 	inv := &invalidator{root: root}
 	v.OnChange(inv.kick)
-	return &Server{srv: srv, dir: dir}, nil
+	detail := map[string]string{"allowOther": strconv.FormatBool(opt.AllowOther), "readOnly": strconv.FormatBool(opt.ReadOnly)}
+	v.Record("mount", nil, detail)
+	return &Server{srv: srv, dir: dir, v: v}, nil
 }
 
 // readAheadKB is the kernel read-ahead asked for the mount: the kernel caps
@@ -150,8 +156,11 @@ func mountError(dir string, err error) error {
 	return fmt.Errorf("mounting %s: %w", dir, err)
 }
 
-// Wait blocks until the file system is unmounted.
-func (s *Server) Wait() { s.srv.Wait() }
+// Wait blocks until the file system is unmounted, and records the unmount.
+func (s *Server) Wait() {
+	s.srv.Wait()
+	s.unmount.Do(func() { s.v.Record("unmount", nil, nil) })
+}
 
 // Unmount asks the kernel to detach the mount.
 func (s *Server) Unmount() error { return s.srv.Unmount() }

@@ -219,7 +219,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	case n.cachedVersion.Swap(version) == version:
 		flagsOut = fuse.FOPEN_KEEP_CACHE
 	}
-	return &handle{h: h, appending: flags&syscall.O_APPEND != 0}, flagsOut, 0
+	return &handle{h: h, appending: flags&syscall.O_APPEND != 0, reading: flags&syscall.O_ACCMODE != syscall.O_WRONLY}, flagsOut, 0
 }
 
 func (d *node) Unlink(ctx context.Context, name string) syscall.Errno {
@@ -342,8 +342,34 @@ type handle struct {
 	// appending is O_APPEND: writes go to the end of the content as the
 	// volume knows it, not to the offset of the kernel's cached size.
 	appending bool
-	// wrote is set by a write through this handle since its last flush.
-	wrote atomic.Bool
+	// wrote is set by a write through this handle since its last flush,
+	// wroteAny by any write through it.
+	wrote, wroteAny atomic.Bool
+	// reading: the file was opened with read access (not created). The
+	// first close puts a read on the ledger (flush is synchronous with
+	// close(2): once close returns, the event is in the durable queue),
+	// unless the handle only wrote; bytes read after it, through another
+	// descriptor of the handle, are one more read at release.
+	reading bool
+	// recorded is set once the read is on its way, with the bytes it told.
+	recorded      atomic.Bool
+	recordedBytes atomic.Int64
+}
+
+// recordRead puts the handle's read, or what it read since the last one
+// recorded, on the ledger.
+func (h *handle) recordRead() {
+	served := h.h.Served()
+	if !h.recorded.Swap(true) {
+		if h.reading && !h.wroteAny.Load() || served > 0 {
+			h.recordedBytes.Store(served)
+			h.h.RecordRead(served)
+		}
+		return
+	}
+	if prev := h.recordedBytes.Swap(served); served > prev {
+		h.h.RecordRead(served - prev)
+	}
 }
 
 var (
@@ -372,6 +398,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	}
 	if n > 0 {
 		h.wrote.Store(true)
+		h.wroteAny.Store(true)
 	}
 	if err != nil {
 		return uint32(n), errno(err)
@@ -387,6 +414,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // open-write-close makes one version. Release makes the version of a change
 // no write followed (a truncating open alone).
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	h.recordRead()
 	if !h.wrote.Swap(false) {
 		return 0
 	}
@@ -397,7 +425,10 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	return errno(h.h.Fsync(ctx))
 }
 
-func (h *handle) Release(ctx context.Context) syscall.Errno { return errno(h.h.Release()) }
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	h.recordRead()
+	return errno(h.h.Release())
+}
 
 var _ gofs.FileAllocater = (*handle)(nil)
 

@@ -113,9 +113,7 @@ func newInfoCmd() *cobra.Command {
 				out.Pending.PendingAnchors = anchoring.Pending(s.home.CacheDir(cfg.Volume))
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "volume:     %s\n", out.Volume)

@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/anchorfs/anchorfs/chaincode"
-	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/embedded"
 )
@@ -146,133 +142,6 @@ func openHomeLedger(cmd *cobra.Command) (network.Ledger, func(), error) {
 		return nil, nil, errors.New("this volume runs without a ledger (ledger: none)")
 	}
 	return l, func() { l.Close() }, nil
-}
-
-func newAuditCmd() *cobra.Command {
-	c := &cobra.Command{
-		Use:   "audit",
-		Short: "Who did what to which file, and when, from the ledger",
-		Long: `audit lists the ledger's events for this volume: anchors of file versions, integrity
-failures, grants, revocations, joins and denials. Filters combine; times are RFC 3339 or a
-date (2026-11-23). File ids are shown as paths where the volume still has them.
-` + "`audit prove`" + ` writes a proof that a version was anchored, which ` + "`audit check`" + ` verifies offline.`,
-		Example: `  anchorfs audit
-  anchorfs audit --path /projects/report.pdf --format csv
-  anchorfs audit --action integrity --since 2026-11-01
-  anchorfs audit prove /projects/report.pdf > proof.json && anchorfs audit check proof.json`,
-		Args: cobra.NoArgs,
-		RunE: runAudit,
-	}
-	c.Flags().String("path", "", "only events of this file or folder")
-	c.Flags().String("actor", "", "only events by this ledger identity")
-	c.Flags().String("action", "", "only this action (anchor, read, integrity, ...)")
-	c.Flags().String("since", "", "only events at or after this time")
-	c.Flags().String("until", "", "only events at or before this time")
-	c.Flags().String("format", "table", "table, json or csv")
-	c.AddCommand(newProveCmd(), newCheckCmd())
-	return c
-}
-
-func parseWhen(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usageError{fmt.Errorf("time %q: use RFC 3339 (2026-11-23T10:00:00Z) or a date (2026-11-23)", s)}
-}
-
-func runAudit(cmd *cobra.Command, args []string) error {
-	f := cmd.Flags()
-	format, _ := f.GetString("format")
-	if format != "table" && format != "json" && format != "csv" {
-		return usageError{fmt.Errorf("--format %q: use table, json or csv", format)}
-	}
-	q := network.AuditQuery{}
-	var err error
-	s, _ := f.GetString("since")
-	if q.Since, err = parseWhen(s); err != nil {
-		return err
-	}
-	u, _ := f.GetString("until")
-	if q.Until, err = parseWhen(u); err != nil {
-		return err
-	}
-	q.Actor, _ = f.GetString("actor")
-	q.Action, _ = f.GetString("action")
-	st, err := loadSettings(cmd)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	o, err := st.openVolume(ctx, home.ReadOnly, stderrLogf(false))
-	if err != nil {
-		return err
-	}
-	defer o.Close(ctx)
-	q.Volume = o.Config.Volume
-	if p, _ := f.GetString("path"); p != "" {
-		if q.File, err = o.Volume.FileID(p); err != nil {
-			return err
-		}
-	}
-	if o.Ledger == nil {
-		return errors.New("this volume runs without a ledger (ledger: none): there is nothing to audit")
-	}
-	events, err := o.Ledger.Audit(ctx, q)
-	if err != nil {
-		return err
-	}
-	paths, _ := o.Volume.Paths(ctx)
-	w := cmd.OutOrStdout()
-	type row struct {
-		network.Event
-		Path string `json:"path,omitempty"`
-	}
-	rows := make([]row, len(events))
-	for i, e := range events {
-		rows[i] = row{Event: e, Path: paths[e.File]}
-	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	case "csv":
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"time", "actor", "action", "path", "file", "detail", "tx"})
-		for _, r := range rows {
-			cw.Write([]string{r.Time.Format(time.RFC3339Nano), r.Actor, r.Action, r.Path, r.File, details(r.Detail), r.TxID})
-		}
-		cw.Flush()
-		return cw.Error()
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tPATH\tDETAIL")
-	for _, r := range rows {
-		p := r.Path
-		if p == "" {
-			p = r.File
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r.Actor, r.Action, p, details(r.Detail))
-	}
-	return tw.Flush()
-}
-
-func details(d map[string]string) string {
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + d[k]
-	}
-	return strings.Join(parts, " ")
 }
 
 func newChaincodeCmd() *cobra.Command {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -70,3 +71,10 @@ func (p *progressBar) done() {
 
 // humanBytes writes a byte count as people read it: "19 MiB".
 func humanBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

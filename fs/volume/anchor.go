@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -31,12 +32,8 @@ func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash, prevManifest 
 // anchorer submits outbox batches to the ledger until the volume closes.
 func (v *Volume) anchorer() {
 	defer v.bg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := v.untilClosed()
 	defer cancel()
-	go func() {
-		<-v.stop
-		cancel()
-	}()
 	tree := anchorTree{v}
 	anchoring.Run(ctx, v.outbox, v.parkedHead, func(batch []anchoring.Entry) error {
 		return anchoring.Submit(ctx, v.outbox, v.opt.Ledger, tree, batch, v.logf)
@@ -168,21 +165,86 @@ func (v *Volume) checkAlong(ctx context.Context, n *Node) bool {
 	return n.checked == batch[0].version
 }
 
-// recordIntegrity puts an integrity event on the ledger, in the background.
-func (v *Volume) recordIntegrity(n *Node, problem string) {
-	v.logf("integrity: file %s: %s", n.id, problem)
+// untilClosed is a context that ends when the volume closes.
+func (v *Volume) untilClosed() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-v.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// eventSender sends the queued audit events to the ledger until the
+// volume closes.
+func (v *Volume) eventSender() {
+	defer v.bg.Done()
+	ctx, cancel := v.untilClosed()
+	defer cancel()
+	anchoring.RunEvents(ctx, v.events, v.recordEvents, v.logf)
+}
+
+func (v *Volume) recordEvents(evs []network.Event) error {
+	return v.opt.Ledger.Record(context.Background(), evs)
+}
+
+// Record puts an audit event about the volume (about n, unless nil) on the
+// ledger: through the durable event queue; on a volume opened read-only
+// (which writes nothing to the cache), in batches in the background and
+// the last at Close.
+func (v *Volume) Record(action string, n *Node, detail map[string]string) {
 	if v.opt.Ledger == nil {
 		return
 	}
-	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: "integrity", Volume: v.id.String(),
-		File: n.id.String(), Detail: map[string]string{"problem": problem}}
-	v.bg.Add(1) // Close waits for it
-	go func() {
-		defer v.bg.Done()
-		if err := v.opt.Ledger.Record(context.Background(), []network.Event{ev}); err != nil {
-			v.logf("recording an integrity event: %v", err)
-		}
-	}()
+	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: action, Volume: v.id.String(), Detail: detail}
+	if n != nil {
+		ev.File = n.id.String()
+	}
+	if v.events != nil {
+		v.events.Add(ev)
+		return
+	}
+	v.looseMu.Lock()
+	v.loose = append(v.loose, ev)
+	var full []network.Event
+	if len(v.loose) == wire.MaxEvents {
+		full, v.loose = v.loose, nil
+	}
+	v.looseMu.Unlock()
+	if full != nil {
+		v.bg.Add(1) // Close waits for it
+		go func() {
+			defer v.bg.Done()
+			v.sendLoose(context.Background(), full)
+		}()
+	}
+}
+
+// sendLoose records the events of a read-only volume.
+func (v *Volume) sendLoose(ctx context.Context, evs []network.Event) {
+	if err := v.opt.Ledger.Record(ctx, evs); err != nil {
+		v.logf("recording %d audit events: %v", len(evs), err)
+	}
+}
+
+// flushLoose records the events of a read-only volume not sent yet.
+func (v *Volume) flushLoose(ctx context.Context) {
+	v.looseMu.Lock()
+	evs := v.loose
+	v.loose = nil
+	v.looseMu.Unlock()
+	if len(evs) > 0 {
+		v.sendLoose(ctx, evs)
+	}
+}
+
+// recordIntegrity puts an integrity event on the ledger.
+func (v *Volume) recordIntegrity(n *Node, problem string) {
+	v.logf("integrity: file %s: %s", n.id, problem)
+	v.Record("integrity", n, map[string]string{"problem": problem})
 }
 
 // nodeEventEvery is how often one storage node's one kind of problem
@@ -209,15 +271,7 @@ func (v *Volume) nodeIntegrity(j int, object, problem string) {
 	}
 	v.nodeEvents[key] = time.Now()
 	v.nodeEventsMu.Unlock()
-	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: "integrity", Volume: v.id.String(),
-		Detail: map[string]string{"node": v.nodeIDs[j], "object": object, "problem": "the node's copy " + problem}}
-	v.bg.Add(1) // Close waits for it
-	go func() {
-		defer v.bg.Done()
-		if err := v.opt.Ledger.Record(context.Background(), []network.Event{ev}); err != nil {
-			v.logf("recording an integrity event: %v", err)
-		}
-	}()
+	v.Record("integrity", nil, map[string]string{"node": v.nodeIDs[j], "object": object, "problem": "the node's copy " + problem})
 }
 
 // conflict handles a version the ledger rejected because another writer

@@ -1,15 +1,12 @@
 package volume
 
 import (
-	"context"
 	"slices"
 	"sort"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
-	"github.com/anchorfs/anchorfs/network"
 )
 
 // A key domain is a part of the tree sealed under one folder key: the whole
@@ -221,15 +218,7 @@ func (v *Volume) recordDenied(n *Node) {
 	if n.synthetic {
 		reason = "a write outside the folders shared with this user"
 	}
-	ev := network.Event{Time: time.Now().UTC(), Actor: v.opt.Actor, Action: "denied", Volume: v.id.String(),
-		File: n.id.String(), Detail: map[string]string{"reason": reason, "domain": n.dom.ledgerID()}}
-	v.bg.Add(1) // Close waits for it
-	go func() {
-		defer v.bg.Done()
-		if err := v.opt.Ledger.Record(context.Background(), []network.Event{ev}); err != nil {
-			v.logf("recording a denied write: %v", err)
-		}
-	}()
+	v.Record("denied", n, map[string]string{"reason": reason, "domain": n.dom.ledgerID()})
 }
 
 // Writable tells whether n may be changed (checked when a file is opened

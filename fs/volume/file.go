@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -56,6 +57,8 @@ type Handle struct {
 	f *fileData
 	// read is set once a read through the handle has touched the access time.
 	read atomic.Bool
+	// served counts the bytes reads through the handle returned.
+	served atomic.Int64
 }
 
 // Open opens file n for reading and writing.
@@ -442,6 +445,7 @@ func (h *Handle) Read(p []byte, off int64) ([]byte, error) {
 		if !w.ranged && len(w.dst) == total {
 			// The whole read is in this chunk: its plaintext is the answer.
 			if b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c); err == nil {
+				h.served.Add(int64(total))
 				return b[w.start : w.start+total], nil
 			}
 		}
@@ -449,7 +453,18 @@ func (h *Handle) Read(p []byte, off int64) ([]byte, error) {
 			return nil, v.integrity(err)
 		}
 	}
+	h.served.Add(int64(total))
 	return p[:total], nil
+}
+
+// Served is how many bytes reads through the handle returned.
+func (h *Handle) Served() int64 { return h.served.Load() }
+
+// RecordRead puts a read of the file through the handle on the ledger (in
+// a batch, later): who read it, and how many bytes.
+func (h *Handle) RecordRead(bytes int64) {
+	h.v.Record("read", h.n, map[string]string{"bytes": strconv.FormatInt(bytes, 10),
+		"at": time.Now().UTC().Format(time.RFC3339Nano)})
 }
 
 // begin marks the file modified and fixes the version being built. Called with f.mu held.

@@ -1,7 +1,6 @@
 package volume
 
 import (
-	"context"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
@@ -17,12 +16,8 @@ import (
 // reconnecting with a growing pause when the stream breaks.
 func (v *Volume) follow(f network.Follower) {
 	defer v.bg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := v.untilClosed()
 	defer cancel()
-	go func() {
-		<-v.stop
-		cancel()
-	}()
 	wait := time.Second
 	for {
 		err := f.Follow(ctx, v.learn)

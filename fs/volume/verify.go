@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,7 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 		if err := v.checkAnchored(ctx, vi); err != nil {
 			report(vi.path, err)
 		}
+		v.Record("download", vi.n, map[string]string{"bytes": strconv.FormatInt(m.Size, 10), "by": "verify"})
 		for i, c := range m.Chunks {
 			if c.Hash == "" {
 				continue

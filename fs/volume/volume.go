@@ -213,6 +213,11 @@ type Volume struct {
 	nextIno    uint64
 
 	outbox *anchoring.Outbox // versions waiting for the ledger; nil without one
+	events *anchoring.Events // audit events waiting for the ledger; nil without one
+	// loose are the audit events of a volume opened read-only (no event
+	// queue) not sent yet.
+	looseMu sync.Mutex
+	loose   []network.Event
 
 	ignored  map[string]bool // heads of shared folders left unmerged, reported once
 	badHeads map[string]bool // heads that do not open (damaged, or cut short by a crash), reported once
@@ -469,8 +474,15 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 				return err
 			}
 			v.outbox = ob
-			v.bg.Add(1)
+			if v.events, err = anchoring.OpenEvents(opt.CacheDir); err != nil {
+				ob.Close()
+				v.obj.Close()
+				v.unlockCache()
+				return err
+			}
+			v.bg.Add(2)
 			go v.anchorer()
+			go v.eventSender()
 			if f, ok := opt.Ledger.(network.Follower); ok {
 				v.bg.Add(1)
 				go v.follow(f)
@@ -714,10 +726,25 @@ func (v *Volume) Close(ctx context.Context) error {
 			cancel()
 		}
 	}
+	if v.opt.Ledger != nil && v.events == nil {
+		wctx, cancel := context.WithTimeout(ctx, closeAnchorWait)
+		v.flushLoose(wctx)
+		cancel()
+	}
+	if v.events != nil {
+		wctx, cancel := context.WithTimeout(ctx, closeAnchorWait)
+		if werr := v.events.Flush(wctx, v.recordEvents, v.logf); werr != nil {
+			v.logf("%d audit events stay in the cache for the next mount or sync: %v", v.events.Len(), werr)
+		}
+		cancel()
+	}
 	close(v.stop)
 	v.bg.Wait()
 	if v.outbox != nil {
 		v.outbox.Close()
+	}
+	if v.events != nil {
+		v.events.Close()
 	}
 	v.obj.Close()
 	v.unlockCache()

@@ -111,6 +111,20 @@ func (v *Volume) FileID(path string) (string, error) {
 	return n.id.String(), nil
 }
 
+// FileIDs are the ids of the file at path, or of the folder and every
+// file and folder below it.
+func (v *Volume) FileIDs(ctx context.Context, path string) ([]string, error) {
+	if _, err := v.resolve(path); err != nil {
+		return nil, err
+	}
+	var out []string
+	err := v.walk(ctx, path, func(vi visit) error {
+		out = append(out, vi.n.id.String())
+		return nil
+	}, func(string, error) {})
+	return out, err
+}
+
 // Paths maps the id of every file and folder to its path (one of them, for
 // a file with several names).
 func (v *Volume) Paths(ctx context.Context) (map[string]string, error) {

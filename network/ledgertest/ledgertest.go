@@ -293,6 +293,33 @@ func Run(t *testing.T, p Parties) {
 		if _, err := p.Stranger.Audit(ctx, network.AuditQuery{Volume: vol}); !errors.Is(err, network.ErrDenied) {
 			t.Fatalf("a stranger's audit: %v", err)
 		}
+		// More events than a page (wire.MaxPage): every one comes back, in
+		// time order, by index and by a scan.
+		mid := time.Now()
+		for range 3 {
+			evs := make([]network.Event, 900)
+			for i := range evs {
+				evs[i] = network.Event{Volume: vol, File: a.File, Action: "download", Detail: map[string]string{"bytes": "1"}}
+			}
+			if err := p.Owner.Record(ctx, evs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, q := range map[string]network.AuditQuery{
+			"by action": {Volume: vol, Action: "download"},
+			"by file":   {Volume: vol, File: a.File, Since: mid},
+			"all":       {Volume: vol, Since: mid},
+		} {
+			evs, err := p.Owner.Audit(ctx, q)
+			if err != nil || len(evs) != 2700 {
+				t.Fatalf("%s over pages: %d events, want 2700 (%v)", name, len(evs), err)
+			}
+			for i := 1; i < len(evs); i++ {
+				if evs[i].Time.Before(evs[i-1].Time) {
+					t.Fatalf("%s: pages out of time order", name)
+				}
+			}
+		}
 	})
 
 	t.Run("nodes", func(t *testing.T) {
