@@ -6,7 +6,7 @@ DEMO_REMOTE ?= $(HOME)/.anchorfs-demo-remote
 MNT      ?= $(CURDIR)/mnt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build run test lint bench fuzz fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric
+.PHONY: build run test lint bench fuzz fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric bench-audit
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/anchorfs
@@ -49,6 +49,10 @@ fuzz:
 
 bench: build
 	bash bench/run.sh
+
+# Filtered audit queries over 100,000 events on the embedded ledger (docs/AUDIT.md).
+bench-audit:
+	$(GO) test -run '^$$' -bench '^BenchmarkAuditQueries$$' -benchtime 10x ./chaincode
 
 clean:
 	rm -rf bin

@@ -58,7 +58,20 @@ func startMount(t *testing.T, env []string) (*exec.Cmd, string) {
 // mount was killed reaches it from the next mount.
 func TestReadsAreOnTheLedger(t *testing.T) {
 	needRoot(t)
-	env := newHome(t, "pass")
+	readsAreOnTheLedger(t, newHome(t, "pass"))
+}
+
+// TestFabricReadsAreOnTheLedger is TestReadsAreOnTheLedger on the Fabric
+// test network.
+func TestFabricReadsAreOnTheLedger(t *testing.T) {
+	profile := fabricProfile(t, "ANCHORFS_FABRIC_PROFILE_ORG1", "org1-user1.yaml")
+	needRoot(t)
+	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, env, "init", "--remote", filepath.Join(t.TempDir(), "remote"), "--ledger", "fabric:"+profile)
+	readsAreOnTheLedger(t, env)
+}
+
+func readsAreOnTheLedger(t *testing.T, env []string) {
 	mnt := mountBackground(t, env)
 	const size = 300_000
 	content := strings.Repeat("confidential ", size/13+1)[:size]

@@ -1,4 +1,4 @@
-// Package anchoring is the way file versions and heads reach the ledger: the durable outbox a commit writes them to before its heads go up, and the loop that sends what is ready in batches and tries again while the ledger is down.
+// Package anchoring is the way file versions, heads and audit events reach the ledger: the durable outbox a commit writes versions and heads to before its heads go up, the durable queue of audit events, and the loops that send what is ready in batches and try again while the ledger is down.
 package anchoring
 
 import (
