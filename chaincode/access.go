@@ -32,6 +32,12 @@ func reader(ctx contractapi.TransactionContextInterface, volume string) (*readAc
 	if err != nil {
 		return nil, err
 	}
+	if volume == wire.LedgerVolume { // the ledger's own events: the operator's
+		if rec.Owner, err = operatorOf(ctx); err != nil {
+			return nil, err
+		}
+		rec.Indexed = true
+	}
 	o := rec.Owner
 	r := &readAccess{ctx: ctx, volume: volume, actor: actor, owner: o != "" && o == actor, indexed: rec.Indexed,
 		domains: map[string]bool{}, fileDom: map[string]string{}}

@@ -75,7 +75,7 @@ func (c *AuditContract) Record(ctx contractapi.TransactionContextInterface, even
 			return err
 		}
 	}
-	return nil
+	return chargeReads(ctx, actor, now, events)
 }
 
 // Events returns a page of the events that match the query, oldest

@@ -1,4 +1,4 @@
-// Package chaincode is the ledger's smart contracts: file and head anchors, audit events, the sharing policy and storage nodes.
+// Package chaincode is the ledger's smart contracts: file and head anchors, audit events, the sharing policy, storage nodes, and the token that pays for storage and reads.
 package chaincode
 
 import (
@@ -8,7 +8,7 @@ import (
 // Name is the chaincode's name on a channel.
 const Name = "anchorfs"
 
-// New returns the chaincode with all its contracts: Files (the default), Audit, Policy and Nodes.
+// New returns the chaincode with all its contracts: Files (the default), Audit, Policy, Nodes and Tokens.
 func New() (*contractapi.ContractChaincode, error) {
 	files := &FilesContract{}
 	files.Name = "Files"
@@ -18,7 +18,9 @@ func New() (*contractapi.ContractChaincode, error) {
 	policy.Name = "Policy"
 	nodes := &NodesContract{}
 	nodes.Name = "Nodes"
-	cc, err := contractapi.NewChaincode(files, audit, policy, nodes)
+	tokens := &TokensContract{}
+	tokens.Name = "Tokens"
+	cc, err := contractapi.NewChaincode(files, audit, policy, nodes, tokens)
 	if err != nil {
 		return nil, err
 	}

@@ -120,6 +120,10 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 	stub.StartWriteBatch()
 	out := make([]wire.Outcome, len(anchors))
 	access := newWriteAccess(ctx, actor)
+	bill, err := newBilling(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	var anchored []wire.FileVersion
 	for i, a := range anchors {
 		key := keys[i]
@@ -151,6 +155,16 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 			out[i] = wire.Outcome{Status: wire.StatusStale, Current: cur}
 			continue
 		}
+		if reason, err := bill.unpaid(a); err != nil {
+			return nil, err
+		} else if reason != "" {
+			if err := putEvent(ctx, i, wire.Event{Time: now, Actor: actor, Action: "unpaid", Volume: a.Volume, File: a.File,
+				Detail: map[string]string{"version": strconv.FormatUint(a.Version, 10), "reason": reason}}); err != nil {
+				return nil, err
+			}
+			out[i] = wire.Outcome{Status: wire.StatusUnpaid, Reason: reason}
+			continue
+		}
 		a.Actor, a.TxID, a.Time = actor, stub.GetTxID(), now
 		b, _ := json.Marshal(a)
 		if err := stub.PutState(key, b); err != nil {
@@ -162,6 +176,12 @@ func (c *FilesContract) commit(ctx contractapi.TransactionContextInterface, anch
 		}
 		out[i] = wire.Outcome{Status: wire.StatusAnchored}
 		anchored = append(anchored, a)
+		if err := bill.anchored(a, cur); err != nil {
+			return nil, err
+		}
+	}
+	if err := bill.settle(); err != nil {
+		return nil, err
 	}
 	headOut, err := c.anchorHeads(ctx, access, heads, len(anchors), now)
 	if err != nil {

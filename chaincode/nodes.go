@@ -50,6 +50,9 @@ func (c *NodesContract) SetNodes(ctx contractapi.TransactionContextInterface, vo
 		if err := checkPayee(n.Payee); err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
+		if n.DataShards < 0 || n.DataShards > len(nodes) {
+			return nil, fmt.Errorf("node %d: %d data shards of %d nodes", i, n.DataShards, len(nodes))
+		}
 		ids[n.ID], positions[n.Position] = true, true
 	}
 	actor, now, denied, err := ownerOnly(ctx, "SetNodes", volume, "")
@@ -71,11 +74,11 @@ func (c *NodesContract) SetNodes(ctx contractapi.TransactionContextInterface, vo
 		rec := n
 		rec.Volume, rec.Added = volume, now
 		if known {
-			if old.Position == n.Position && old.Payee == n.Payee && old.Removed.IsZero() {
+			if old.Position == n.Position && old.Payee == n.Payee && old.DataShards == n.DataShards && old.Removed.IsZero() {
 				continue
 			}
 			rec = old
-			rec.Position, rec.Payee, rec.Removed = n.Position, n.Payee, time.Time{}
+			rec.Position, rec.Payee, rec.DataShards, rec.Removed = n.Position, n.Payee, n.DataShards, time.Time{}
 		}
 		if err := putJSON(ctx, keyNode, []string{volume, n.ID}, rec); err != nil {
 			return nil, err
@@ -149,12 +152,17 @@ func (c *NodesContract) Nodes(ctx contractapi.TransactionContextInterface, volum
 	if err != nil {
 		return nil, err
 	}
+	return sortedNodes(nodes), nil
+}
+
+// sortedNodes lists nodes by position, current ones first.
+func sortedNodes(nodes map[string]wire.Node) []wire.Node {
 	out := make([]wire.Node, 0, len(nodes))
 	for _, n := range nodes {
 		out = append(out, n)
 	}
 	sortNodes(out)
-	return out, nil
+	return out
 }
 
 // sortNodes orders nodes by position, current ones first.

@@ -103,6 +103,9 @@ func (c *PolicyContract) Register(ctx contractapi.TransactionContextInterface, v
 	if err := checkID("volume", volume); err != nil {
 		return err
 	}
+	if volume == wire.LedgerVolume {
+		return fmt.Errorf("volume %s is the ledger's own", volume)
+	}
 	actor, err := Actor(ctx)
 	if err != nil {
 		return err

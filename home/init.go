@@ -116,7 +116,7 @@ func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt Init
 			return r, fmt.Errorf("registering the volume on the ledger: %w", err)
 		}
 		if len(vc.Nodes) > 0 {
-			if err := RegisterNodes(ctx, l, c.Volume, vc.Nodes, nil); err != nil {
+			if err := RegisterNodes(ctx, l, c.Volume, vc.Nodes, dataShards(vc.Shards), nil); err != nil {
 				return r, err
 			}
 		}
@@ -124,10 +124,20 @@ func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt Init
 	return r, h.Save(c)
 }
 
+// dataShards is the K of a layout written "K+M" (0 for none).
+func dataShards(layout string) int {
+	l, err := shards.Parse(layout)
+	if err != nil {
+		return 0
+	}
+	return l.K
+}
+
 // RegisterNodes records the volume's storage nodes on the ledger, in
-// order, keeping each one's payee (payees by node id; nodes the ledger
-// already has keep theirs unless given).
-func RegisterNodes(ctx context.Context, l network.Ledger, vol string, ids []string, payees map[string]string) error {
+// order, with the layout's data shards (0: whole copies), keeping each
+// one's payee (payees by node id; nodes the ledger already has keep theirs
+// unless given).
+func RegisterNodes(ctx context.Context, l network.Ledger, vol string, ids []string, dataShards int, payees map[string]string) error {
 	known := map[string]string{}
 	if have, err := l.Nodes(ctx, vol); err == nil {
 		for _, n := range have {
@@ -140,7 +150,7 @@ func RegisterNodes(ctx context.Context, l network.Ledger, vol string, ids []stri
 		if !ok {
 			payee = known[id]
 		}
-		nodes[j] = network.Node{ID: id, Position: j + 1, Payee: payee}
+		nodes[j] = network.Node{ID: id, Position: j + 1, Payee: payee, DataShards: dataShards}
 	}
 	if err := l.SetNodes(ctx, vol, nodes); err != nil {
 		return fmt.Errorf("recording the storage nodes on the ledger: %w", err)

@@ -152,7 +152,7 @@ func (h Home) recordNodes(ctx context.Context, c Config, id *keyring.Identity, c
 		return err
 	}
 	defer l.Close()
-	return RegisterNodes(ctx, l, cfg.Volume, cfg.Nodes, nil)
+	return RegisterNodes(ctx, l, cfg.Volume, cfg.Nodes, cfg.DataShards, nil)
 }
 
 // Reshard moves volume c to layout (zero: one remote) on the remotes

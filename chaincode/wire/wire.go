@@ -28,6 +28,10 @@ type FileVersion struct {
 	// Domain is the shared folder the file is in ("" for none).
 	Domain string `json:"domain,omitempty" metadata:",optional"`
 
+	// Lane names the writer (a home's mount) whose storage account the
+	// version's bytes join (Lane); "" for a client that keeps none.
+	Lane string `json:"lane,omitempty" metadata:",optional"`
+
 	// Filled in by the chaincode.
 	Actor string    `json:"actor,omitempty" metadata:",optional"`
 	TxID  string    `json:"txId,omitempty" metadata:",optional"`
@@ -76,6 +80,10 @@ type CommitOutcome struct {
 
 // Outcome statuses.
 const (
+	// StatusUnpaid: the writer's storage account cannot pay what its
+	// stored bytes cost since it last paid; nothing of the batch is
+	// anchored until it reserves more (Tokens:Reserve).
+	StatusUnpaid = "unpaid"
 	StatusAnchored = "anchored"
 	StatusExists   = "exists"
 	StatusStale    = "stale"
@@ -171,6 +179,11 @@ type Node struct {
 	// Payee is the identity paid for holding the node's shards ("": the
 	// ledger's operator).
 	Payee string `json:"payee,omitempty" metadata:",optional"`
+	// DataShards is the volume's layout: each chunk in this many data
+	// shards, one per node, the other nodes holding parity (0: every node
+	// holds every chunk whole). Stored bytes are billed with the parity:
+	// a file's size times the nodes over the data shards.
+	DataShards int `json:"dataShards,omitempty" metadata:",optional"`
 
 	// Filled in by the chaincode.
 	Added   time.Time `json:"added,omitempty" metadata:",optional"`
@@ -222,6 +235,115 @@ const (
 	MaxPage = 1000
 )
 
+// Tokens are counted in micro-tokens: Unit is one token.
+const Unit = 1_000_000
+
+// FormatTokens writes micro-tokens as tokens: "12.5", "-0.000001".
+func FormatTokens(micro int64) string {
+	sign := ""
+	u := uint64(micro)
+	if micro < 0 {
+		sign, u = "-", uint64(-micro)
+	}
+	s := fmt.Sprintf("%s%d.%06d", sign, u/Unit, u%Unit)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+// ParseTokens reads an amount of tokens ("12.5") as micro-tokens.
+func ParseTokens(s string) (int64, error) {
+	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
+	neg := strings.HasPrefix(whole, "-")
+	whole = strings.TrimPrefix(whole, "-")
+	if whole == "" && frac == "" || len(frac) > 6 || len(whole) > 12 {
+		return 0, fmt.Errorf("amount %q: tokens with at most 6 decimals, such as 12.5", s)
+	}
+	var w, f int64
+	for _, r := range whole {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("amount %q is not a number", s)
+		}
+		w = w*10 + int64(r-'0')
+	}
+	frac += strings.Repeat("0", 6-len(frac))
+	for _, r := range frac {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("amount %q is not a number", s)
+		}
+		f = f*10 + int64(r-'0')
+	}
+	v := w*Unit + f
+	if neg {
+		v = -v
+	}
+	return v, nil
+}
+
+// LedgerVolume is the id under which the ledger's own events are kept
+// (denied mints and price changes): its "owner" is the operator.
+const LedgerVolume = "00000000000000000000000000000000"
+
+// GiB and Month are the units prices are per: a GiB stored for a month of
+// 30 days, a GiB read.
+const (
+	GiB   = 1 << 30
+	Month = 30 * 24 * time.Hour
+)
+
+// Prices is the operator's price list, in micro-tokens: per GiB-month
+// stored (parity included) and per GiB read. Since is when it took effect.
+type Prices struct {
+	Storage int64     `json:"storage"`
+	Read    int64     `json:"read"`
+	Since   time.Time `json:"since,omitzero" metadata:",optional"`
+}
+
+// Account is an identity's tokens, in micro-tokens: Balance is what it has
+// now (what it was given and received, less what it sent and was charged,
+// less the storage its volumes used since they last paid); Reserved is the
+// part of it its mounts set aside to pay for storage as they write
+// (Lane); Available is the rest, what it may transfer or reserve.
+type Account struct {
+	Identity  string `json:"identity"`
+	Balance   int64  `json:"balance"`
+	Reserved  int64  `json:"reserved"`
+	Accrued   int64  `json:"accrued"`
+	Available int64  `json:"available"`
+	Operator  bool   `json:"operator,omitempty" metadata:",optional"`
+}
+
+// Lane is one writer's storage account of a volume: the bytes its anchors
+// added (negative when it replaced others' larger versions), since when
+// they are paid for, and the tokens it reserved from the volume owner's
+// balance to pay with. Each mount writes only its own lane, so concurrent
+// writers never touch one key.
+type Lane struct {
+	Volume   string    `json:"volume"`
+	Lane     string    `json:"lane"`
+	Bytes    int64     `json:"bytes"`
+	Since    time.Time `json:"since,omitzero" metadata:",optional"`
+	Reserved int64     `json:"reserved"`
+	// Due is what its bytes cost since Since, in micro-tokens, when asked.
+	Due int64 `json:"due,omitempty" metadata:",optional"`
+}
+
+// Charge is one change of an identity's balance, a line of its statement:
+// Amount (signed, micro-tokens) for Kind ("mint", "transfer", "storage",
+// "storage-income", "read", "read-income"), about a volume and file where
+// there is one, for Bytes (and Seconds of storage), with Counterparty.
+type Charge struct {
+	Time         time.Time `json:"time"`
+	Identity     string    `json:"identity"`
+	Amount       int64     `json:"amount"`
+	Kind         string    `json:"kind"`
+	Volume       string    `json:"volume,omitempty" metadata:",optional"`
+	File         string    `json:"file,omitempty" metadata:",optional"`
+	Bytes        int64     `json:"bytes,omitempty" metadata:",optional"`
+	Seconds      float64   `json:"seconds,omitempty" metadata:",optional"`
+	Counterparty string    `json:"counterparty,omitempty" metadata:",optional"`
+	TxID         string    `json:"txId,omitempty" metadata:",optional"`
+}
+
 // ActorID names a caller as the chaincode does: the MSP id and the first
 // 16 bytes of SHA-256 over its certificate's SubjectPublicKeyInfo, in hex.
 func ActorID(mspID string, spkiDER []byte) string {
@@ -262,6 +384,10 @@ const (
 	OwnedByOther Code = "owned-by-other"
 	// NoGrant: the key has no active grant on the volume.
 	NoGrant Code = "no-grant"
+	// NotOperator: only the ledger's operator may mint or set prices.
+	NotOperator Code = "not-operator"
+	// Insufficient: the balance cannot cover the amount.
+	Insufficient Code = "insufficient"
 )
 
 // codePrefix starts the message of an error with a code; it survives

@@ -70,7 +70,7 @@ number in anchorfs nodes) holds; an empty IDENTITY ("") makes it the ledger's op
 			if o.Ledger == nil {
 				return errors.New("the volume has no ledger to record a payee on")
 			}
-			if err := home.RegisterNodes(ctx, o.Ledger, o.Volume.ID(), ids, map[string]string{ids[j-1]: args[1]}); err != nil {
+			if err := home.RegisterNodes(ctx, o.Ledger, o.Volume.ID(), ids, o.Volume.Shards().K, map[string]string{ids[j-1]: args[1]}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "node %d (%s): what it holds is paid to %s\n", j, ids[j-1], cmp.Or(args[1], "the operator"))

@@ -103,12 +103,21 @@ func Open(dir string, signer Signer) (*Ledger, error) {
 		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: signer.Certificate()})
 		l.creator, _ = proto.Marshal(&msp.SerializedIdentity{Mspid: MSPID, IdBytes: certPEM})
 	}
-	if err := l.genesis(); err != nil {
+	created, err := l.genesis()
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	l.wg.Add(1)
 	go l.committer()
+	if created && signer != nil {
+		// The identity that creates the ledger is its operator: it mints
+		// tokens and sets prices.
+		if _, err := l.Submit(context.Background(), "Tokens:Claim"); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("claiming the new ledger: %w", err)
+		}
+	}
 	return l, nil
 }
 
@@ -168,28 +177,29 @@ func nodeKey(dir string) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(b), nil
 }
 
-// genesis writes block 0, naming the node key, if the ledger is new.
-func (l *Ledger) genesis() error {
+// genesis writes block 0, naming the node key, if the ledger is new, and
+// reports whether it was.
+func (l *Ledger) genesis() (bool, error) {
 	ctx := context.Background()
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM blocks`).Scan(&n); err != nil {
-		return err
+		return false, err
 	}
 	if n > 0 {
-		return nil
+		return false, nil
 	}
 	b := blockData{Number: 0, Time: time.Now().UnixNano(), NodeKey: l.nodeKey.Public().(ed25519.PublicKey), Txs: []*txRecord{}}
 	data, hash := b.encode()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO blocks (number, hash, data, signature) VALUES (0, ?, ?, ?)`,
 		hash, data, signBlock(l.nodeKey, hash)); err != nil {
-		return err
+		return false, err
 	}
-	return tx.Commit()
+	return true, tx.Commit()
 }
 
 // Close stops the committer and closes the database.

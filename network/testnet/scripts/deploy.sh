@@ -66,5 +66,9 @@ for n in 1 2; do
   retry "Org$n's peer seeing the chaincode's definition" as_admin "$n" peer lifecycle chaincode querycommitted \
     -C "$CHANNEL" -n "$CC_NAME"
 done
+# Org1's User1 operates the ledger's token (mints, sets prices), claimed
+# before anyone else can (a no-op on a redeploy).
+retry "claiming the ledger's token for Org1's User1" as_user 1 1 peer chaincode invoke "${orderer[@]}" \
+  --channelID "$CHANNEL" --name "$CC_NAME" "${p1[@]}" "${p2[@]}" --waitForEvent -c '{"Args":["Tokens:Claim"]}'
 touch "$RUN/deployed"
 echo "chaincode $CC_NAME sequence $seq committed (package $pkgid)"

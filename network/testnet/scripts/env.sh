@@ -88,6 +88,15 @@ as_admin() {
     CORE_PEER_ADDRESS=$PEER_ADDR CORE_PEER_TLS_ENABLED=true CORE_PEER_TLS_ROOTCERT_FILE=$PEER_CA "$@"
 }
 
+# Run a peer CLI command as org N's user U (1 or 2).
+as_user() {
+  local n=$1 u=$2; shift 2
+  org_env "$n"
+  FABRIC_LOGGING_SPEC=${FABRIC_LOGGING_SPEC:-error} FABRIC_CFG_PATH=$RUN/peercfg CORE_PEER_LOCALMSPID=$ORG_MSP \
+    CORE_PEER_MSPCONFIGPATH=$CRYPTO/peerOrganizations/$ORG_DOMAIN/users/User$u@$ORG_DOMAIN/msp \
+    CORE_PEER_ADDRESS=$PEER_ADDR CORE_PEER_TLS_ENABLED=true CORE_PEER_TLS_ROOTCERT_FILE=$PEER_CA "$@"
+}
+
 # Every address the network listens on, for a check that they are free.
 network_ports() {
   local i n
