@@ -83,7 +83,7 @@ const (
 	// StatusUnpaid: the writer's storage account cannot pay what its
 	// stored bytes cost since it last paid; nothing of the batch is
 	// anchored until it reserves more (Tokens:Reserve).
-	StatusUnpaid = "unpaid"
+	StatusUnpaid   = "unpaid"
 	StatusAnchored = "anchored"
 	StatusExists   = "exists"
 	StatusStale    = "stale"
