@@ -73,7 +73,7 @@ network-deploy: build
 # The tests' verbose output in full when one fails, else only their verdicts.
 test-fabric: build
 	@bash network/testnet/scripts/with-network.sh test-fabric bash -c '\
-	  out=$$(mktemp); $(GO) test -count=1 -v -run "Fabric|AcrossOrganisations|UnavailableNetwork" ./network/fabric/ ./fs/ ./cmd/anchorfs/ > $$out 2>&1; s=$$?; \
+	  out=$$(mktemp); $(GO) test -count=1 -p 1 -v -run "Fabric|AcrossOrganisations|UnavailableNetwork" ./network/fabric/ ./fs/ ./cmd/anchorfs/ > $$out 2>&1; s=$$?; \
 	  if [ $$s = 0 ]; then grep -E "^(=== RUN|--- |    .*SKIP|PASS|FAIL|ok)" $$out; else cat $$out; fi; rm -f $$out; exit $$s'
 
 # Three orderers; the first is stopped and the network must keep committing.

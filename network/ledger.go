@@ -20,6 +20,11 @@ var (
 	ErrDenied = errors.New("denied by policy")
 	// ErrUnavailable: the ledger cannot be reached now; try again later.
 	ErrUnavailable = errors.New("ledger unavailable")
+	// ErrUnpaid: the writer's storage reserve cannot pay; the anchor waits
+	// for a reserve (Reserve) and is tried again.
+	ErrUnpaid = errors.New("storage unpaid")
+	// ErrInsufficient: the balance cannot cover the amount.
+	ErrInsufficient = errors.New("insufficient balance")
 )
 
 // The ledger's records, as the ledger protocol (package wire) defines them.
@@ -37,6 +42,13 @@ type (
 	Node = wire.Node
 	// ScrubResult is what a scrub found on one node.
 	ScrubResult = wire.ScrubResult
+	// Account is an identity's tokens; Prices the operator's price list;
+	// Lane one writer's storage account of a volume; Charge one line of
+	// a statement.
+	Account = wire.Account
+	Prices  = wire.Prices
+	Lane    = wire.Lane
+	Charge  = wire.Charge
 )
 
 // AnchorResult is the outcome of one anchor of a batch: Err is nil when it
@@ -141,6 +153,24 @@ type Ledger interface {
 	// RecordScrub records what a scrub found on each node (ErrDenied but
 	// for the owner): an audit event each, added to the node's record.
 	RecordScrub(ctx context.Context, volume string, results []ScrubResult) error
+	// Operator is the identity that mints tokens and sets prices.
+	Operator(ctx context.Context) (string, error)
+	// Balance is an identity's account ("" for the caller's; another's to
+	// the operator only).
+	Balance(ctx context.Context, identity string) (Account, error)
+	// Mint gives micro-tokens (ErrDenied but for the operator, recorded).
+	Mint(ctx context.Context, to string, amount int64) error
+	// Transfer pays micro-tokens of the caller's balance (ErrInsufficient).
+	Transfer(ctx context.Context, to string, amount int64) error
+	// Prices is the price list in force; SetPrices sets it (the operator).
+	Prices(ctx context.Context) (Prices, error)
+	SetPrices(ctx context.Context, p Prices) error
+	// Reserve sets micro-tokens of the volume owner's balance aside for a
+	// writer's lane (ErrInsufficient); Lane reads one.
+	Reserve(ctx context.Context, volume, lane string, amount int64) (Lane, error)
+	Lane(ctx context.Context, volume, lane string) (Lane, error)
+	// Usage is an identity's charges since a time ("" for the caller's).
+	Usage(ctx context.Context, identity string, since time.Time) ([]Charge, error)
 	// Info describes the ledger and its height.
 	Info(ctx context.Context) (Info, error)
 	// Blocks calls fn for each block from number from on.

@@ -32,8 +32,10 @@ func refusal(err error) error {
 	switch wire.CodeOf(err) {
 	case wire.NotAnchored, wire.NoHead:
 		return fmt.Errorf("%w: %v", network.ErrNotFound, err)
-	case wire.NotMember, wire.OwnedByOther, wire.NoGrant:
+	case wire.NotMember, wire.OwnedByOther, wire.NoGrant, wire.NotOperator:
 		return fmt.Errorf("%w: %v", network.ErrDenied, err)
+	case wire.Insufficient:
+		return fmt.Errorf("%w: %v", network.ErrInsufficient, err)
 	}
 	return err
 }
@@ -95,6 +97,8 @@ func appendResults(out []network.AnchorResult, outcomes []wire.Outcome) []networ
 			r.Err = network.ErrStale
 		case wire.StatusDenied:
 			r.Err = fmt.Errorf("%w: %s", network.ErrDenied, o.Reason)
+		case wire.StatusUnpaid:
+			r.Err = fmt.Errorf("%w: %s", network.ErrUnpaid, o.Reason)
 		}
 		out = append(out, r)
 	}
@@ -268,4 +272,100 @@ func (c Client) RecordScrub(ctx context.Context, volume string, results []networ
 		return refusal(err)
 	}
 	return policyOutcome(payload, "recorded")
+}
+
+// Operator returns the ledger's operator ("" if none has claimed it).
+func (c Client) Operator(ctx context.Context) (string, error) {
+	payload, err := c.T.Evaluate(ctx, "Tokens:Operator")
+	if err != nil {
+		return "", refusal(err)
+	}
+	return string(payload), nil
+}
+
+// Balance returns an identity's account ("" for the caller's own).
+func (c Client) Balance(ctx context.Context, identity string) (network.Account, error) {
+	var a network.Account
+	err := c.evaluate(ctx, &a, "Tokens:Balance", identity)
+	return a, err
+}
+
+// Mint gives an identity micro-tokens (the operator only).
+func (c Client) Mint(ctx context.Context, to string, amount int64) error {
+	payload, err := c.T.Submit(ctx, "Tokens:Mint", to, strconv.FormatInt(amount, 10))
+	if err != nil {
+		return refusal(err)
+	}
+	return policyOutcome(payload, "minted")
+}
+
+// Transfer pays another identity micro-tokens of the caller's balance.
+func (c Client) Transfer(ctx context.Context, to string, amount int64) error {
+	payload, err := c.T.Submit(ctx, "Tokens:Transfer", to, strconv.FormatInt(amount, 10))
+	if err != nil {
+		return refusal(err)
+	}
+	return policyOutcome(payload, "transferred")
+}
+
+// Prices returns the price list in force.
+func (c Client) Prices(ctx context.Context) (network.Prices, error) {
+	var p network.Prices
+	err := c.evaluate(ctx, &p, "Tokens:Prices")
+	return p, err
+}
+
+// SetPrices sets the price list (the operator only).
+func (c Client) SetPrices(ctx context.Context, p network.Prices) error {
+	payload, err := c.T.Submit(ctx, "Tokens:SetPrices", strconv.FormatInt(p.Storage, 10), strconv.FormatInt(p.Read, 10))
+	if err != nil {
+		return refusal(err)
+	}
+	return policyOutcome(payload, "set")
+}
+
+// Reserve sets micro-tokens of the volume owner's balance aside for a
+// writer's lane.
+func (c Client) Reserve(ctx context.Context, volume, lane string, amount int64) (network.Lane, error) {
+	payload, err := c.T.Submit(ctx, "Tokens:Reserve", volume, lane, strconv.FormatInt(amount, 10))
+	if err != nil {
+		return network.Lane{}, refusal(err)
+	}
+	var l network.Lane
+	if err := json.Unmarshal(payload, &l); err != nil {
+		return l, fmt.Errorf("Tokens:Reserve answered %q: %w", payload, err)
+	}
+	return l, nil
+}
+
+// Lane returns a writer's lane of a volume.
+func (c Client) Lane(ctx context.Context, volume, lane string) (network.Lane, error) {
+	var l network.Lane
+	err := c.evaluate(ctx, &l, "Tokens:Lane", volume, lane)
+	return l, err
+}
+
+// Usage returns an identity's charges ("" for the caller's own) since a
+// time (zero for all), a page of the ledger's at a time.
+func (c Client) Usage(ctx context.Context, identity string, since time.Time) ([]network.Charge, error) {
+	s := ""
+	if !since.IsZero() {
+		s = since.UTC().Format(time.RFC3339Nano)
+	}
+	out := []network.Charge{}
+	after := ""
+	for {
+		var page struct {
+			Charges []network.Charge `json:"charges"`
+			Next    string           `json:"next"`
+		}
+		if err := c.evaluate(ctx, &page, "Tokens:Usage", identity, s, after); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Charges...)
+		if page.Next == "" {
+			return out, nil
+		}
+		after = page.Next
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -319,6 +320,99 @@ func Run(t *testing.T, p Parties) {
 					t.Fatalf("%s: pages out of time order", name)
 				}
 			}
+		}
+	})
+
+	t.Run("tokens", func(t *testing.T) {
+		if op, err := p.Owner.Operator(ctx); err != nil || op != p.Owner.Actor() {
+			t.Fatalf("the operator is %q (%v), not the owner %s, who made the ledger", op, err, p.Owner.Actor())
+		}
+		stranger, grantee := p.Stranger.Actor(), p.Grantee.Actor()
+		if err := p.Stranger.Mint(ctx, stranger, 5*wire.Unit); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger minted: %v", err)
+		}
+		if err := p.Stranger.SetPrices(ctx, network.Prices{}); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger set prices: %v", err)
+		}
+		denials, err := p.Owner.Audit(ctx, network.AuditQuery{Volume: wire.LedgerVolume, Actor: stranger, Action: "denied"})
+		if err != nil || len(denials) < 2 {
+			t.Fatalf("the stranger's denials on the ledger: %+v %v", denials, err)
+		}
+		before, err := p.Stranger.Balance(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Owner.Mint(ctx, stranger, 5*wire.Unit); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Stranger.Transfer(ctx, grantee, 2*wire.Unit); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Stranger.Transfer(ctx, grantee, 1e6*wire.Unit); !errors.Is(err, network.ErrInsufficient) {
+			t.Fatalf("a transfer past the balance: %v", err)
+		}
+		if a, err := p.Stranger.Balance(ctx, ""); err != nil || a.Balance-before.Balance != 3*wire.Unit || a.Available != a.Balance {
+			t.Fatalf("the stranger's account after +5 -2: %+v (before %+v) %v", a, before, err)
+		}
+		if _, err := p.Stranger.Balance(ctx, grantee); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger read another's balance: %v", err)
+		}
+		if a, err := p.Owner.Balance(ctx, grantee); err != nil || a.Balance < 2*wire.Unit {
+			t.Fatalf("the operator reads the grantee's balance: %+v %v", a, err)
+		}
+		usage, err := p.Stranger.Usage(ctx, "", time.Time{})
+		if err != nil || len(usage) < 2 || usage[len(usage)-1].Kind != "transfer" || usage[len(usage)-1].Amount != -2*wire.Unit {
+			t.Fatalf("the stranger's statement: %+v %v", usage, err)
+		}
+
+		// Storage at a price that shows in seconds: a GiB for a second is
+		// 1e12/2,592,000 µT.
+		vol := volume(t)
+		if err := p.Owner.Mint(ctx, p.Owner.Actor(), 1000*wire.Unit); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Owner.SetPrices(ctx, network.Prices{Storage: 1e12, Read: 1e9}); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Owner.SetPrices(ctx, network.Prices{})
+		if pr, err := p.Owner.Prices(ctx); err != nil || pr.Storage != 1e12 || pr.Read != 1e9 {
+			t.Fatalf("prices: %+v %v", pr, err)
+		}
+		lane := randHex(16)
+		a := version(vol, randHex(16), 1)
+		a.Size, a.Lane = wire.GiB, lane
+		if res := anchor(t, p.Owner, a); res[0].Err != nil {
+			t.Fatalf("a new lane's first version (nothing due yet): %+v", res)
+		}
+		time.Sleep(time.Second)
+		b := version(vol, a.File, 2)
+		b.Size, b.Lane, b.PrevManifestHash = wire.GiB, lane, a.ManifestHash
+		if res := anchor(t, p.Owner, b); !errors.Is(res[0].Err, network.ErrUnpaid) {
+			t.Fatalf("a version whose lane reserved nothing: %+v", res)
+		}
+		l, err := p.Owner.Reserve(ctx, vol, lane, 100*wire.Unit)
+		if err != nil || l.Reserved != 100*wire.Unit || l.Bytes != wire.GiB || l.Due <= 0 {
+			t.Fatalf("reserve: %+v %v", l, err)
+		}
+		if res := anchor(t, p.Owner, b); res[0].Err != nil {
+			t.Fatalf("the version once reserved: %+v", res)
+		}
+		if l, err = p.Owner.Lane(ctx, vol, lane); err != nil || l.Reserved >= 100*wire.Unit || l.Bytes != wire.GiB {
+			t.Fatalf("the lane paid nothing: %+v %v", l, err)
+		}
+		if _, err := p.Owner.Reserve(ctx, vol, lane, 1e8*wire.Unit); !errors.Is(err, network.ErrInsufficient) {
+			t.Fatalf("a reserve past the balance: %v", err)
+		}
+		if err := p.Owner.Record(ctx, []network.Event{{Volume: vol, File: a.File, Action: "read", Detail: map[string]string{"bytes": strconv.Itoa(wire.GiB)}}}); err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]int64{}
+		usage, _ = p.Owner.Usage(ctx, "", time.Time{})
+		for _, c := range usage {
+			kinds[c.Kind] += c.Amount
+		}
+		if kinds["storage"] >= 0 || kinds["read"] != -1e9 || kinds["read-income"] != 1e9 {
+			t.Fatalf("the owner's charges by kind: %v", kinds)
 		}
 	})
 
