@@ -134,14 +134,17 @@ func (c *TokensContract) Mint(ctx contractapi.TransactionContextInterface, to st
 }
 
 // Transfer pays amount micro-tokens of the caller's balance to another
-// identity; what the caller's mounts reserved is taken back for it when
-// the rest does not cover it.
+// identity (wire.All: the whole balance, as it is when the transaction
+// runs); what the caller's mounts reserved is taken back for it when the
+// rest does not cover it.
 func (c *TokensContract) Transfer(ctx contractapi.TransactionContextInterface, to string, amount int64) (*wire.PolicyOutcome, error) {
 	if err := checkIdentity(to); err != nil {
 		return nil, err
 	}
-	if err := checkAmount(amount); err != nil {
-		return nil, err
+	if amount != wire.All {
+		if err := checkAmount(amount); err != nil {
+			return nil, err
+		}
 	}
 	actor, err := Actor(ctx)
 	if err != nil {
@@ -154,6 +157,12 @@ func (c *TokensContract) Transfer(ctx contractapi.TransactionContextInterface, t
 	acct, lanes, err := account(ctx, actor, now)
 	if err != nil {
 		return nil, err
+	}
+	if amount == wire.All {
+		if acct.Balance <= 0 {
+			return nil, wire.Errorf(wire.Insufficient, "a balance of %s has nothing to transfer", wire.FormatTokens(acct.Balance))
+		}
+		amount = acct.Balance
 	}
 	if amount > acct.Balance {
 		return nil, wire.Errorf(wire.Insufficient, "a balance of %s cannot pay %s", wire.FormatTokens(acct.Balance), wire.FormatTokens(amount))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/keyring"
@@ -22,9 +23,21 @@ type InitOptions struct {
 	// Shards is the layout of a volume Init creates on several remotes
 	// (zero: one parity shard, the rest data).
 	Shards shards.Layout
+	// StartingBalance is minted (in micro-tokens) to the owner of a volume
+	// Init creates on an embedded ledger the owner operates; with it the
+	// ledger gets DefaultPrices if it has none yet.
+	StartingBalance int64
 	// Logf receives the remote's diagnostics; nil discards them.
 	Logf func(string, ...any)
 }
+
+// DefaultPrices are an embedded ledger's first prices: 0.02 token per
+// GiB-month stored, 0.01 per GiB read.
+var DefaultPrices = network.Prices{Storage: wire.Unit / 50, Read: wire.Unit / 100}
+
+// DefaultStartingBalance is what a new volume's owner is given on its own
+// embedded ledger: 100 tokens.
+const DefaultStartingBalance = 100 * wire.Unit
 
 // Initialized is what Init did.
 type Initialized struct {
@@ -120,8 +133,36 @@ func (h Home) Init(ctx context.Context, c Config, id *keyring.Identity, opt Init
 				return r, err
 			}
 		}
+		if !attach && opt.StartingBalance > 0 {
+			if err := startTokens(ctx, l, opt.StartingBalance); err != nil {
+				return r, err
+			}
+		}
 	}
 	return r, h.Save(c)
+}
+
+// startTokens mints a starting balance to the caller, and sets the default
+// prices where none are, on an embedded ledger the caller operates (on any
+// other, tokens are the operator's business).
+func startTokens(ctx context.Context, l network.Ledger, amount int64) error {
+	info, err := l.Info(ctx)
+	if err != nil || info.Kind != "embedded" {
+		return err
+	}
+	if op, err := l.Operator(ctx); err != nil || op != l.Actor() {
+		return err
+	}
+	if err := l.Mint(ctx, l.Actor(), amount); err != nil {
+		return fmt.Errorf("minting the starting balance: %w", err)
+	}
+	if p, err := l.Prices(ctx); err != nil || !p.Since.IsZero() {
+		return err
+	}
+	if err := l.SetPrices(ctx, DefaultPrices); err != nil {
+		return fmt.Errorf("setting the default prices: %w", err)
+	}
+	return nil
 }
 
 // dataShards is the K of a layout written "K+M" (0 for none).

@@ -235,8 +235,12 @@ const (
 	MaxPage = 1000
 )
 
-// Tokens are counted in micro-tokens: Unit is one token.
-const Unit = 1_000_000
+// Tokens are counted in micro-tokens: Unit is one token. All, as the
+// amount of a transfer, is the whole balance.
+const (
+	Unit = 1_000_000
+	All  = -1
+)
 
 // FormatTokens writes micro-tokens as tokens: "12.5", "-0.000001".
 func FormatTokens(micro int64) string {

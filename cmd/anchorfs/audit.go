@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/network"
 )
@@ -36,6 +37,7 @@ the path of each file this volume still has. The columns are in docs/AUDIT.md.
 		RunE: runAudit,
 	}
 	auditFilters(c, true)
+	c.Flags().Bool("ledger-events", false, "the ledger's own events instead of the volume's (its operator's: refused mints and price changes)")
 	c.AddCommand(newAuditReportCmd(), newProveCmd(), newCheckCmd())
 	return c
 }
@@ -123,6 +125,11 @@ func auditEvents(cmd *cobra.Command) ([]auditRow, string, error) {
 		return nil, "", errors.New("this volume runs without a ledger (ledger: none): there is nothing to audit")
 	}
 	q.Volume = o.Config.Volume
+	if f.Lookup("ledger-events") != nil {
+		if own, _ := f.GetBool("ledger-events"); own {
+			q.Volume = wire.LedgerVolume
+		}
+	}
 	var events []network.Event
 	if p, _ := f.GetString("path"); p != "" {
 		ids, err := o.Volume.FileIDs(ctx, p)

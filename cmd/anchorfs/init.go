@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,7 @@ config.yaml is written last: a failed init leaves the home as it was.`,
 	c.Flags().StringArray("remote", nil, "remote to store ciphertext on (rclone syntax); repeat for several")
 	c.Flags().String("ledger", "embedded", "embedded, embedded:DIR, fabric:PROFILE.yaml, or none (no anchoring)")
 	c.Flags().String("shards", "", "with several remotes, K+M: each chunk cut into K data and M parity shards, one per remote, read back from any K (default: one parity shard)")
+	c.Flags().String("starting-balance", wire.FormatTokens(home.DefaultStartingBalance), "tokens minted to you for a volume on a new embedded ledger you create (it gets the default prices: 0.02 per GiB-month, 0.01 per GiB read)")
 	c.Flags().String("rclone-config", "", "rclone.conf for named remotes (default: rclone's own lookup)")
 	c.Flags().Int("format", format.Version, fmt.Sprintf("on-remote format of a new volume: %d, or %d for one older builds open (anchorfs upgrade moves it on)", format.Version, format.Version1))
 	return c
@@ -89,7 +91,12 @@ func runInit(cmd *cobra.Command, args []string) error {
 	if created {
 		fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.home.KeyringDir())
 	}
-	r, err := s.home.Init(context.Background(), cfg, id, home.InitOptions{LedgerGiven: s.v.IsSet("ledger"), Format: volumeFormat, Shards: layout, Logf: stderrLogf(false)})
+	starting, err := wire.ParseTokens(s.v.GetString("starting-balance"))
+	if err != nil || starting < 0 {
+		return usageError{fmt.Errorf("--starting-balance %q: an amount of tokens, such as 100", s.v.GetString("starting-balance"))}
+	}
+	r, err := s.home.Init(context.Background(), cfg, id, home.InitOptions{LedgerGiven: s.v.IsSet("ledger"), Format: volumeFormat, Shards: layout,
+		StartingBalance: starting, Logf: stderrLogf(false)})
 	switch {
 	case r.Config.Volume == "": // it failed before attaching or creating
 	case r.Attached:

@@ -66,7 +66,8 @@ Settings come from flags, then ANCHORFS_* environment variables, then HOME/confi
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(), newMountCmd(), newSyncCmd(), newInfoCmd(), newIdentityCmd(),
 		newVerifyCmd(), newGCCmd(), newUpgradeCmd(), newVersionCmd(), newLedgerCmd(), newAuditCmd(), newChaincodeCmd(),
-		newShareCmd(), newRevokeCmd(), newGrantsCmd(), newJoinCmd(), newNodesCmd(), newScrubCmd(), newRepairCmd(), newRemoteCmd(), newReshardCmd())
+		newShareCmd(), newRevokeCmd(), newGrantsCmd(), newJoinCmd(), newNodesCmd(), newScrubCmd(), newRepairCmd(), newRemoteCmd(), newReshardCmd(),
+		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd())
 	var fix func(c *cobra.Command)
 	fix = func(c *cobra.Command) {
 		c.SilenceUsage = true

@@ -60,6 +60,10 @@ func Submit(ctx context.Context, ob *Outbox, l network.Ledger, t Tree, batch []E
 			done[anchorKey(a)] = true // committed by an earlier try
 		case errors.Is(r.Err, network.ErrStale) && r.Current != nil && r.Current.Version > a.Version && anchoredBefore(ctx, l, a):
 			done[anchorKey(a)] = true // committed by an earlier run, and followed since
+		case errors.Is(r.Err, network.ErrUnpaid):
+			// Kept, and tried again once the lane has reserved more: the
+			// writes that made it were acknowledged.
+			later = r.Err
 		case errors.Is(r.Err, network.ErrStale):
 			if err := t.Conflict(a, r.Current); err != nil {
 				later = err // kept, and tried again after the anchorer's wait

@@ -25,7 +25,7 @@ func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash, prevManifest 
 	v.outbox.Add(network.Anchor{
 		Volume: v.id.String(), File: n.id.String(), Version: m.Version, PrevVersion: m.Version - 1,
 		PrevManifestHash: prevManifest, MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size,
-		Domain: n.dom.ledgerID(),
+		Domain: n.dom.ledgerID(), Lane: v.lane,
 	}, v.obj.Barrier())
 }
 
@@ -36,6 +36,8 @@ func (v *Volume) anchorer() {
 	defer cancel()
 	tree := anchorTree{v}
 	anchoring.Run(ctx, v.outbox, v.parkedHead, func(batch []anchoring.Entry) error {
+		v.laneMu.Lock() // a reserve of the lane and an anchor by it would conflict
+		defer v.laneMu.Unlock()
 		return anchoring.Submit(ctx, v.outbox, v.opt.Ledger, tree, batch, v.logf)
 	}, v.logf)
 }

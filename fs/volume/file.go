@@ -559,6 +559,9 @@ func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
 	if h.v.obj.Full() {
 		return 0, syscall.ENOSPC
 	}
+	if err := h.v.overQuota(); err != nil {
+		return 0, err
+	}
 	if off < 0 || off+int64(len(p)) > h.v.MaxFileSize() {
 		return 0, syscall.EFBIG
 	}
@@ -576,6 +579,9 @@ func (h *Handle) WriteAt(p []byte, off int64) (int, error) {
 func (h *Handle) Append(p []byte) (int, error) {
 	if h.v.obj.Full() {
 		return 0, syscall.ENOSPC
+	}
+	if err := h.v.overQuota(); err != nil {
+		return 0, err
 	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()

@@ -214,6 +214,13 @@ type Volume struct {
 
 	outbox *anchoring.Outbox // versions waiting for the ledger; nil without one
 	events *anchoring.Events // audit events waiting for the ledger; nil without one
+	// lane names this home's storage account of the volume on the ledger
+	// (billing.go); unpaid is set while the owner's balance cannot pay
+	// for more: writes get EDQUOT. laneMu keeps a reserve of the lane and
+	// an anchor by it apart (they would conflict on the ledger).
+	lane   string
+	unpaid atomic.Bool
+	laneMu sync.Mutex
 	// loose are the audit events of a volume opened read-only (no event
 	// queue) not sent yet.
 	looseMu sync.Mutex
@@ -474,15 +481,19 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 				return err
 			}
 			v.outbox = ob
-			if v.events, err = anchoring.OpenEvents(opt.CacheDir); err != nil {
+			if v.events, err = anchoring.OpenEvents(opt.CacheDir); err == nil {
+				v.lane, err = laneID(opt.CacheDir)
+			}
+			if err != nil {
 				ob.Close()
 				v.obj.Close()
 				v.unlockCache()
 				return err
 			}
-			v.bg.Add(2)
+			v.bg.Add(3)
 			go v.anchorer()
 			go v.eventSender()
+			go v.biller()
 			if f, ok := opt.Ledger.(network.Follower); ok {
 				v.bg.Add(1)
 				go v.follow(f)
