@@ -126,7 +126,12 @@ func TestAVolumeOnThreeRemotes(t *testing.T) {
 	// The reads went on from the other nodes, and said so on the ledger.
 	var ids []struct{ ID string }
 	json.Unmarshal([]byte(mustRun(t, env, "nodes", "--json")), &ids)
-	if out := mustRun(t, env, "audit", "--action", "integrity", "--format", "json"); len(ids) != 3 || !strings.Contains(out, ids[0].ID) || !strings.Contains(out, "the node's copy is missing") {
+	var out string
+	named := func() bool {
+		out = mustRun(t, env, "audit", "--action", "integrity", "--format", "json")
+		return len(ids) == 3 && strings.Contains(out, ids[0].ID) && strings.Contains(out, "the node's copy is missing")
+	}
+	if !eventually(20*time.Second, named) { // events go to the ledger in batches
 		t.Fatalf("no integrity event names node 1 (%+v): %s", ids, out)
 	}
 	r := anchorfs(t, env, "verify")

@@ -205,11 +205,12 @@ func (v *Volume) Record(action string, n *Node, detail map[string]string) {
 	if n != nil {
 		ev.File = n.id.String()
 	}
+	v.looseMu.Lock()
 	if v.events != nil {
+		v.looseMu.Unlock()
 		v.events.Add(ev)
 		return
 	}
-	v.looseMu.Lock()
 	v.loose = append(v.loose, ev)
 	var full []network.Event
 	if len(v.loose) == wire.MaxEvents {

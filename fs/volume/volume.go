@@ -481,8 +481,19 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 				return err
 			}
 			v.outbox = ob
-			if v.events, err = anchoring.OpenEvents(opt.CacheDir); err == nil {
+			var events *anchoring.Events
+			if events, err = anchoring.OpenEvents(opt.CacheDir); err == nil {
 				v.lane, err = laneID(opt.CacheDir)
+			}
+			if err == nil {
+				// Events recorded while the volume loaded go into the queue.
+				v.looseMu.Lock()
+				early := v.loose
+				v.events, v.loose = events, nil
+				v.looseMu.Unlock()
+				for _, e := range early {
+					events.Add(e)
+				}
 			}
 			if err != nil {
 				ob.Close()
@@ -658,7 +669,8 @@ func (v *Volume) Space(ctx context.Context) (Space, error) {
 	return sp, nil
 }
 
-// Sync returns once everything written so far is on the remote.
+// Sync returns once everything written so far is on the remote and
+// anchored, and the audit events so far are on the ledger.
 func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 	if v.opt.ReadOnly {
 		return nil
@@ -695,7 +707,12 @@ func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 		if progress != nil {
 			report = func(done, total int64) { progress(Progress{Phase: "anchoring", Done: done, Total: total}) }
 		}
-		return v.outbox.Wait(ctx, report)
+		if err := v.outbox.Wait(ctx, report); err != nil {
+			return err
+		}
+	}
+	if v.events != nil {
+		return v.events.Flush(ctx, v.recordEvents, v.logf)
 	}
 	return nil
 }
@@ -737,7 +754,7 @@ func (v *Volume) Close(ctx context.Context) error {
 			cancel()
 		}
 	}
-	if v.opt.Ledger != nil && v.events == nil {
+	if v.opt.Ledger != nil { // a volume opened read-only, or events from before the queue opened
 		wctx, cancel := context.WithTimeout(ctx, closeAnchorWait)
 		v.flushLoose(wctx)
 		cancel()
