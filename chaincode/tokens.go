@@ -348,19 +348,10 @@ func due(l wire.Lane, now time.Time, prices []wire.Prices) int64 {
 // a writer's lane, for the storage its anchors add; a member of the volume
 // may reserve for its own lane.
 func (c *TokensContract) Reserve(ctx contractapi.TransactionContextInterface, volume, lane string, amount int64) (*wire.Lane, error) {
-	if err := checkID("volume", volume); err != nil {
-		return nil, err
-	}
-	if err := checkLane(lane); err != nil {
-		return nil, err
-	}
 	if err := checkAmount(amount); err != nil {
 		return nil, err
 	}
-	if _, err := reader(ctx, volume); err != nil {
-		return nil, err
-	}
-	now, err := txTime(ctx)
+	now, err := laneAccess(ctx, volume, lane)
 	if err != nil {
 		return nil, err
 	}
@@ -383,6 +374,26 @@ func (c *TokensContract) Reserve(ctx contractapi.TransactionContextInterface, vo
 	if err := putJSON(ctx, keyLane, []string{volume, lane}, l); err != nil {
 		return nil, err
 	}
+	return withDue(ctx, l, now)
+}
+
+// laneAccess checks the arguments naming a lane and that the caller is a
+// member of its volume; it returns the transaction's time.
+func laneAccess(ctx contractapi.TransactionContextInterface, volume, lane string) (time.Time, error) {
+	if err := checkID("volume", volume); err != nil {
+		return time.Time{}, err
+	}
+	if err := checkLane(lane); err != nil {
+		return time.Time{}, err
+	}
+	if _, err := reader(ctx, volume); err != nil {
+		return time.Time{}, err
+	}
+	return txTime(ctx)
+}
+
+// withDue is l with what its bytes cost from its Since to now.
+func withDue(ctx contractapi.TransactionContextInterface, l wire.Lane, now time.Time) (*wire.Lane, error) {
 	prices, err := priceHistory(ctx)
 	if err != nil {
 		return nil, err
@@ -394,16 +405,7 @@ func (c *TokensContract) Reserve(ctx contractapi.TransactionContextInterface, vo
 // Lane returns a writer's lane of a volume, with what its bytes cost since
 // they were last paid for, to the volume's members.
 func (c *TokensContract) Lane(ctx contractapi.TransactionContextInterface, volume, lane string) (*wire.Lane, error) {
-	if err := checkID("volume", volume); err != nil {
-		return nil, err
-	}
-	if err := checkLane(lane); err != nil {
-		return nil, err
-	}
-	if _, err := reader(ctx, volume); err != nil {
-		return nil, err
-	}
-	now, err := txTime(ctx)
+	now, err := laneAccess(ctx, volume, lane)
 	if err != nil {
 		return nil, err
 	}
@@ -412,12 +414,7 @@ func (c *TokensContract) Lane(ctx contractapi.TransactionContextInterface, volum
 		return nil, err
 	}
 	l.Volume, l.Lane = volume, lane
-	prices, err := priceHistory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l.Due = due(l, now, prices)
-	return &l, nil
+	return withDue(ctx, l, now)
 }
 
 func checkLane(lane string) error {
@@ -644,6 +641,14 @@ func newBilling(ctx contractapi.TransactionContextInterface, now time.Time) (*bi
 	return &billing{ctx: ctx, now: now, prices: prices, operator: op, lanes: map[[2]string]*laneBill{}}, nil
 }
 
+// free reports whether a's storage is not billed: it names no lane (a
+// client that keeps none) while storage costs nothing. Such anchors touch
+// no lane, so writers without one never conflict; once storage has a
+// price, an anchor without a lane is unpaid.
+func (b *billing) free(a wire.FileVersion) bool {
+	return a.Lane == "" && (len(b.prices) == 0 || b.prices[len(b.prices)-1].Storage == 0)
+}
+
 // of loads the lane of a's volume and writer, once per transaction.
 func (b *billing) of(a wire.FileVersion) (*laneBill, error) {
 	k := [2]string{a.Volume, a.Lane}
@@ -651,6 +656,11 @@ func (b *billing) of(a wire.FileVersion) (*laneBill, error) {
 		return lb, nil
 	}
 	lb := &laneBill{}
+	if a.Lane == "" {
+		lb.reason = "the anchor names no lane to pay for its storage from (an older client)"
+		b.lanes[k] = lb
+		return lb, nil
+	}
 	var err error
 	if lb.payer, err = owner(b.ctx, a.Volume); err != nil {
 		return nil, err
@@ -675,6 +685,9 @@ func (b *billing) unpaid(a wire.FileVersion) (string, error) {
 	if err := checkLane(a.Lane); err != nil {
 		return "", err
 	}
+	if b.free(a) {
+		return "", nil
+	}
 	lb, err := b.of(a)
 	if err != nil {
 		return "", err
@@ -684,6 +697,9 @@ func (b *billing) unpaid(a wire.FileVersion) (string, error) {
 
 // anchored adds the stored bytes of version a, replacing cur (nil if new).
 func (b *billing) anchored(a wire.FileVersion, cur *wire.FileVersion) error {
+	if b.free(a) {
+		return nil
+	}
 	lb, err := b.of(a)
 	if err != nil {
 		return err
