@@ -334,15 +334,20 @@ func newVersionCmd() *cobra.Command {
 		Short:   "Print the version of anchorfs and of its on-remote format",
 		Example: `  anchorfs version`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := version
-			if v == "" {
-				v = "devel"
-				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-					v = bi.Main.Version
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "anchorfs %s (format %d, %s, %s/%s)\n", v, format.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 			return nil
 		},
 	}
+}
+
+// versionLine is what `anchorfs version` and `anchorfs --version` print.
+func versionLine() string {
+	v := version
+	if v == "" {
+		v = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	return fmt.Sprintf("anchorfs %s (format %d, %s, %s/%s)", v, format.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

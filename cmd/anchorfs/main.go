@@ -59,15 +59,17 @@ Settings come from flags, then ANCHORFS_* environment variables, then HOME/confi
   anchorfs sync`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		Version:           versionLine(),
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true}, // newCompletionCmd
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("home", "", "folder holding config.yaml, keyring/, cache/ and ledger/ (env ANCHORFS_HOME, default ~/.anchorfs)")
 	root.PersistentFlags().String("passphrase-file", "", "read the keyring passphrase from the first line of this file (env ANCHORFS_PASSPHRASE_FILE; or set ANCHORFS_PASSPHRASE)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(), newMountCmd(), newSyncCmd(), newInfoCmd(), newIdentityCmd(),
 		newVerifyCmd(), newGCCmd(), newUpgradeCmd(), newVersionCmd(), newLedgerCmd(), newAuditCmd(), newChaincodeCmd(),
 		newShareCmd(), newRevokeCmd(), newGrantsCmd(), newJoinCmd(), newNodesCmd(), newScrubCmd(), newRepairCmd(), newRemoteCmd(), newReshardCmd(),
-		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd())
+		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd(), newUnmountCmd(), newCompletionCmd(root))
 	var fix func(c *cobra.Command)
 	fix = func(c *cobra.Command) {
 		c.SilenceUsage = true

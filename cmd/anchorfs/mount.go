@@ -41,7 +41,10 @@ A remote that serves an earlier state of the tree than the ledger anchored (roll
 restored from an old copy) is refused: nothing is mounted and the mount exits 1.
 --allow-rollback mounts it read-only instead, to look at what it holds.
 
---allow-other lets other local users in, under the kernel's ordinary permission checks.`,
+--allow-other lets other local users in, under the kernel's ordinary permission checks.
+--read-only serves the volume read-only (writes fail with EROFS; reads are still on the
+ledger). A mount point that is not empty is refused, as rclone does, unless
+--allow-non-empty: its files would be hidden under the mount.`,
 		Example: `  anchorfs mount ~/Vault
   anchorfs mount ~/Vault --background && ls ~/Vault
   fusermount3 -u ~/Vault`,
@@ -52,6 +55,8 @@ restored from an old copy) is refused: nothing is mounted and the mount exits 1.
 	c.Flags().Bool("allow-other", false, "let other local users in (with the kernel's permission checks)")
 	c.Flags().Bool("allow-rollback", false, "mount a remote rolled back to an earlier state read-only, instead of refusing it")
 	c.Flags().Bool("debug", false, "log every FUSE request")
+	c.Flags().Bool("read-only", false, "serve the volume read-only")
+	c.Flags().Bool("allow-non-empty", false, "mount over a folder that is not empty (its files are hidden while mounted)")
 	c.Flags().Bool("noatime", false, "keep access times as they are (by default reads renew them as relatime does)")
 	return c
 }
@@ -95,6 +100,11 @@ func runMount(cmd *cobra.Command, args []string) error {
 	}
 	if err := checkMountPoint(dir); err != nil {
 		return err
+	}
+	if !s.v.GetBool("allow-non-empty") {
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+			return fmt.Errorf("mount point %s is not empty (%s, ...): mount on an empty folder, or pass --allow-non-empty to hide its files under the mount", dir, entries[0].Name())
+		}
 	}
 	if os.Getenv(backgroundChild) == "" && s.v.GetBool("background") {
 		return mountInBackground(s, dir)
@@ -153,8 +163,8 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 	if err != nil {
 		return err
 	}
-	ro := rolledBack != nil
-	if ro {
+	ro := rolledBack != nil || s.v.GetBool("read-only")
+	if rolledBack != nil {
 		logf("--allow-rollback: mounting read-only; the tree shown is the remote's earlier state, not the volume's newest")
 	}
 	srv, err := fs.Serve(o.Volume, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), ReadOnly: ro, Debug: s.v.GetBool("debug"), Logf: logf})

@@ -17,5 +17,5 @@ func (s *settings) openVolume(ctx context.Context, mode home.Access, logf func(s
 	if err != nil {
 		return nil, err
 	}
-	return s.home.Open(ctx, c, id, mode, home.OpenOptions{NoAtime: s.v.GetBool("noatime"), Logf: logf})
+	return s.home.Open(ctx, c, id, mode, home.OpenOptions{NoAtime: s.v.GetBool("noatime") || s.v.GetBool("read-only"), Logf: logf})
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTheConventionsOfMountTools: --version, a mount point that is not
+// empty refused unless --allow-non-empty, --read-only (EROFS, reads work
+// and are on the ledger), unmount that returns once the mount has flushed,
+// and shell completion scripts.
+func TestTheConventionsOfMountTools(t *testing.T) {
+	needRoot(t)
+	if r := anchorfs(t, nil, "--version"); r.code != 0 || !strings.HasPrefix(r.out, "anchorfs ") || r.out != anchorfs(t, nil, "version").out {
+		t.Fatalf("--version: %+v", r)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if r := anchorfs(t, nil, "completion", shell); r.code != 0 || !strings.Contains(r.out, "anchorfs") || len(r.out) < 1000 {
+			t.Fatalf("completion %s: exit %d, %d bytes", shell, r.code, len(r.out))
+		}
+	}
+	if r := anchorfs(t, nil, "completion", "tcsh"); r.code != 2 {
+		t.Fatalf("completion tcsh: %+v", r)
+	}
+
+	env := newHome(t, "")
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "mine.txt"), []byte("not the volume's"), 0o644)
+	if r := anchorfs(t, env, "mount", full, "--background"); r.code == 0 || !strings.Contains(r.err, "is not empty") || !strings.Contains(r.err, "--allow-non-empty") {
+		t.Fatalf("a mount over a folder that is not empty: %+v", r)
+	}
+	mnt := mountBackground(t, env)
+	if err := os.WriteFile(mnt+"/kept.txt", []byte("kept"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// unmount returns once the mount has flushed and gone.
+	if r := anchorfs(t, env, "unmount", mnt); r.code != 0 {
+		t.Fatalf("unmount: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(homeOf(env), "mount.sock")); !os.IsNotExist(err) {
+		t.Fatal("unmount returned before the mount process was gone")
+	}
+	if r := anchorfs(t, env, "unmount", mnt); r.code != 1 || !strings.Contains(r.err, "not an anchorfs mount") {
+		t.Fatalf("unmount of a folder: %+v", r)
+	}
+
+	if r := anchorfs(t, env, "mount", full, "--background", "--allow-non-empty", "--read-only"); r.code != 0 {
+		t.Fatalf("mount --allow-non-empty --read-only: %+v", r)
+	}
+	t.Cleanup(func() { unmountAndWait(t, env, full) })
+	if b, err := os.ReadFile(full + "/kept.txt"); err != nil || string(b) != "kept" {
+		t.Fatalf("a read-only mount's read: %q %v", b, err)
+	}
+	err := os.WriteFile(full+"/new.txt", []byte("x"), 0o644)
+	if err == nil || !strings.Contains(err.Error(), "read-only file system") {
+		t.Fatalf("a write into a read-only mount: %v", err)
+	}
+	mustRun(t, env, "unmount", full)
+	if b, err := os.ReadFile(full + "/mine.txt"); err != nil || string(b) != "not the volume's" {
+		t.Fatalf("the folder's own file after the mount: %q %v", b, err)
+	}
+	if n := len(auditRows(t, env, "--path", "/kept.txt", "--action", "read")); n != 1 {
+		t.Fatalf("%d reads through the read-only mount on the ledger", n)
+	}
+}
