@@ -196,6 +196,14 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, r.code, r.err)
 		}
 	}
+	// A usage error names the help of its own command.
+	if r := anchorfs(t, nil, "transfer", "x"); r.code != 2 || !strings.Contains(r.err, "Run 'anchorfs transfer --help'") {
+		t.Errorf("transfer x: %+v", r)
+	}
+	env := newHome(t, "")
+	if r := anchorfs(t, env, "ledger", "blocks", "--from", "9999"); r.code != 2 || !strings.Contains(r.err, "past the ledger's head") {
+		t.Errorf("ledger blocks --from past the head: %+v", r)
+	}
 }
 
 // TestHelpHasExamples: every command documents itself with an example.

@@ -35,6 +35,9 @@ func TestTheConventionsOfMountTools(t *testing.T) {
 	if err := os.WriteFile(mnt+"/kept.txt", []byte("kept"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if r := anchorfs(t, env, "mount", t.TempDir()); r.code != 1 || !strings.Contains(r.err, "mounted at "+mnt+" already") {
+		t.Fatalf("a second mount of one home: %+v", r)
+	}
 	// unmount returns once the mount has flushed and gone.
 	if r := anchorfs(t, env, "unmount", mnt); r.code != 0 {
 		t.Fatalf("unmount: %+v", r)

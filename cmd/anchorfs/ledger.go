@@ -64,6 +64,9 @@ func newLedgerCmd() *cobra.Command {
 			}
 			defer done()
 			from, _ := cmd.Flags().GetUint64("from")
+			if info, err := l.Info(context.Background()); err == nil && from >= info.Height {
+				return usageError{fmt.Errorf("--from %d is past the ledger's head: it has blocks 0 to %d", from, info.Height-1)}
+			}
 			asJSON, _ := cmd.Flags().GetBool("json")
 			w := cmd.OutOrStdout()
 			enc := json.NewEncoder(w)

@@ -26,7 +26,7 @@ func main() {
 func run(args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return 0
 	}
@@ -37,7 +37,7 @@ func run(args []string) int {
 		return 1
 	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"):
 		fmt.Fprintf(os.Stderr, "anchorfs: %v\n", err)
-		fmt.Fprintln(os.Stderr, "Run 'anchorfs --help' for usage.")
+		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return 2
 	}
 	fmt.Fprintf(os.Stderr, "anchorfs: %v\n", err)

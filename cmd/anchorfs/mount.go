@@ -106,6 +106,11 @@ func runMount(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("mount point %s is not empty (%s, ...): mount on an empty folder, or pass --allow-non-empty to hide its files under the mount", dir, entries[0].Name())
 		}
 	}
+	if c := dialMount(s); c != nil && os.Getenv(backgroundChild) == "" {
+		if info, err := c.info(); err == nil {
+			return fmt.Errorf("this home's volume is mounted at %s already (anchorfs unmount %s first, or use another --home)", info.Mountpoint, info.Mountpoint)
+		}
+	}
 	if os.Getenv(backgroundChild) == "" && s.v.GetBool("background") {
 		return mountInBackground(s, dir)
 	}
