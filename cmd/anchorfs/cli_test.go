@@ -204,6 +204,13 @@ func TestUsageErrors(t *testing.T) {
 	if r := anchorfs(t, env, "ledger", "blocks", "--from", "9999"); r.code != 2 || !strings.Contains(r.err, "past the ledger's head") {
 		t.Errorf("ledger blocks --from past the head: %+v", r)
 	}
+	// An unknown setting in config.yaml is a warning; a known flag's is not.
+	cfg := filepath.Join(homeOf(env), "config.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, []byte("\nnoatime: true\ncolour: blue\n")...), 0o600)
+	if r := anchorfs(t, env, "info"); r.code != 0 || !strings.Contains(r.err, `unknown setting "colour"`) || strings.Contains(r.err, "noatime") {
+		t.Errorf("info with an unknown setting: %+v", r)
+	}
 }
 
 // TestHelpHasExamples: every command documents itself with an example.

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -51,8 +53,37 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 		if err := v.ReadInConfig(); err != nil {
 			return nil, fmt.Errorf("config file %s is corrupt: %v", path, err)
 		}
+		for _, k := range unknownKeys(cmd.Root(), v.AllKeys()) {
+			fmt.Fprintf(os.Stderr, "anchorfs: warning: %s: unknown setting %q, ignored\n", path, k)
+		}
 	}
 	return s, nil
+}
+
+// unknownKeys are the keys of a config file that are neither the home's
+// settings nor any command's flag (dashes or underscores alike).
+func unknownKeys(root *cobra.Command, keys []string) []string {
+	known := map[string]bool{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[home.Config]()) {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		known[name] = true
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { known[strings.ReplaceAll(f.Name, "-", "_")] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { known[strings.ReplaceAll(f.Name, "-", "_")] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	var out []string
+	for _, k := range keys {
+		if top, _, _ := strings.Cut(k, "."); !known[strings.ReplaceAll(top, "-", "_")] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // loadVolumeSettings is loadSettings for a command on the home's volume: a
