@@ -6,10 +6,27 @@ DEMO_REMOTE ?= $(HOME)/.anchorfs-demo-remote
 MNT      ?= $(CURDIR)/mnt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build run test lint bench fuzz fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric bench-audit
+.PHONY: build man install run test lint bench fuzz fuse3 clean network-up network-down network-deploy test-fabric test-fabric-failover bench-fabric bench-audit
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/anchorfs
+
+# A man page per command, from the commands themselves.
+man: build
+	rm -rf man && $(BIN) man man
+
+# The binary, its man pages, shell completions and mount(8)'s helper
+# (mount -t fuse.anchorfs, fstab lines); DESTDIR and PREFIX as usual.
+PREFIX ?= /usr/local
+install: man
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/anchorfs
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)/sbin
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	ln -sf $(PREFIX)/bin/anchorfs $(DESTDIR)/sbin/mount.fuse.anchorfs
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/anchorfs
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_anchorfs
+	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/anchorfs.fish
 
 # fusermount3 lets non-root users mount; as root anchorfs mounts without it.
 fuse3:
@@ -55,7 +72,7 @@ bench-audit:
 	$(GO) test -run '^$$' -bench '^BenchmarkAuditQueries$$' -benchtime 10x ./chaincode
 
 clean:
-	rm -rf bin
+	rm -rf bin man
 
 # The Fabric test network (Fabric's binaries from FABRIC_BIN or PATH; docs/FABRIC.md).
 network-up: build

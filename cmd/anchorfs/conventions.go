@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
 )
 
 func newCompletionCmd(root *cobra.Command) *cobra.Command {
@@ -134,4 +135,21 @@ func unmount(dir string, lazy bool) error {
 		return fmt.Errorf("unmounting %s: %s", dir, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+func newManCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:     "man DIR",
+		Short:   "Write a man page of every command into DIR (make man)",
+		Example: `  anchorfs man man/ && man man/anchorfs-mount.1`,
+		Hidden:  true,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
+			root.DisableAutoGenTag = true
+			return doc.GenManTree(root, &doc.GenManHeader{Title: "ANCHORFS", Section: "1", Source: versionLine()}, args[0])
+		},
+	}
 }

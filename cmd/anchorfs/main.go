@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,11 +21,29 @@ type findingsError struct{ n int }
 func (e findingsError) Error() string { return fmt.Sprintf("%d problems found", e.n) }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	args := os.Args[1:]
+	if filepath.Base(os.Args[0]) == mountHelperName {
+		if os.Getenv("HOME") == "" { // mount(8) runs helpers without one
+			if u, err := user.Current(); err == nil {
+				os.Setenv("HOME", u.HomeDir)
+			}
+		}
+		var err error
+		if args, err = mountHelperArgs(args); err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			os.Exit(2)
+		}
+	}
+	os.Exit(run(args))
 }
+
+// commandLine is the command line run executes (after mount(8)'s helper
+// call is translated), for a mount that runs itself again in the background.
+var commandLine []string
 
 // run executes the command line and returns the exit status.
 func run(args []string) int {
+	commandLine = args
 	root := newRootCmd()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
@@ -69,7 +89,7 @@ Settings come from flags, then ANCHORFS_* environment variables, then HOME/confi
 	root.AddCommand(newInitCmd(), newMountCmd(), newSyncCmd(), newInfoCmd(), newIdentityCmd(),
 		newVerifyCmd(), newGCCmd(), newUpgradeCmd(), newVersionCmd(), newLedgerCmd(), newAuditCmd(), newChaincodeCmd(),
 		newShareCmd(), newRevokeCmd(), newGrantsCmd(), newJoinCmd(), newNodesCmd(), newScrubCmd(), newRepairCmd(), newRemoteCmd(), newReshardCmd(),
-		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd(), newUnmountCmd(), newCompletionCmd(root))
+		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd(), newUnmountCmd(), newCompletionCmd(root), newManCmd(root))
 	var fix func(c *cobra.Command)
 	fix = func(c *cobra.Command) {
 		c.SilenceUsage = true

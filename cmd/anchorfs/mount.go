@@ -272,7 +272,7 @@ func mountInBackground(s *settings, dir string) error {
 		return err
 	}
 	var args []string
-	for _, a := range os.Args[1:] {
+	for _, a := range commandLine {
 		if a != "--background" && a != "--background=true" {
 			args = append(args, a)
 		}
