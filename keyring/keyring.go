@@ -115,29 +115,60 @@ func (id *Identity) save(dir string, passphrase []byte) error {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
-	plain, _ := json.Marshal(secrets{X25519: id.x25519.String(), Ed25519: id.signing.Seed()})
-	content := plain
-	if len(passphrase) > 0 {
-		r, err := age.NewScryptRecipient(string(passphrase))
-		if err != nil {
-			return err
-		}
-		r.SetWorkFactor(scryptWorkFactor)
-		var b bytes.Buffer
-		w, err := age.Encrypt(&b, r)
-		if err != nil {
-			return err
-		}
-		w.Write(plain)
-		if err := w.Close(); err != nil {
-			return err
-		}
-		content = b.Bytes()
+	content, err := id.sealed(passphrase)
+	if err != nil {
+		return err
 	}
 	if err := writeAtomic(filepath.Join(dir, identityFile), content, 0o600); err != nil {
 		return err
 	}
 	return writeAtomic(filepath.Join(dir, publicFile), []byte(id.Public().String()+"\n"), 0o644)
+}
+
+// sealed is the identity file's content: the secret keys, as an age file
+// encrypted to an scrypt recipient of passphrase (plain JSON when empty).
+func (id *Identity) sealed(passphrase []byte) ([]byte, error) {
+	plain, _ := json.Marshal(secrets{X25519: id.x25519.String(), Ed25519: id.signing.Seed()})
+	if len(passphrase) == 0 {
+		return plain, nil
+	}
+	r, err := age.NewScryptRecipient(string(passphrase))
+	if err != nil {
+		return nil, err
+	}
+	r.SetWorkFactor(scryptWorkFactor)
+	var b bytes.Buffer
+	w, err := age.Encrypt(&b, r)
+	if err != nil {
+		return nil, err
+	}
+	w.Write(plain)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Export is a backup of the identity: the identity file's format,
+// protected by passphrase, which may not be empty.
+func (id *Identity) Export(passphrase []byte) ([]byte, error) {
+	if len(passphrase) == 0 {
+		return nil, errors.New("an export needs a passphrase: it holds the secret keys")
+	}
+	return id.sealed(passphrase)
+}
+
+// Import restores an export into dir, protected by newPassphrase; it
+// refuses to overwrite an identity dir holds already.
+func Import(dir string, export, passphrase, newPassphrase []byte) (*Identity, error) {
+	if Exists(dir) {
+		return nil, fmt.Errorf("keyring %s already holds an identity; importing would replace it", dir)
+	}
+	id, err := open(export, passphrase, "the export")
+	if err != nil {
+		return nil, err
+	}
+	return id, id.save(dir, newPassphrase)
 }
 
 // writeAtomic writes a file through a temporary name, fsyncing file and folder.
@@ -177,34 +208,43 @@ func Load(dir string, passphrase []byte) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
+	return open(b, passphrase, "keyring "+dir)
+}
+
+// open reads an identity file's content (what names it, for errors).
+func open(b, passphrase []byte, what string) (*Identity, error) {
 	plain := b
 	if bytes.HasPrefix(b, []byte(ageHeader)) {
 		si, err := age.NewScryptIdentity(string(passphrase))
 		if err != nil {
-			return nil, fmt.Errorf("%w for keyring %s", ErrWrongPassphrase, dir)
+			return nil, fmt.Errorf("%w for %s", ErrWrongPassphrase, what)
 		}
 		r, err := age.Decrypt(bytes.NewReader(b), si)
 		if err != nil {
 			var noMatch *age.NoIdentityMatchError
 			if errors.As(err, &noMatch) {
-				return nil, fmt.Errorf("%w for keyring %s", ErrWrongPassphrase, dir)
+				return nil, fmt.Errorf("%w for %s", ErrWrongPassphrase, what)
 			}
-			return nil, fmt.Errorf("keyring %s is damaged: %v", dir, err)
+			return nil, fmt.Errorf("%s is damaged: %v", what, err)
 		}
 		if plain, err = io.ReadAll(r); err != nil {
-			return nil, fmt.Errorf("keyring %s is damaged: %v", dir, err)
+			return nil, fmt.Errorf("%s is damaged: %v", what, err)
 		}
 	}
 	var s secrets
 	if err := json.Unmarshal(plain, &s); err != nil || len(s.Ed25519) != ed25519.SeedSize {
-		return nil, fmt.Errorf("keyring %s is damaged: the identity file is not readable", dir)
+		return nil, fmt.Errorf("%s is damaged: the identity is not readable", what)
 	}
 	x, err := age.ParseX25519Identity(s.X25519)
 	if err != nil {
-		return nil, fmt.Errorf("keyring %s is damaged: %v", dir, err)
+		return nil, fmt.Errorf("%s is damaged: %v", what, err)
 	}
 	return &Identity{x25519: x, signing: ed25519.NewKeyFromSeed(s.Ed25519)}, nil
 }
+
+// Save writes id into the keyring dir, protected by passphrase (empty: by
+// file mode only), replacing what it held.
+func Save(id *Identity, dir string, passphrase []byte) error { return id.save(dir, passphrase) }
 
 // ChangePassphrase re-protects the identity in dir with a new passphrase.
 func ChangePassphrase(dir string, old, new []byte) error {

@@ -147,7 +147,7 @@ func trimNewline(b []byte) []byte {
 }
 
 func newIdentityCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "identity",
 		Short: "Print your public identity (creating it on first use)",
 		Long: `identity prints this home's public identity: the one line to give to someone who wants
@@ -173,6 +173,8 @@ identity is always the last line of the output.`,
 			return nil
 		},
 	}
+	c.AddCommand(newIdentityExportCmd(), newIdentityImportCmd())
+	return c
 }
 
 func newVerifyCmd() *cobra.Command {

@@ -89,7 +89,7 @@ Settings come from flags, then ANCHORFS_* environment variables, then HOME/confi
 	root.AddCommand(newInitCmd(), newMountCmd(), newSyncCmd(), newInfoCmd(), newIdentityCmd(),
 		newVerifyCmd(), newGCCmd(), newUpgradeCmd(), newVersionCmd(), newLedgerCmd(), newAuditCmd(), newChaincodeCmd(),
 		newShareCmd(), newRevokeCmd(), newGrantsCmd(), newJoinCmd(), newNodesCmd(), newScrubCmd(), newRepairCmd(), newRemoteCmd(), newReshardCmd(),
-		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd(), newUnmountCmd(), newCompletionCmd(root), newManCmd(root))
+		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd(), newUnmountCmd(), newCompletionCmd(root), newManCmd(root), newPasswdCmd())
 	var fix func(c *cobra.Command)
 	fix = func(c *cobra.Command) {
 		c.SilenceUsage = true

@@ -161,7 +161,7 @@ func prompt(question string) ([]byte, error) {
 func (s *settings) loadIdentity() (*keyring.Identity, error) {
 	dir := s.home.KeyringDir()
 	if !keyring.Exists(dir) {
-		return nil, fmt.Errorf("no identity in %s: run `anchorfs init` or `anchorfs identity`", s.home.Dir)
+		return nil, fmt.Errorf("no identity in %s: restore yours from a backup with `anchorfs identity import BACKUP` (a new identity, made by `anchorfs init` or `anchorfs identity`, cannot open volumes made with the old one)", s.home.Dir)
 	}
 	protected, err := keyring.IsProtected(dir)
 	if err != nil {
