@@ -132,6 +132,14 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(mb, "private")); !os.IsNotExist(err) {
 		t.Fatalf("an unshared folder shows to the grantee: %v", err)
 	}
+	for _, p := range []string{"finance", "finance/q1.txt", "projects"} {
+		if st, err := os.Stat(filepath.Join(mb, p)); err != nil || st.Mode().Perm()&0o222 != 0 {
+			t.Fatalf("%s in the grantee's mount shows writable: %v %v", p, st.Mode(), err)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(mb, "projects/acme/plan.txt")); err != nil || st.Mode().Perm()&0o200 == 0 {
+		t.Fatalf("a file of a read-write share shows read-only: %v %v", st.Mode(), err)
+	}
 	if out, ok := sh(`echo more >> ` + mb + `/finance/q1.txt`); ok || !strings.Contains(out, "Permission denied") {
 		t.Fatalf("a write into a read-only share: %q", out)
 	}

@@ -138,6 +138,11 @@ func (v *Volume) attrLocked(n *Node) Attr {
 	case format.TypeDir:
 		a.Size, a.Nlink = 4096, v.dirLinks(n)
 	}
+	if n.synthetic || n.dom.readOnly {
+		// What this user may not change shows so: a read-only share, and a
+		// grantee's folders above its shares.
+		a.Mode &^= 0o222
+	}
 	return a
 }
 
