@@ -49,8 +49,12 @@ func TestTheConventionsOfMountTools(t *testing.T) {
 		t.Fatalf("unmount of a folder: %+v", r)
 	}
 
-	if r := anchorfs(t, env, "mount", full, "--background", "--allow-non-empty", "--read-only"); r.code != 0 {
+	logFile := filepath.Join(t.TempDir(), "ro.log")
+	if r := anchorfs(t, env, "mount", full, "--background", "--allow-non-empty", "--read-only", "--log-file", logFile); r.code != 0 {
 		t.Fatalf("mount --allow-non-empty --read-only: %+v", r)
+	}
+	if !strings.Contains(readFile(t, logFile), "mounted at "+full) {
+		t.Fatal("--log-file has no log")
 	}
 	t.Cleanup(func() { unmountAndWait(t, env, full) })
 	if b, err := os.ReadFile(full + "/kept.txt"); err != nil || string(b) != "kept" {

@@ -42,7 +42,7 @@ restored from an old copy) is refused: nothing is mounted and the mount exits 1.
 --allow-rollback mounts it read-only instead, to look at what it holds.
 
 --allow-other lets other local users in, under the kernel's ordinary permission checks.
---read-only serves the volume read-only (writes fail with EROFS; reads are still on the
+--log-file writes the log to another file than HOME/mount.log. --read-only serves the volume read-only (writes fail with EROFS; reads are still on the
 ledger). A mount point that is not empty is refused, as rclone does, unless
 --allow-non-empty: its files would be hidden under the mount.`,
 		Example: `  anchorfs mount ~/Vault
@@ -56,6 +56,7 @@ ledger). A mount point that is not empty is refused, as rclone does, unless
 	c.Flags().Bool("allow-rollback", false, "mount a remote rolled back to an earlier state read-only, instead of refusing it")
 	c.Flags().Bool("debug", false, "log every FUSE request")
 	c.Flags().Bool("read-only", false, "serve the volume read-only")
+	c.Flags().String("log-file", "", "log to this file instead of HOME/mount.log")
 	c.Flags().Bool("allow-non-empty", false, "mount over a folder that is not empty (its files are hidden while mounted)")
 	c.Flags().Bool("noatime", false, "keep access times as they are (by default reads renew them as relatime does)")
 	return c
@@ -127,7 +128,7 @@ func runMount(cmd *cobra.Command, args []string) error {
 		// A foreground mount logs to the terminal and to HOME/mount.log: when
 		// the terminal goes (closed, or a pipe whose reader left), the log
 		// goes on in the file.
-		f, err := os.OpenFile(s.home.LogPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		f, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}
@@ -277,7 +278,7 @@ func mountInBackground(s *settings, dir string) error {
 			args = append(args, a)
 		}
 	}
-	logPath := s.home.LogPath()
+	logPath := s.logPath()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err

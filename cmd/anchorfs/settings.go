@@ -216,3 +216,14 @@ func (s *settings) ensureIdentity(stderr *os.File) (*keyring.Identity, bool, err
 	id, err := keyring.Create(dir, pass)
 	return id, true, err
 }
+
+// logPath is where a mount logs: --log-file, or HOME/mount.log.
+func (s *settings) logPath() string {
+	if p := s.v.GetString("log-file"); p != "" {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+		return p
+	}
+	return s.home.LogPath()
+}
