@@ -212,11 +212,22 @@ func (c *PolicyContract) Grant(ctx contractapi.TransactionContextInterface, volu
 	}
 	g := wire.Grant{Volume: volume, Domain: domain, Path: path, GranteeKey: granteeKey, GranteeID: keyID, Recipient: recipient, Rights: rights,
 		Keys: wrapped, Epoch: epoch, GrantedBy: actor, Time: now, TxID: ctx.GetStub().GetTxID()}
+	detail := map[string]string{"domain": domain, "grantee": keyID, "rights": rights, "epoch": strconv.FormatUint(uint64(epoch), 10)}
+	var old wire.Grant
+	if found, err := getJSON(ctx, keyGrant, []string{volume, domain, keyID}, &old); err != nil {
+		return nil, err
+	} else if found {
+		// The grant it replaces stays, in the history (its keys dropped).
+		old.Replaced, old.Keys = now, []byte{}
+		if err := putJSON(ctx, keyGrantHistory, []string{volume, domain, keyID, now.Format(timeKey)}, old); err != nil {
+			return nil, err
+		}
+		detail["replaces"] = old.Rights
+	}
 	if err := putJSON(ctx, keyGrant, []string{volume, domain, keyID}, g); err != nil {
 		return nil, err
 	}
-	if err := putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "grant", Volume: volume,
-		Detail: map[string]string{"domain": domain, "grantee": keyID, "rights": rights, "epoch": strconv.FormatUint(uint64(epoch), 10)}}); err != nil {
+	if err := putEvent(ctx, 0, wire.Event{Time: now, Actor: actor, Action: "grant", Volume: volume, Detail: detail}); err != nil {
 		return nil, err
 	}
 	return &wire.PolicyOutcome{Status: wire.StatusGranted}, nil
@@ -282,6 +293,43 @@ func (c *PolicyContract) Grants(ctx contractapi.TransactionContextInterface, vol
 		}
 	}
 	return mine, nil
+}
+
+// GrantHistory returns the grants of a volume (of one domain, unless "")
+// that later grants to the same key replaced, oldest first, as Grants
+// answers: all to the owner, its own to a grantee.
+func (c *PolicyContract) GrantHistory(ctx contractapi.TransactionContextInterface, volume, domain string) ([]wire.Grant, error) {
+	if err := checkVolumeDomain(volume, domain); err != nil {
+		return nil, err
+	}
+	r, err := reader(ctx, volume)
+	if err != nil {
+		return nil, err
+	}
+	attrs := []string{volume}
+	if domain != "" {
+		attrs = append(attrs, domain)
+	}
+	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyGrantHistory, attrs)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := []wire.Grant{}
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		var g wire.Grant
+		if err := json.Unmarshal(kv.Value, &g); err != nil {
+			return nil, fmt.Errorf("stored grant is corrupt: %w", err)
+		}
+		if r.owner || g.GranteeID == r.granteeID {
+			out = append(out, g)
+		}
+	}
+	return out, nil
 }
 
 // Join binds the caller to a grantee key that holds a grant on the volume.

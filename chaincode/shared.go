@@ -25,7 +25,9 @@ const (
 
 	keyVolume = "volume" // volume~volume: the volume's owner
 	keyGrant  = "grant"  // grant~volume~domain~keyid: a grantee's rights on a shared folder
-	keyMember = "member" // member~volume~actor: the grantee key an actor joined with
+	// granthist~volume~domain~keyid~time: a grant a later one replaced
+	keyGrantHistory = "granthist"
+	keyMember       = "member" // member~volume~actor: the grantee key an actor joined with
 )
 
 var (

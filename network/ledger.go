@@ -142,6 +142,8 @@ type Ledger interface {
 	Revoke(ctx context.Context, volume, domain, granteeKey string) error
 	// Grants lists a volume's grants (domain "" for all), revoked ones included.
 	Grants(ctx context.Context, volume, domain string) ([]Grant, error)
+	// GrantHistory lists the grants later grants to the same key replaced.
+	GrantHistory(ctx context.Context, volume, domain string) ([]Grant, error)
 	// Join binds the caller to a grantee key, proving it holds the key's private half.
 	Join(ctx context.Context, volume, granteeKey, signature string) error
 	// SetNodes makes nodes the volume's storage nodes (ErrDenied but for

@@ -153,6 +153,9 @@ type Grant struct {
 	Revoked   bool      `json:"revoked,omitempty" metadata:",optional"`
 	RevokedAt time.Time `json:"revokedAt,omitempty" metadata:",optional"`
 	RevokedBy string    `json:"revokedBy,omitempty" metadata:",optional"`
+	// Replaced is when a later grant to the same key on the same folder
+	// replaced this one (GrantHistory).
+	Replaced time.Time `json:"replaced,omitzero" metadata:",optional"`
 }
 
 // Grant rights.

@@ -139,12 +139,26 @@ func policyOp(ctx context.Context, o *home.Opened, req policyRequest, progress f
 	owner := sharing.Owner{Volume: o.Volume, Ledger: o.Ledger, Me: o.Identity}
 	switch req.Op {
 	case "share":
-		if _, err := owner.Share(ctx, req.Path, grantee, req.ReadOnly, progress); err != nil {
-			return "", err
-		}
 		rights := "rw"
 		if req.ReadOnly {
 			rights = "ro"
+		}
+		before := ""
+		if gs, err := o.Ledger.Grants(ctx, o.Volume.ID(), ""); err == nil {
+			for _, g := range gs {
+				if p, err := o.Identity.OpenText(g.Path); err == nil && p == req.Path && g.GranteeID == grantee.KeyID() && !g.Revoked {
+					before = g.Rights
+				}
+			}
+		}
+		if _, err := owner.Share(ctx, req.Path, grantee, req.ReadOnly, progress); err != nil {
+			return "", err
+		}
+		switch {
+		case before == rights:
+			return fmt.Sprintf("%s already had %s on %s: granted again (the earlier grant is in grants --all)", grantee.KeyID(), rightsName(rights), req.Path), nil
+		case before != "":
+			return fmt.Sprintf("changed %s on %s from %s to %s (the earlier grant is in grants --all)", grantee.KeyID(), req.Path, rightsName(before), rightsName(rights)), nil
 		}
 		ledger := o.Config.Ledger
 		if strings.HasPrefix(ledger, "fabric:") {
@@ -203,15 +217,25 @@ folders at or under it.`,
 				return err
 			}
 			all, _ := cmd.Flags().GetBool("all")
+			if all {
+				replaced, err := l.GrantHistory(context.Background(), c.Volume, "")
+				if err != nil {
+					return err
+				}
+				grants = append(grants, replaced...)
+			}
 			under := "/"
 			if len(args) == 1 {
 				under = path.Clean("/" + args[0])
 			}
-			sort.Slice(grants, func(i, j int) bool {
+			sort.SliceStable(grants, func(i, j int) bool {
 				if grants[i].Path != grants[j].Path {
 					return grants[i].Path < grants[j].Path
 				}
-				return grants[i].GranteeID < grants[j].GranteeID
+				if grants[i].GranteeID != grants[j].GranteeID {
+					return grants[i].GranteeID < grants[j].GranteeID
+				}
+				return grants[i].Time.Before(grants[j].Time)
 			})
 			id, err := s.loadIdentity()
 			if err != nil {
@@ -229,7 +253,10 @@ folders at or under it.`,
 					continue
 				}
 				state := "active"
-				if g.Revoked {
+				switch {
+				case !g.Replaced.IsZero():
+					state = "replaced " + g.Replaced.Local().Format(time.DateTime)
+				case g.Revoked:
 					if !all {
 						continue
 					}
@@ -241,7 +268,7 @@ folders at or under it.`,
 			return tw.Flush()
 		},
 	}
-	c.Flags().Bool("all", false, "include revoked grants")
+	c.Flags().Bool("all", false, "include revoked grants, and those later grants replaced")
 	return c
 }
 

@@ -387,4 +387,16 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	if count["grant"] != 4 || count["revoke"] != 2 || count["join"] != 2 || count["denied"] < 5 || count["register"] != 1 {
 		t.Fatalf("audit actions: %v", count)
 	}
+
+	// Sharing again says what changes, and keeps the grant it replaces.
+	if out := mustRun(t, alice, "share", "/finance", bobID); !strings.Contains(out, "from read-only to read-write") {
+		t.Fatalf("a read-only share made read-write: %s", out)
+	}
+	history := mustRun(t, alice, "grants", "/finance", "--all")
+	if !strings.Contains(history, "replaced") || !strings.Contains(history, "read-only") || !strings.Contains(history, "active") {
+		t.Fatalf("grants --all after the change:\n%s", history)
+	}
+	if strings.Contains(mustRun(t, alice, "grants", "/finance"), "replaced") {
+		t.Fatal("grants without --all lists a replaced grant")
+	}
 }

@@ -234,6 +234,13 @@ func (c Client) Grants(ctx context.Context, volume, domain string) ([]network.Gr
 	return out, err
 }
 
+// GrantHistory lists a volume's grants that later ones replaced.
+func (c Client) GrantHistory(ctx context.Context, volume, domain string) ([]network.Grant, error) {
+	out := []network.Grant{}
+	err := c.evaluate(ctx, &out, "Policy:GrantHistory", volume, domain)
+	return out, err
+}
+
 // Join binds the caller to a grantee key; signature is the key's signature
 // over wire.JoinMessage, unpadded base64url. A key without a grant is ErrDenied.
 func (c Client) Join(ctx context.Context, volume, granteeKey, signature string) error {

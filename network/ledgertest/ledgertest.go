@@ -211,6 +211,17 @@ func Run(t *testing.T, p Parties) {
 				t.Fatal(err)
 			}
 		}
+		// Granted again, read-only first: the first grant stays in the history.
+		again := network.Grant{Volume: vol, Domain: ro, Path: "/ro", GranteeKey: key, Rights: wire.RightsReadOnly, Keys: []byte{3}, Epoch: 1}
+		if err := p.Owner.Grant(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := p.Owner.GrantHistory(ctx, vol, ro); err != nil || len(h) != 1 || h[0].Replaced.IsZero() || h[0].Rights != wire.RightsReadOnly {
+			t.Fatalf("the grant history: %+v %v", h, err)
+		}
+		if _, err := p.Stranger.GrantHistory(ctx, vol, ""); !errors.Is(err, network.ErrDenied) {
+			t.Fatalf("a stranger's grant history: %v", err)
+		}
 		sig := base64.RawURLEncoding.EncodeToString(p.GranteeKey.Sign(wire.JoinMessage(vol, p.Grantee.Actor())))
 		if err := p.Stranger.Join(ctx, vol, key, sig); err == nil {
 			t.Fatal("a join signed for another actor was accepted")
