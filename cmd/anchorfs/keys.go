@@ -112,7 +112,7 @@ you included, can open the volumes they made. ` + "`identity import`" + ` restor
 			if err != nil {
 				return fmt.Errorf("backup: %w (it is never overwritten)", err)
 			}
-			if _, err := f.Write(b); err == nil {
+			if _, err = f.Write(b); err == nil {
 				err = f.Sync()
 			}
 			if cerr := f.Close(); err == nil {
