@@ -107,13 +107,17 @@ func isAnchorfsMount(dir string) bool {
 	return false
 }
 
+// mntDetach is Linux's MNT_DETACH (umount -l), which the syscall package
+// does not name on other systems.
+const mntDetach = 0x2
+
 // unmount unmounts dir: directly as root, else through fusermount3 (or
 // umount on macOS).
 func unmount(dir string, lazy bool) error {
 	if os.Geteuid() == 0 && !isDarwin() {
 		flags := 0
 		if lazy {
-			flags = syscall.MNT_DETACH
+			flags = mntDetach
 		}
 		if err := syscall.Unmount(dir, flags); err != nil {
 			if errors.Is(err, syscall.EBUSY) {
