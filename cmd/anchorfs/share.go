@@ -196,7 +196,7 @@ func newGrantsCmd() *cobra.Command {
 of their identity), rights, key epoch, when and by whom, and whether revoked. PATH keeps the
 folders at or under it.`,
 		Example: `  anchorfs grants
-  anchorfs grants /projects --all`,
+  anchorfs grants /projects --all --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := loadSettings(cmd)
@@ -228,6 +228,16 @@ folders at or under it.`,
 			if len(args) == 1 {
 				under = path.Clean("/" + args[0])
 			}
+			id, err := s.loadIdentity()
+			if err != nil {
+				return err
+			}
+			for i := range grants {
+				if grants[i].Path, err = id.OpenText(grants[i].Path); err != nil {
+					grants[i].Path = "(sealed for others)"
+				}
+			}
+			// By folder (once its label is opened), grantee, then time.
 			sort.SliceStable(grants, func(i, j int) bool {
 				if grants[i].Path != grants[j].Path {
 					return grants[i].Path < grants[j].Path
@@ -237,14 +247,32 @@ folders at or under it.`,
 				}
 				return grants[i].Time.Before(grants[j].Time)
 			})
-			id, err := s.loadIdentity()
-			if err != nil {
-				return err
-			}
-			for i := range grants {
-				if grants[i].Path, err = id.OpenText(grants[i].Path); err != nil {
-					grants[i].Path = "(sealed for others)"
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				type row struct {
+					Folder    string     `json:"folder"`
+					Grantee   string     `json:"grantee"`
+					Rights    string     `json:"rights"`
+					Epoch     uint32     `json:"epoch"`
+					Granted   time.Time  `json:"granted"`
+					GrantedBy string     `json:"grantedBy"`
+					Revoked   *time.Time `json:"revoked,omitempty"`
+					Replaced  *time.Time `json:"replaced,omitempty"`
 				}
+				rows := []row{}
+				for _, g := range grants {
+					if under != "/" && g.Path != under && !strings.HasPrefix(g.Path, under+"/") || g.Revoked && !all {
+						continue
+					}
+					r := row{Folder: g.Path, Grantee: g.GranteeID, Rights: rightsName(g.Rights), Epoch: g.Epoch, Granted: g.Time, GrantedBy: g.GrantedBy}
+					if g.Revoked {
+						r.Revoked = &g.RevokedAt
+					}
+					if !g.Replaced.IsZero() {
+						r.Replaced = &g.Replaced
+					}
+					rows = append(rows, r)
+				}
+				return writeJSON(cmd.OutOrStdout(), rows)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "FOLDER\tGRANTEE\tRIGHTS\tEPOCH\tGRANTED\tSTATE")
@@ -269,6 +297,7 @@ folders at or under it.`,
 		},
 	}
 	c.Flags().Bool("all", false, "include revoked grants, and those later grants replaced")
+	c.Flags().Bool("json", false, "print a JSON array: folder, grantee, rights, epoch, granted, grantedBy, revoked, replaced")
 	return c
 }
 

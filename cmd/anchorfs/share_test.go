@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/keyring"
@@ -398,5 +399,13 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 	}
 	if strings.Contains(mustRun(t, alice, "grants", "/finance"), "replaced") {
 		t.Fatal("grants without --all lists a replaced grant")
+	}
+	var rows []struct {
+		Folder, Rights string
+		Replaced       *time.Time
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, alice, "grants", "/finance", "--all", "--json")), &rows); err != nil || len(rows) != 2 ||
+		rows[0].Replaced == nil || rows[0].Rights != "read-only" || rows[1].Replaced != nil || rows[1].Folder != "/finance" {
+		t.Fatalf("grants --all --json: %+v %v", rows, err)
 	}
 }
