@@ -116,6 +116,21 @@ func (r *readAccess) event(e wire.Event) (bool, error) {
 	return false, nil
 }
 
+// grants keeps the grants the caller may read: all to the owner, its own
+// (revoked and replaced ones too) to a grantee.
+func (r *readAccess) grants(gs []wire.Grant) []wire.Grant {
+	if r.owner {
+		return gs
+	}
+	mine := []wire.Grant{}
+	for _, g := range gs {
+		if g.GranteeID == r.granteeID {
+			mine = append(mine, g)
+		}
+	}
+	return mine
+}
+
 // denied is the error for a record the caller may not read, the same
 // whether or not it exists.
 func (r *readAccess) denied(what string) error {
@@ -124,11 +139,17 @@ func (r *readAccess) denied(what string) error {
 
 // allGrants reads the grants of a volume (of one domain, unless "").
 func allGrants(ctx contractapi.TransactionContextInterface, volume, domain string) ([]wire.Grant, error) {
+	return grantsUnder(ctx, keyGrant, volume, domain)
+}
+
+// grantsUnder reads the grant records of a volume (of one domain, unless
+// "") kept under objectType: the grants, or their history.
+func grantsUnder(ctx contractapi.TransactionContextInterface, objectType, volume, domain string) ([]wire.Grant, error) {
 	attrs := []string{volume}
 	if domain != "" {
 		attrs = append(attrs, domain)
 	}
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyGrant, attrs)
+	it, err := ctx.GetStub().GetStateByPartialCompositeKey(objectType, attrs)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/anchorfs/anchorfs/chaincode/wire"
@@ -149,20 +148,9 @@ func events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]by
 	case q.Action != "":
 		index, attrs = keyEventByAction, []string{q.Volume, q.Action}
 	}
-	prefix, err := stub.CreateCompositeKey(index, attrs)
+	start, err := pageFrom(ctx, index, attrs, q.After, since)
 	if err != nil {
 		return nil, err
-	}
-	start := q.After
-	switch {
-	case start != "":
-		if !strings.HasPrefix(start, prefix) {
-			return nil, errors.New("after: not a page of this query")
-		}
-	case !since.IsZero():
-		if start, err = stub.CreateCompositeKey(index, append(attrs, since.UTC().Format(timeKey))); err != nil {
-			return nil, err
-		}
 	}
 	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(index, attrs, int32(limit), start)
 	if err != nil {

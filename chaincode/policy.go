@@ -283,16 +283,10 @@ func (c *PolicyContract) Grants(ctx contractapi.TransactionContextInterface, vol
 		return nil, err
 	}
 	grants, err := allGrants(ctx, volume, domain)
-	if err != nil || r.owner {
-		return grants, err
+	if err != nil {
+		return nil, err
 	}
-	mine := []wire.Grant{} // a grantee sees its own grants, revoked ones too
-	for _, g := range grants {
-		if g.GranteeID == r.granteeID {
-			mine = append(mine, g)
-		}
-	}
-	return mine, nil
+	return r.grants(grants), nil
 }
 
 // GrantHistory returns the grants of a volume (of one domain, unless "")
@@ -306,30 +300,11 @@ func (c *PolicyContract) GrantHistory(ctx contractapi.TransactionContextInterfac
 	if err != nil {
 		return nil, err
 	}
-	attrs := []string{volume}
-	if domain != "" {
-		attrs = append(attrs, domain)
-	}
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(keyGrantHistory, attrs)
+	history, err := grantsUnder(ctx, keyGrantHistory, volume, domain)
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
-	out := []wire.Grant{}
-	for it.HasNext() {
-		kv, err := it.Next()
-		if err != nil {
-			return nil, err
-		}
-		var g wire.Grant
-		if err := json.Unmarshal(kv.Value, &g); err != nil {
-			return nil, fmt.Errorf("stored grant is corrupt: %w", err)
-		}
-		if r.owner || g.GranteeID == r.granteeID {
-			out = append(out, g)
-		}
-	}
-	return out, nil
+	return r.grants(history), nil
 }
 
 // Join binds the caller to a grantee key that holds a grant on the volume.

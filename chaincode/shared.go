@@ -2,9 +2,11 @@ package chaincode
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
@@ -122,3 +124,24 @@ var indexMark = []byte{1}
 
 // timeKey sorts lexically in time order.
 const timeKey = "2006-01-02T15:04:05.000000000Z"
+
+// pageFrom is where a page of the time-ordered keys index~attrs~TIME~...
+// starts: after (a previous page's next, which must lie in that range),
+// else the first key at or after since, else the range's start ("").
+func pageFrom(ctx contractapi.TransactionContextInterface, index string, attrs []string, after string, since time.Time) (string, error) {
+	stub := ctx.GetStub()
+	switch {
+	case after != "":
+		prefix, err := stub.CreateCompositeKey(index, attrs)
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(after, prefix) {
+			return "", errors.New("after: not a page of this query")
+		}
+		return after, nil
+	case !since.IsZero():
+		return stub.CreateCompositeKey(index, append(attrs, since.UTC().Format(timeKey)))
+	}
+	return "", nil
+}

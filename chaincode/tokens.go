@@ -2,7 +2,6 @@ package chaincode
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -465,26 +464,17 @@ func (c *TokensContract) Usage(ctx contractapi.TransactionContextInterface, iden
 			return nil, wire.Errorf(wire.NotOperator, "only the ledger's operator may ask of another's charges")
 		}
 	}
-	stub := ctx.GetStub()
-	prefix, err := stub.CreateCompositeKey(keyCharge, []string{identity})
+	var from time.Time
+	if since != "" {
+		if from, err = time.Parse(time.RFC3339Nano, since); err != nil {
+			return nil, fmt.Errorf("since: %w", err)
+		}
+	}
+	start, err := pageFrom(ctx, keyCharge, []string{identity}, after, from)
 	if err != nil {
 		return nil, err
 	}
-	start := after
-	switch {
-	case start != "":
-		if len(start) < len(prefix) || start[:len(prefix)] != prefix {
-			return nil, errors.New("after: not a page of this query")
-		}
-	case since != "":
-		t, err := time.Parse(time.RFC3339Nano, since)
-		if err != nil {
-			return nil, fmt.Errorf("since: %w", err)
-		}
-		if start, err = stub.CreateCompositeKey(keyCharge, []string{identity, t.UTC().Format(timeKey)}); err != nil {
-			return nil, err
-		}
-	}
+	stub := ctx.GetStub()
 	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(keyCharge, []string{identity}, wire.MaxPage, start)
 	if err != nil {
 		return nil, err

@@ -246,15 +246,6 @@ func open(b, passphrase []byte, what string) (*Identity, error) {
 // file mode only), replacing what it held.
 func Save(id *Identity, dir string, passphrase []byte) error { return id.save(dir, passphrase) }
 
-// ChangePassphrase re-protects the identity in dir with a new passphrase.
-func ChangePassphrase(dir string, old, new []byte) error {
-	id, err := Load(dir, old)
-	if err != nil {
-		return err
-	}
-	return id.save(dir, new)
-}
-
 // Public returns the shareable half.
 func (id *Identity) Public() Public {
 	r := id.x25519.Recipient()

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,13 +15,11 @@ import (
 // (twice: to be sure of a new one); with none of them it says how to give it.
 func secretFrom(cmd *cobra.Command, flag, env, question string, twice bool) ([]byte, error) {
 	if file, _ := cmd.Flags().GetString(flag); file != "" {
-		f, err := os.Open(file)
+		p, err := firstLine(file)
 		if err != nil {
 			return nil, fmt.Errorf("--%s: %w", flag, err)
 		}
-		defer f.Close()
-		line, _ := bufio.NewReader(f).ReadString('\n')
-		return []byte(strings.TrimRight(line, "\r\n")), nil
+		return p, nil
 	}
 	if p, ok := os.LookupEnv(env); ok {
 		return []byte(p), nil

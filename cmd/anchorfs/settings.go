@@ -124,21 +124,28 @@ var errNoPassphrase = errors.New("the keyring is protected by a passphrase: give
 // ANCHORFS_PASSPHRASE (set but empty means the empty passphrase).
 func (s *settings) givenPassphrase() ([]byte, bool, error) {
 	if file := s.v.GetString("passphrase-file"); file != "" {
-		f, err := os.Open(file)
+		p, err := firstLine(file)
 		if err != nil {
 			return nil, false, fmt.Errorf("passphrase file: %w", err)
 		}
-		defer f.Close()
-		line, err := bufio.NewReader(f).ReadString('\n')
-		if err != nil && line == "" {
-			return []byte{}, true, nil
-		}
-		return []byte(strings.TrimRight(line, "\r\n")), true, nil
+		return p, true, nil
 	}
 	if p, ok := os.LookupEnv("ANCHORFS_PASSPHRASE"); ok {
 		return []byte(p), true, nil
 	}
 	return nil, false, nil
+}
+
+// firstLine is the first line of a file, without its line end: what a
+// passphrase file holds.
+func firstLine(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	return []byte(strings.TrimRight(line, "\r\n")), nil
 }
 
 // prompt asks on the terminal without echo.

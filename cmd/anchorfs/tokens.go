@@ -109,7 +109,7 @@ one the Fabric network's deploy named; anyone else is refused, and the refusal i
   anchorfs topup Org1MSP/0a1b2c3d4e5f60718293a4b5c6d7e8f9 12.5`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return tokenCall(cmd, args, func(l network.Ledger, to string, amount int64) error {
+			return tokenCall(cmd, args, false, func(l network.Ledger, to string, amount int64) error {
 				if err := l.Mint(context.Background(), to, amount); err != nil {
 					return err
 				}
@@ -131,7 +131,7 @@ balance pays again.`,
 		Example: `  anchorfs transfer Org2MSP/0a1b2c3d4e5f60718293a4b5c6d7e8f9 5`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return tokenCall(cmd, args, func(l network.Ledger, to string, amount int64) error {
+			return tokenCall(cmd, args, true, func(l network.Ledger, to string, amount int64) error {
 				if err := l.Transfer(context.Background(), to, amount); err != nil {
 					return err
 				}
@@ -146,12 +146,12 @@ balance pays again.`,
 	}
 }
 
-// tokenCall runs a mint or transfer of args IDENTITY AMOUNT ("all" for a
-// transfer of the whole balance).
-func tokenCall(cmd *cobra.Command, args []string, call func(l network.Ledger, to string, amount int64) error) error {
+// tokenCall runs a mint or transfer of args IDENTITY AMOUNT (with
+// allowAll, "all": the whole balance).
+func tokenCall(cmd *cobra.Command, args []string, allowAll bool, call func(l network.Ledger, to string, amount int64) error) error {
 	amount := int64(wire.All)
 	var err error
-	if args[1] != "all" || cmd.Name() != "transfer" {
+	if args[1] != "all" || !allowAll {
 		if amount, err = parseAmount(args[1]); err != nil {
 			return err
 		}

@@ -474,32 +474,31 @@ func (v *Volume) start(ctx context.Context, load func(context.Context) error) er
 	}
 	if !opt.ReadOnly {
 		if opt.Ledger != nil {
-			ob, err := anchoring.Open(opt.CacheDir, v.headExists, v.logf)
+			var ob *anchoring.Outbox
+			var events *anchoring.Events
+			var err error
+			v.lane, err = laneID(opt.CacheDir)
+			if err == nil {
+				ob, err = anchoring.Open(opt.CacheDir, v.headExists, v.logf)
+			}
+			if err == nil {
+				if events, err = anchoring.OpenEvents(opt.CacheDir); err != nil {
+					ob.Close()
+				}
+			}
 			if err != nil {
 				v.obj.Close()
 				v.unlockCache()
 				return err
 			}
 			v.outbox = ob
-			var events *anchoring.Events
-			if events, err = anchoring.OpenEvents(opt.CacheDir); err == nil {
-				v.lane, err = laneID(opt.CacheDir)
-			}
-			if err == nil {
-				// Events recorded while the volume loaded go into the queue.
-				v.looseMu.Lock()
-				early := v.loose
-				v.events, v.loose = events, nil
-				v.looseMu.Unlock()
-				for _, e := range early {
-					events.Add(e)
-				}
-			}
-			if err != nil {
-				ob.Close()
-				v.obj.Close()
-				v.unlockCache()
-				return err
+			// Events recorded while the volume loaded go into the queue.
+			v.looseMu.Lock()
+			early := v.loose
+			v.events, v.loose = events, nil
+			v.looseMu.Unlock()
+			for _, e := range early {
+				events.Add(e)
 			}
 			v.bg.Add(3)
 			go v.anchorer()
