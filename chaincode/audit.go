@@ -20,7 +20,7 @@ type AuditContract struct {
 
 // recordable are the actions a client may record itself; anchors, heads,
 // grants and joins are recorded by the contracts that perform them.
-var recordable = map[string]bool{"read": true, "download": true, "mount": true, "unmount": true, "integrity": true, "denied": true}
+var recordable = map[string]bool{"read": true, "download": true, "mount": true, "unmount": true, "integrity": true, "denied": true, "delete": true}
 
 // Record stores events the caller reports about volumes it is a member of.
 // The actor and time are the transaction's, whatever the events claim.

@@ -99,7 +99,8 @@ func TestGCRemovesOnlyUnreferencedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	n0 := len(objectFiles(t, root))
-	removed, freed, err := m.vol.GC(ctx, nil)
+	res, err := m.vol.GC(ctx, volume.GCOptions{}, nil)
+	removed, freed := res.Objects, res.Bytes
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,10 @@ type Config struct {
 	// anchoring) only once every storage node has them; otherwise once
 	// shards.Layout.Stored nodes do.
 	ShardsStored string `yaml:"shards_stored,omitempty" mapstructure:"shards_stored"`
+	// KeepVersions and KeepWithin are gc's retention of old file versions
+	// (0 and "" for the defaults; see anchorfs gc --help).
+	KeepVersions int    `yaml:"keep_versions,omitempty" mapstructure:"keep_versions"`
+	KeepWithin   string `yaml:"keep_within,omitempty" mapstructure:"keep_within"`
 }
 
 // ConfigPath is HOME/config.yaml.

@@ -132,7 +132,7 @@ func auditEvents(cmd *cobra.Command) ([]auditRow, string, error) {
 	}
 	var events []network.Event
 	if p, _ := f.GetString("path"); p != "" {
-		ids, err := o.Volume.FileIDs(ctx, p)
+		ids, err := o.Volume.FileIDs(ctx, st.volumePath(p))
 		if err != nil {
 			return nil, "", err
 		}

@@ -197,7 +197,7 @@ the path, and exits 1 if it found any. A running mount of this home does the wor
 			}
 			path := "/"
 			if len(args) == 1 {
-				path = args[0]
+				path = s.volumePath(args[0])
 			}
 			bar := newProgressBar()
 			var findings []volume.Finding
@@ -251,37 +251,6 @@ the path, and exits 1 if it found any. A running mount of this home does the wor
 	}
 	c.Flags().Bool("json", false, "print JSON")
 	return c
-}
-
-func newGCCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "gc",
-		Short: "Delete objects on the remote that the volume no longer uses",
-		Long: `gc removes old file versions, replaced folder objects and the chunks of deleted files
-from the remote. Run it where no other home is writing the same volume at the time.`,
-		Example: `  anchorfs gc`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loadVolumeSettings(cmd)
-			if err != nil {
-				return err
-			}
-			var removed int
-			var freed int64
-			last, err := onVolume(s, "/gc", func(ctx context.Context, v *volume.Volume, progress func(volume.Progress)) error {
-				var err error
-				removed, freed, err = v.GC(ctx, progress)
-				return err
-			})
-			if last != nil {
-				removed, freed = last.Removed, last.Freed
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %d objects (%d bytes)\n", removed, freed)
-			return nil
-		},
-	}
 }
 
 func newUpgradeCmd() *cobra.Command {

@@ -33,10 +33,9 @@ type streamLine struct {
 	Finding  *volume.Finding       `json:"finding,omitempty"`
 	Done     bool                  `json:"done,omitempty"`
 	Error    string                `json:"error,omitempty"`
-	Removed  int                   `json:"removed,omitempty"`
-	Freed    int64                 `json:"freed,omitempty"`
-	Message  string                `json:"message,omitempty"`
 	Upgraded *volume.UpgradeResult `json:"upgraded,omitempty"`
+	// Result is a volume operation's answer (volumeOps), in JSON.
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 type control struct {
@@ -94,16 +93,25 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 			return streamLine{}
 		})
 	})
-	mux.HandleFunc("POST /gc", func(w http.ResponseWriter, r *http.Request) {
-		stream(w, func(emit func(streamLine)) streamLine {
-			removed, freed, err := o.Volume.GC(r.Context(), progress(emit))
-			l := streamLine{Removed: removed, Freed: freed}
-			if err != nil {
-				l.Error = err.Error()
-			}
-			return l
+	for name, op := range volumeOps {
+		mux.HandleFunc("POST /"+name, func(w http.ResponseWriter, r *http.Request) {
+			stream(w, func(emit func(streamLine)) streamLine {
+				req, err := io.ReadAll(r.Body)
+				if err != nil {
+					return streamLine{Error: err.Error()}
+				}
+				res, err := op(r.Context(), o, req, progress(emit))
+				if err != nil {
+					return streamLine{Error: err.Error()}
+				}
+				b, err := json.Marshal(res)
+				if err != nil {
+					return streamLine{Error: err.Error()}
+				}
+				return streamLine{Result: b}
+			})
 		})
-	})
+	}
 	mux.HandleFunc("POST /upgrade", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(emit func(streamLine)) streamLine {
 			res, err := o.Volume.Upgrade(r.Context(), progress(emit))
@@ -124,19 +132,6 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 				return streamLine{Error: err.Error()}
 			}
 			return streamLine{}
-		})
-	})
-	mux.HandleFunc("POST /policy", func(w http.ResponseWriter, r *http.Request) {
-		stream(w, func(emit func(streamLine)) streamLine {
-			var req policyRequest
-			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-				return streamLine{Error: "malformed request: " + err.Error()}
-			}
-			msg, err := policyOp(r.Context(), o, req, progress(emit))
-			if err != nil {
-				return streamLine{Error: err.Error()}
-			}
-			return streamLine{Message: msg}
 		})
 	})
 	c := &control{srv: &http.Server{Handler: mux}, path: path}

@@ -87,7 +87,7 @@ Settings come from flags, then ANCHORFS_* environment variables, then HOME/confi
 	root.PersistentFlags().String("passphrase-file", "", "read the keyring passphrase from the first line of this file (env ANCHORFS_PASSPHRASE_FILE; or set ANCHORFS_PASSPHRASE)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(), newMountCmd(), newSyncCmd(), newInfoCmd(), newIdentityCmd(),
-		newVerifyCmd(), newGCCmd(), newUpgradeCmd(), newVersionCmd(), newLedgerCmd(), newAuditCmd(), newChaincodeCmd(),
+		newVerifyCmd(), newVersionsCmd(), newRestoreCmd(), newGCCmd(), newUpgradeCmd(), newVersionCmd(), newLedgerCmd(), newAuditCmd(), newChaincodeCmd(),
 		newShareCmd(), newRevokeCmd(), newGrantsCmd(), newJoinCmd(), newNodesCmd(), newScrubCmd(), newRepairCmd(), newRemoteCmd(), newReshardCmd(),
 		newBalanceCmd(), newTopupCmd(), newTransferCmd(), newPricesCmd(), newUsageCmd(), newUnmountCmd(), newCompletionCmd(root), newManCmd(root), newPasswdCmd())
 	var fix func(c *cobra.Command)

@@ -45,7 +45,7 @@ file's manifest hash and Merkle root it shows that those very bytes were the fil
 			if !ok {
 				return errors.New("this ledger cannot make proofs")
 			}
-			file, err := o.Volume.FileID(args[0])
+			file, err := o.Volume.FileID(s.volumePath(args[0]))
 			if err != nil {
 				return err
 			}

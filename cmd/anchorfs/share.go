@@ -88,6 +88,7 @@ func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
 	if c.Shared {
 		return errors.New("this home joined folders shared with you: only the volume's owner can share or revoke")
 	}
+	req.Path = s.volumePath(req.Path)
 	if c.Ledger == "none" {
 		return errors.New("sharing needs a ledger, and this volume has none (--ledger none at init)")
 	}
@@ -95,34 +96,10 @@ func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
 		return usageError{err}
 	}
 	req.Path = path.Clean("/" + req.Path)
-	bar := newProgressBar()
-	defer bar.done()
 	var msg string
-	if m := dialMount(s); m != nil {
-		l, err := m.callJSON("/policy", req, func(l streamLine) {
-			if l.Progress != nil {
-				bar.update(*l.Progress)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		msg = l.Message
-	} else {
-		ctx := context.Background()
-		o, err := s.openVolume(ctx, home.ReadWrite, stderrLogf(false))
-		if err != nil {
-			return err
-		}
-		msg, err = policyOp(ctx, o, req, bar.update)
-		if cerr := o.Close(ctx); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+	if err := runVolumeOp(s, "policy", req, &msg); err != nil {
+		return err
 	}
-	bar.done()
 	fmt.Fprintln(cmd.OutOrStdout(), msg)
 	return nil
 }
@@ -226,7 +203,7 @@ folders at or under it.`,
 			}
 			under := "/"
 			if len(args) == 1 {
-				under = path.Clean("/" + args[0])
+				under = s.volumePath(args[0])
 			}
 			id, err := s.loadIdentity()
 			if err != nil {

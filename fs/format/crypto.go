@@ -155,6 +155,7 @@ const (
 	kindLinks    = "links"
 	kindHead     = "head"
 	kindLedger   = "ledger"
+	kindDeleted  = "deleted"
 )
 
 func aad(kind string, volume ID, id []byte, numbers ...uint64) []byte {
@@ -186,6 +187,10 @@ func LinksAAD(volume ID) []byte { return aad(kindLinks, volume, nil) }
 
 // LedgerAAD binds a config's sealed ledger spec to its volume.
 func LedgerAAD(volume ID) []byte { return aad(kindLedger, volume, nil) }
+
+// DeletedAAD binds the sealed place of a removed file or folder, in its
+// delete event on the ledger, to its volume and the file or folder.
+func DeletedAAD(volume, file ID) []byte { return aad(kindDeleted, volume, file[:]) }
 
 // HeadAAD binds a head to its volume.
 func HeadAAD(volume ID) []byte { return aad(kindHead, volume, nil) }

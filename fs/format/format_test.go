@@ -34,6 +34,9 @@ type vectors struct {
 	DomainKey      string `json:"domainKeyEpoch2"`
 	DomainManifest object `json:"domainManifest"`
 	DomainHead     object `json:"domainHead"`
+	// The sealed place of a delete event on the ledger (file removed from
+	// folder dirID, where it was hello.txt).
+	DeletedPlace object `json:"deletedPlace"`
 }
 
 type object struct {
@@ -103,6 +106,7 @@ func makeVectors() vectors {
 		Nonce: hex.EncodeToString(nonce), Chunk: chunk, Manifest: manifest, Dir: dir, Head: head,
 		MerkleRoot: format.MerkleRoot(three),
 		DomainKey:  hex.EncodeToString(domainKey), DomainManifest: domainManifest, DomainHead: domainHead,
+		DeletedPlace: seal(metaKey, format.DeletedAAD(vol, file), []byte(`{"dir":"`+dirID.String()+`","name":"aGVsbG8udHh0"}`), true),
 	}
 }
 

@@ -5,22 +5,59 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
+	"github.com/anchorfs/anchorfs/network"
 )
 
-// GC deletes objects that the volume's tree no longer references: old file
-// versions, replaced folder objects, chunks of deleted files. It commits
-// first, and keeps what open files are building. Another process writing
-// the same volume at the same time may lose objects it has not committed
-// yet; run it where one writer is active.
-func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, freed int64, err error) {
+// Retention says which versions older than a file's current one gc keeps:
+// a version is kept while it is one of the file's newest Versions (the
+// current one counted), or was current less than Within ago. A deleted
+// file's versions are kept by Within alone, counted from its removal.
+type Retention struct {
+	Versions int
+	Within   time.Duration
+}
+
+// GCOptions are what GC keeps and whether it deletes.
+type GCOptions struct {
+	Retention
+	// DryRun finds what would go and deletes nothing.
+	DryRun bool
+}
+
+// GCResult is what GC removed, or would remove on a dry run.
+type GCResult struct {
+	Objects int   `json:"objects"`
+	Bytes   int64 `json:"bytes"`
+	// Versions are the old file versions whose objects went (or would).
+	Versions []GoneVersion `json:"versions"`
+	// Kept is how many old versions retention kept restorable.
+	Kept   int  `json:"kept"`
+	DryRun bool `json:"dryRun"`
+}
+
+// GoneVersion is a file version gc removes the objects of: the ledger
+// still holds its anchor.
+type GoneVersion struct {
+	Path    string `json:"path"`
+	Version uint64 `json:"version"`
+}
+
+// GC deletes objects that the volume's tree no longer references and
+// retention does not keep: old file versions, replaced folder objects,
+// chunks of deleted files. It commits first, and keeps what open files are
+// building. Another process writing the same volume at the same time may
+// lose objects it has not committed yet; run it where one writer is active.
+func (v *Volume) GC(ctx context.Context, opt GCOptions, progress func(Progress)) (res GCResult, err error) {
+	res.DryRun = opt.DryRun
 	if v.opt.ReadOnly {
-		return 0, 0, ErrReadOnly
+		return res, ErrReadOnly
 	}
 	if v.rootKey == nil {
-		return 0, 0, errors.New("gc needs the volume's owner: a share does not see what else the volume holds")
+		return res, errors.New("gc needs the volume's owner: a share does not see what else the volume holds")
 	}
 	// Objects queued from here on belong to writes the walk may not see.
 	v.obj.Track(true)
@@ -28,7 +65,7 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 	keep := map[string]bool{}
 	if err := v.Sync(ctx, nil); err != nil {
 		if !objects.IsNoSpace(err) {
-			return 0, 0, err
+			return res, err
 		}
 		// The remote is full, so the tree cannot be committed: the head on
 		// the remote still names the objects of the last commit, which the
@@ -39,15 +76,18 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 		rootTree, rootID, links := v.baseTree, v.root.id, v.linksHash
 		v.mu.Unlock()
 		if err := v.committedRefs(ctx, v.rootDom, rootID, rootTree, keep); err != nil {
-			return 0, 0, fmt.Errorf("gc on a full remote: reading the last commit: %w (nothing was deleted)", err)
+			return res, fmt.Errorf("gc on a full remote: reading the last commit: %w (nothing was deleted)", err)
 		}
 		if err := v.committedLinkRefs(ctx, links, keep); err != nil {
-			return 0, 0, fmt.Errorf("gc on a full remote: reading the last link table: %w (nothing was deleted)", err)
+			return res, fmt.Errorf("gc on a full remote: reading the last link table: %w (nothing was deleted)", err)
 		}
 		defer v.obj.RetrySoon() // the uploads that wait for room try again at once
 	}
 	var problems []string
+	var old []oldVersions // files whose older versions retention may keep
+	inTree := map[string]bool{}
 	err = v.walk(ctx, "/", func(vi visit) error {
+		inTree[vi.n.id.String()] = true
 		switch vi.typ {
 		case format.TypeDir:
 			keep[vi.tree] = true
@@ -61,14 +101,19 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 				return fmt.Errorf("%s: %w (nothing was deleted)", vi.path, err)
 			}
 			keepChunks(keep, m.Chunks)
+			old = append(old, oldVersions{path: vi.path, id: vi.n.id, dom: vi.n.dom, current: vi.version})
 		}
 		return nil
 	}, func(p string, err error) { problems = append(problems, p+": "+err.Error()) })
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	if len(problems) > 0 {
-		return 0, 0, fmt.Errorf("gc stopped, the tree is damaged (run verify): %s", strings.Join(problems, "; "))
+		return res, fmt.Errorf("gc stopped, the tree is damaged (run verify): %s", strings.Join(problems, "; "))
+	}
+	gone, err := v.retain(ctx, opt.Retention, old, inTree, keep, &res, progress)
+	if err != nil {
+		return res, fmt.Errorf("gc: %w (nothing was deleted)", err)
 	}
 	v.mu.Lock()
 	if len(v.links) > 0 {
@@ -98,19 +143,123 @@ func (v *Volume) GC(ctx context.Context, progress func(Progress)) (removed int, 
 		return nil
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("listing objects: %w", err)
+		return res, fmt.Errorf("listing objects: %w", err)
+	}
+	listed := map[string]bool{}
+	for _, name := range doomed {
+		listed[name[strings.LastIndex(name, "/")+1:]] = true
+	}
+	for _, g := range gone {
+		if listed[g.manifest] {
+			res.Versions = append(res.Versions, GoneVersion{Path: g.path, Version: g.version})
+		}
+	}
+	if opt.DryRun {
+		res.Objects = len(doomed)
+		for _, n := range sizes {
+			res.Bytes += n
+		}
+		return res, nil
 	}
 	for i, name := range doomed {
 		if err := v.store.Delete(ctx, name); err != nil {
-			return removed, freed, fmt.Errorf("deleting %s: %w", name, err)
+			return res, fmt.Errorf("deleting %s: %w", name, err)
 		}
-		removed++
-		freed += sizes[i]
+		res.Objects++
+		res.Bytes += sizes[i]
 		if progress != nil {
 			progress(Progress{Phase: "deleting", Done: int64(i + 1), Total: int64(len(doomed))})
 		}
 	}
-	return removed, freed, nil
+	return res, nil
+}
+
+// oldVersions is a file whose versions before current retention may keep
+// (current 0: a deleted file, removed at removedAt).
+type oldVersions struct {
+	path      string
+	id        format.ID
+	dom       *domain
+	current   uint64
+	removedAt time.Time
+}
+
+// goneVersion is an anchored version retention does not keep.
+type goneVersion struct {
+	path     string
+	version  uint64
+	manifest string
+}
+
+// retain adds to keep the objects of the older versions of files (those
+// in the tree, and those deleted from it) that retention r keeps, from
+// their anchors on the ledger, and returns the versions it does not keep.
+func (v *Volume) retain(ctx context.Context, r Retention, files []oldVersions, inTree map[string]bool, keep map[string]bool, res *GCResult, progress func(Progress)) ([]goneVersion, error) {
+	if v.opt.Ledger == nil {
+		return nil, nil
+	}
+	now := time.Now()
+	rs, err := v.removals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for id, rm := range rs {
+		if rm.typ == format.TypeFile && !inTree[id] {
+			files = append(files, oldVersions{path: "(deleted) " + rm.name, id: rm.id, dom: rm.dom, removedAt: rm.ev.Time})
+		}
+	}
+	var gone []goneVersion
+	for i, f := range files {
+		if progress != nil {
+			progress(Progress{Phase: "retention", Done: int64(i + 1), Total: int64(len(files))})
+		}
+		if f.current == 1 {
+			continue // nothing older
+		}
+		anchors, err := v.opt.Ledger.History(ctx, v.id.String(), f.id.String())
+		if errors.Is(err, network.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading its versions from the ledger: %w", f.path, err)
+		}
+		// Newest first: rank counts versions from the current one back.
+		rank := 0
+		for j := len(anchors) - 1; j >= 0; j-- {
+			a := anchors[j]
+			if f.current != 0 && a.Version >= f.current {
+				if a.Version > f.current {
+					keep[a.ManifestHash] = true // newer than the tree knows: another writer's
+				}
+				rank++
+				continue
+			}
+			replaced := f.removedAt
+			if j+1 < len(anchors) {
+				replaced = anchors[j+1].Time
+			}
+			rank++
+			kept := f.current != 0 && rank <= r.Versions || r.Within > 0 && now.Sub(replaced) <= r.Within
+			if !kept {
+				gone = append(gone, goneVersion{path: f.path, version: a.Version, manifest: a.ManifestHash})
+				continue
+			}
+			if keep[a.ManifestHash] {
+				continue
+			}
+			m, err := v.readManifest(ctx, f.dom, f.id, a.Version, a.ManifestHash)
+			if err != nil {
+				if errNotFound(err) {
+					continue // removed by an earlier gc
+				}
+				return nil, fmt.Errorf("%s: version %d: %w", f.path, a.Version, err)
+			}
+			keep[a.ManifestHash] = true
+			keepChunks(keep, m.Chunks)
+			res.Kept++
+		}
+	}
+	return gone, nil
 }
 
 // keepChunks adds chunks' objects, and their shards, to keep.

@@ -600,8 +600,9 @@ func (v *Volume) Link(dir *Node, name string, n *Node) error {
 	})
 }
 
-// removeName drops dir's entry name for n. Called with v.mu held.
-func (v *Volume) removeName(dir *Node, name string, n *Node) {
+// removeName drops dir's entry name for n, and tells whether n is gone
+// with it. Called with v.mu held.
+func (v *Volume) removeName(dir *Node, name string, n *Node) []gone {
 	delete(dir.entries, name)
 	for i, p := range n.parents {
 		if p == dir {
@@ -611,7 +612,7 @@ func (v *Volume) removeName(dir *Node, name string, n *Node) {
 	}
 	v.touchDir(dir)
 	if n.typ == format.TypeDir {
-		return
+		return removed(n, dir, name)
 	}
 	n.nlink--
 	n.ctime = time.Now().UnixNano()
@@ -623,6 +624,7 @@ func (v *Volume) removeName(dir *Node, name string, n *Node) {
 			v.markDirty(p)
 		}
 	}
+	return removed(n, dir, name)
 }
 
 // removable is what name holds in dir, where this writer may remove it.
@@ -643,7 +645,8 @@ func (v *Volume) removable(dir *Node, name string) (*Node, error) {
 
 // Unlink removes a name of a file or symlink.
 func (v *Volume) Unlink(dir *Node, name string) error {
-	return v.withTree(func() error {
+	var gs []gone
+	err := v.withTree(func() error {
 		n, err := v.removable(dir, name)
 		if err != nil {
 			return err
@@ -651,14 +654,17 @@ func (v *Volume) Unlink(dir *Node, name string) error {
 		if n.typ == format.TypeDir {
 			return syscall.EISDIR
 		}
-		v.removeName(dir, name, n)
+		gs = v.removeName(dir, name, n)
 		return nil
 	})
+	v.recordGone(gs)
+	return err
 }
 
 // Rmdir removes an empty folder.
 func (v *Volume) Rmdir(dir *Node, name string) error {
-	return v.withTree(func() error {
+	var gs []gone
+	err := v.withTree(func() error {
 		n, err := v.removable(dir, name)
 		if err != nil {
 			return err
@@ -675,9 +681,11 @@ func (v *Volume) Rmdir(dir *Node, name string) error {
 		if len(n.entries) > 0 {
 			return syscall.ENOTEMPTY
 		}
-		v.removeName(dir, name, n)
+		gs = v.removeName(dir, name, n)
 		return nil
 	})
+	v.recordGone(gs)
+	return err
 }
 
 // Rename flags, as renameat2(2) has them.
@@ -688,6 +696,8 @@ const (
 
 // Rename moves a name, replacing what the new name held.
 func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, flags uint32) error {
+	var gs []gone
+	defer func() { v.recordGone(gs) }()
 	return v.withTree(func() error {
 		if err := v.writableAt(dir); err != nil {
 			return err
@@ -752,7 +762,7 @@ func (v *Volume) Rename(dir *Node, name string, newDir *Node, newName string, fl
 			} else if old.typ == format.TypeDir {
 				return syscall.EISDIR
 			}
-			v.removeName(newDir, newName, old)
+			gs = v.removeName(newDir, newName, old)
 		}
 		delete(dir.entries, name)
 		newDir.entries[newName] = n
