@@ -191,6 +191,9 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		if o, err := s.f.NewObject(ctx, name); err == nil && o.Size() == int64(len(data)) {
 			return nil
 		}
+		if err := bandwidth.wait(ctx, true, len(data)); err != nil {
+			return err
+		}
 		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
 		_, err := s.f.Put(ctx, bytes.NewReader(data), info)
 		return err
@@ -202,6 +205,9 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 func (s *Store) Replace(ctx context.Context, name string, data []byte) error {
 	s.ranged.Remove(name)
 	return s.retry(ctx, func() error {
+		if err := bandwidth.wait(ctx, true, len(data)); err != nil {
+			return err
+		}
 		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
 		_, err := s.f.Put(ctx, bytes.NewReader(data), info)
 		return err
@@ -211,6 +217,15 @@ func (s *Store) Replace(ctx context.Context, name string, data []byte) error {
 // Get returns the object's bytes; a missing object gives an error wrapping
 // io/fs.ErrNotExist.
 func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
+	b, err := s.get(ctx, name)
+	if err == nil {
+		err = bandwidth.wait(ctx, false, len(b))
+	}
+	return b, err
+}
+
+// get is Get without the bandwidth limit.
+func (s *Store) get(ctx context.Context, name string) ([]byte, error) {
 	if b, ok := s.localGet(name); ok {
 		return b, nil
 	}
@@ -248,6 +263,15 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 // object ends first: a ranged request (rclone's RangeOption), for reading a
 // few segments of a chunk. n is bounded like a whole object.
 func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	b, err := s.getRange(ctx, name, off, n)
+	if err == nil {
+		err = bandwidth.wait(ctx, false, len(b))
+	}
+	return b, err
+}
+
+// getRange is GetRange without the bandwidth limit.
+func (s *Store) getRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
 	if off < 0 || n < 0 || n > s.maxSize {
 		return nil, fmt.Errorf("%s: bad range %d+%d", name, off, n)
 	}

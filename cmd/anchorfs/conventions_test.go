@@ -72,3 +72,41 @@ func TestTheConventionsOfMountTools(t *testing.T) {
 		t.Fatalf("%d reads through the read-only mount on the ledger", n)
 	}
 }
+
+// TestLogLevelAndBandwidthLimit: --log-level ERROR keeps the mount's
+// events out of its log, a level rclone does not know is a usage error;
+// --bwlimit takes rclone's syntax (a mount under a limit reads and writes)
+// and refuses anything else before touching the volume.
+func TestLogLevelAndBandwidthLimit(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	if r := anchorfs(t, env, "mount", t.TempDir(), "--log-level", "chatty"); r.code != 2 || !strings.Contains(r.err, "DEBUG, INFO, NOTICE or ERROR") {
+		t.Fatalf("--log-level chatty: %+v", r)
+	}
+	if r := anchorfs(t, env, "sync", "--bwlimit", "fast"); r.code != 2 || !strings.Contains(r.err, "--bwlimit syntax") {
+		t.Fatalf("--bwlimit fast: %+v", r)
+	}
+	mnt := t.TempDir()
+	logFile := filepath.Join(t.TempDir(), "mount.log")
+	if r := anchorfs(t, env, "mount", mnt, "--background", "--log-level", "ERROR", "--log-file", logFile, "--bwlimit", "20M:off"); r.code != 0 {
+		t.Fatalf("mount --log-level ERROR --bwlimit 20M:off: %+v", r)
+	}
+	t.Cleanup(func() { unmountAndWait(t, env, mnt) })
+	data := strings.Repeat("limited ", 512<<10) // 4 MiB
+	if err := os.WriteFile(mnt+"/f", []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, "sync")
+	if got := readFile(t, mnt+"/f"); got != data {
+		t.Fatal("a file written under a bandwidth limit reads back otherwise")
+	}
+	unmountAndWait(t, env, mnt)
+	if log := readFile(t, logFile); strings.Contains(log, "mounted at") || strings.Contains(log, "unmounted cleanly") {
+		t.Fatalf("--log-level ERROR logged events:\n%s", log)
+	}
+	mustRun(t, env, "mount", mnt, "--background", "--log-file", logFile)
+	unmountAndWait(t, env, mnt)
+	if log := readFile(t, logFile); !strings.Contains(log, "mounted at") {
+		t.Fatalf("the default level logged no events:\n%s", log)
+	}
+}

@@ -85,6 +85,7 @@ Settings come from flags, then ANCHORFS_* environment variables, then HOME/confi
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("home", "", "folder holding config.yaml, keyring/, cache/ and ledger/ (env ANCHORFS_HOME, default ~/.anchorfs)")
 	root.PersistentFlags().String("passphrase-file", "", "read the keyring passphrase from the first line of this file (env ANCHORFS_PASSPHRASE_FILE; or set ANCHORFS_PASSPHRASE)")
+	root.PersistentFlags().String("bwlimit", "", "limit what goes to and from the remotes, in rclone's syntax: 10M, 10M:2M (up:down), \"08:00,512k 19:00,off\" (env ANCHORFS_BWLIMIT)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(), newMountCmd(), newSyncCmd(), newInfoCmd(), newIdentityCmd(),
 		newVerifyCmd(), newVersionsCmd(), newRestoreCmd(), newGCCmd(), newUpgradeCmd(), newVersionCmd(), newLedgerCmd(), newAuditCmd(), newChaincodeCmd(),

@@ -54,7 +54,8 @@ ledger). A mount point that is not empty is refused, as rclone does, unless
 	c.Flags().Bool("background", false, "return once the mount is live; log to HOME/mount.log")
 	c.Flags().Bool("allow-other", false, "let other local users in (with the kernel's permission checks)")
 	c.Flags().Bool("allow-rollback", false, "mount a remote rolled back to an earlier state read-only, instead of refusing it")
-	c.Flags().Bool("debug", false, "log every FUSE request")
+	c.Flags().Bool("debug", false, "log every FUSE request (--log-level DEBUG)")
+	c.Flags().String("log-level", "NOTICE", "how much to log, as rclone: DEBUG (every FUSE request too), INFO, NOTICE, ERROR (problems only)")
 	c.Flags().Bool("read-only", false, "serve the volume read-only")
 	c.Flags().String("log-file", "", "log to this file instead of HOME/mount.log")
 	c.Flags().Bool("allow-non-empty", false, "mount over a folder that is not empty (its files are hidden while mounted)")
@@ -91,6 +92,9 @@ func runMount(cmd *cobra.Command, args []string) error {
 	s, err := loadSettings(cmd)
 	if err != nil {
 		return err
+	}
+	if l := s.v.GetString("log-level"); !logLevels[strings.ToUpper(l)] {
+		return usageError{fmt.Errorf("--log-level %q: DEBUG, INFO, NOTICE or ERROR", l)}
 	}
 	dir, err := filepath.Abs(args[0])
 	if err != nil {
@@ -156,7 +160,7 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 		// a mount that needs more (many files written at once) gets it.
 		debug.SetMemoryLimit(mountMemoryLimit)
 	}
-	logf := writerLogf(logOut)
+	logf := leveledLogf(logOut, s.v.GetString("log-level"))
 	o, err := s.openVolume(ctx, home.ReadWrite, logf)
 	var rolledBack *volume.RollbackError
 	if errors.As(err, &rolledBack) {
@@ -173,7 +177,7 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 	if rolledBack != nil {
 		logf("--allow-rollback: mounting read-only; the tree shown is the remote's earlier state, not the volume's newest")
 	}
-	srv, err := fs.Serve(o.Volume, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), ReadOnly: ro, Debug: s.v.GetBool("debug"), Logf: logf})
+	srv, err := fs.Serve(o.Volume, dir, fs.MountOptions{AllowOther: s.v.GetBool("allow-other"), ReadOnly: ro, Debug: s.v.GetBool("debug") || strings.EqualFold(s.v.GetString("log-level"), "DEBUG"), Logf: logf})
 	if err != nil {
 		o.Close(ctx)
 		return err

@@ -25,6 +25,34 @@ func writerLogf(w io.Writer) func(string, ...any) {
 	}
 }
 
+// Log levels, as rclone names them: DEBUG adds a line per FUSE request;
+// INFO and NOTICE (the default) are every line the mount has to say;
+// ERROR only its problems (problemLines).
+var logLevels = map[string]bool{"DEBUG": true, "INFO": true, "NOTICE": true, "ERROR": true}
+
+// problemLines start the lines that report a problem: what --log-level
+// ERROR keeps. Every other line is an event (mounted, a share shown, a
+// version taken from the ledger, an upload put off while a remote is down).
+var problemLines = []string{"integrity:", "conflict", "the ledger refused", "upload of", "anchoring:", "recording audit events",
+	"storage: writes are refused", "background commit", "control socket", "removing", "unmount:", "detaching", "merge:",
+	"upgrade:", "rewrite:", "write-back object", "outbox:", "following the ledger", "%v", "remote:", "file %s: the remote serves"}
+
+// leveledLogf is writerLogf(w) keeping what level asks for.
+func leveledLogf(w io.Writer, level string) func(string, ...any) {
+	logf := writerLogf(w)
+	if strings.ToUpper(level) != "ERROR" {
+		return logf
+	}
+	return func(format string, args ...any) {
+		for _, p := range problemLines {
+			if strings.HasPrefix(format, p) {
+				logf(format, args...)
+				return
+			}
+		}
+	}
+}
+
 // stderrLogf logs to stderr when verbose, else discards.
 func stderrLogf(verbose bool) func(string, ...any) {
 	if verbose {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/remote"
 )
 
 // settings are one command's resolved settings: flags, then ANCHORFS_*
@@ -44,6 +45,9 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
+	}
+	if err := remote.SetBandwidth(v.GetString("bwlimit")); err != nil {
+		return nil, usageError{err}
 	}
 	s := &settings{v: v, home: home.Home{Dir: dir}}
 	path := s.home.ConfigPath()

@@ -1,0 +1,45 @@
+package remote
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBandwidthLimit: rclone's --bwlimit syntax sets the upload and
+// download rates of the moment's slot; a transfer past a second's worth
+// waits for the rest; a bad limit is refused; off lifts it.
+func TestBandwidthLimit(t *testing.T) {
+	defer SetBandwidth("")
+	if err := SetBandwidth("1M:off"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tx, rx := bandwidth.limiters(now)
+	if tx == nil || rx != nil || tx.Limit() != 1<<20 {
+		t.Fatalf("1M:off: up %v, down %v", tx, rx)
+	}
+	r := tx.ReserveN(now, 1<<20)
+	if d := tx.ReserveN(now, 1<<20).DelayFrom(now); !r.OK() || d < 900*time.Millisecond {
+		t.Fatalf("a second MiB at 1M/s may go after %v", d)
+	}
+	if err := SetBandwidth("Mon-00:00,512k Tue-00:00,2M"); err != nil {
+		t.Fatal(err)
+	}
+	monday := time.Date(2026, 11, 30, 12, 0, 0, 0, time.Local)
+	if tx, rx := bandwidth.limiters(monday); tx == nil || tx.Limit() != 512<<10 || rx.Limit() != 512<<10 {
+		t.Fatalf("Monday's slot: %v %v", tx, rx)
+	}
+	if tx, _ := bandwidth.limiters(monday.Add(24 * time.Hour)); tx.Limit() != 2<<20 {
+		t.Fatalf("Tuesday's slot: %v", tx.Limit())
+	}
+	if err := SetBandwidth("fast"); err == nil || !strings.Contains(err.Error(), "--bwlimit syntax") {
+		t.Fatalf("a bad limit: %v", err)
+	}
+	if err := SetBandwidth("off"); err != nil {
+		t.Fatal(err)
+	}
+	if tx, rx := bandwidth.limiters(now); tx != nil || rx != nil {
+		t.Fatal("off left a limit")
+	}
+}
