@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -69,6 +70,9 @@ type Store struct {
 	// lookup, open, seek, read and close each time.
 	localRoot string
 	localOpen *openFiles
+	// lastErr is the error of the last attempt that failed, while its
+	// operation is still being tried again (nil once one succeeds).
+	lastErr atomic.Pointer[error]
 }
 
 // rangedObjects bounds Store.ranged.
@@ -165,7 +169,20 @@ func explain(err error) error {
 
 // retry runs op until it succeeds, fails for good, or retries run out.
 func (s *Store) retry(ctx context.Context, op func() error) error {
-	return retry.Do(ctx, s.policy, transient, nil, op)
+	err := retry.Do(ctx, s.policy, transient, func(err error, _ time.Duration) { s.lastErr.Store(&err) }, op)
+	if err == nil {
+		s.lastErr.Store(nil)
+	}
+	return err
+}
+
+// Trying is the error of the last failed attempt of an operation the
+// store is still trying again, or nil: what a caller waiting on it waits for.
+func (s *Store) Trying() error {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // transient reports whether trying again may help.

@@ -22,25 +22,36 @@ import (
 var version = ""
 
 func newSyncCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "sync",
 		Short: "Wait until everything written is on the remote and anchored",
 		Long: `sync returns once every file version written so far is on the remote and committed on
 the ledger. It asks the running mount of this home; with no mount running it opens the
 volume itself and finishes what an earlier mount left (pending anchors). Progress shows on
-a terminal.`,
-		Example: `  cp -r ~/photos ~/Vault/ && anchorfs sync`,
+a terminal. With --timeout, a sync not done by then exits 1 saying what is still queued
+and why (the remote's last error); what is queued stays queued and goes later.`,
+		Example: `  cp -r ~/photos ~/Vault/ && anchorfs sync
+  anchorfs sync --timeout 5m --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := loadVolumeSettings(cmd)
 			if err != nil {
 				return err
 			}
-			_, err = onVolume(s, "/sync", func(ctx context.Context, v *volume.Volume, progress func(volume.Progress)) error {
-				return v.Sync(ctx, progress)
-			})
-			return err
+			var req syncRequest
+			req.Timeout, _ = cmd.Flags().GetDuration("timeout")
+			var res syncResult
+			if err := runVolumeOp(s, "sync", req, &res); err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			return nil
 		},
 	}
+	c.Flags().Duration("timeout", 0, "give up after this long (30s, 5m), saying what is still queued; 0 waits as long as it takes")
+	c.Flags().Bool("json", false, "print what the sync uploaded and anchored, and what is pending, as JSON")
+	return c
 }
 
 // onVolume runs a long operation, with its progress on a terminal: by the

@@ -85,14 +85,6 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 			}
 		}
 	}
-	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
-		stream(w, func(emit func(streamLine)) streamLine {
-			if err := o.Volume.Sync(r.Context(), progress(emit)); err != nil {
-				return streamLine{Error: err.Error()}
-			}
-			return streamLine{}
-		})
-	})
 	for name, op := range volumeOps {
 		mux.HandleFunc("POST /"+name, func(w http.ResponseWriter, r *http.Request) {
 			stream(w, func(emit func(streamLine)) streamLine {

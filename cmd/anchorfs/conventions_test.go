@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/anchorfs/anchorfs/remote/remotetest"
 )
 
 // TestTheConventionsOfMountTools: --version, a mount point that is not
@@ -108,5 +112,61 @@ func TestLogLevelAndBandwidthLimit(t *testing.T) {
 	unmountAndWait(t, env, mnt)
 	if log := readFile(t, logFile); !strings.Contains(log, "mounted at") {
 		t.Fatalf("the default level logged no events:\n%s", log)
+	}
+}
+
+// TestProgressInBytesOnATerminal: a long operation run on a terminal
+// shows its progress in bytes with a rate; off a terminal it says nothing
+// on stderr.
+func TestProgressInBytesOnATerminal(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("SKIP: no script(1) to give the command a terminal")
+	}
+	env := newHome(t, "")
+	mnt := mountBackground(t, env)
+	if out, ok := sh("head -c 24M /dev/urandom > " + mnt + "/big"); !ok {
+		t.Fatal(out)
+	}
+	unmountAndWait(t, env, mnt)
+	if r := anchorfs(t, env, "verify"); r.code != 0 || r.err != "" {
+		t.Fatalf("verify off a terminal: %+v", r)
+	}
+	// 24 MiB read at 8 MiB/s: three seconds of progress.
+	cmd := exec.Command("script", "-qfec", binary+" verify --bwlimit 8M", "/dev/null")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm"}, env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "verifying") || !strings.Contains(string(out), "B/s") || !strings.Contains(string(out), "everything verified") {
+		t.Fatalf("verify on a terminal: %v\n%q", err, out)
+	}
+}
+
+// TestSyncWithTheRemoteDown: a sync while the remote refuses connections
+// says so and what stays queued, within --timeout; once the remote is
+// back, sync --json says what it uploaded and anchored.
+func TestSyncWithTheRemoteDown(t *testing.T) {
+	needRoot(t)
+	srv := remotetest.ServeWebDAV(t, t.TempDir())
+	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, env, "init", "--remote", srv.Spec)
+	mnt := mountBackground(t, env)
+	srv.Stop()
+	if err := os.WriteFile(mnt+"/f", []byte("waits for the remote"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := anchorfs(t, env, "sync", "--timeout", "3s")
+	if r.code != 1 || !strings.Contains(r.err, "not on the remote yet") || !strings.Contains(r.err, "connection refused") {
+		t.Fatalf("sync --timeout with the remote down: %+v", r)
+	}
+	srv.Start()
+	var res struct {
+		Uploaded, Anchored int
+		Pending            struct{ Uploads, Anchors int }
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, env, "sync", "--json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Uploaded == 0 || res.Anchored == 0 || res.Pending.Uploads != 0 || res.Pending.Anchors != 0 {
+		t.Fatalf("sync --json once the remote is back: %+v", res)
 	}
 }

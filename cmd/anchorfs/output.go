@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
@@ -61,11 +62,15 @@ func stderrLogf(verbose bool) func(string, ...any) {
 	return func(string, ...any) {}
 }
 
-// progressBar draws progress on stderr when it is a terminal; otherwise it is silent.
+// progressBar draws a long operation's progress on stderr when it is a
+// terminal (schollz/progressbar: bytes with their rate and the time left
+// when the operation counts bytes, else items); otherwise it is silent.
 type progressBar struct {
-	tty  bool
-	mu   sync.Mutex
-	last string
+	tty   bool
+	mu    sync.Mutex
+	phase string
+	bar   *progressbar.ProgressBar
+	max   int64
 }
 
 func newProgressBar() *progressBar {
@@ -78,22 +83,53 @@ func (p *progressBar) update(pr volume.Progress) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := pr.Phase
-	if pr.Total > 0 {
-		const width = 30
-		filled := int(float64(width) * float64(pr.Done) / float64(pr.Total))
-		filled = min(max(filled, 0), width)
-		line = fmt.Sprintf("%-10s [%s%s] %d/%d", pr.Phase, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), pr.Done, pr.Total)
+	inBytes := pr.TotalBytes > 0
+	max, done := pr.Total, pr.Done
+	if inBytes {
+		max, done = pr.TotalBytes, pr.Bytes
 	}
-	if line != p.last {
-		fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
-		p.last = line
+	if pr.Phase != p.phase || p.bar == nil {
+		if p.bar != nil {
+			p.bar.Clear()
+		}
+		opts := []progressbar.Option{progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(pr.Phase),
+			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100 * time.Millisecond), progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14)}
+		if inBytes {
+			opts = append(opts, progressbar.OptionShowBytes(true))
+		} else {
+			opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString(strings.TrimSuffix(itemsOf(pr.Phase), "s")))
+		}
+		if max <= 0 {
+			max = -1 // a spinner until the total is known
+		}
+		p.phase, p.max = pr.Phase, max
+		p.bar = progressbar.NewOptions64(max, opts...)
 	}
+	if max > 0 && max != p.max {
+		p.max = max
+		p.bar.ChangeMax64(max)
+	}
+	p.bar.Set64(done)
+}
+
+// itemsOf names what a phase that counts no bytes counts.
+func itemsOf(phase string) string {
+	switch phase {
+	case "anchoring":
+		return "versions"
+	case "deleting":
+		return "objects"
+	}
+	return "files"
 }
 
 func (p *progressBar) done() {
-	if p.tty && p.last != "" {
-		fmt.Fprint(os.Stderr, "\r\033[K")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Clear()
+		p.bar = nil
 	}
 }
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -15,100 +13,6 @@ import (
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/home"
 )
-
-// volumeOp is work on the volume that takes a JSON request and answers
-// data: done by the running mount of the home (POST /NAME on its control
-// socket) when there is one, else by the command itself.
-type volumeOp func(ctx context.Context, o *home.Opened, req []byte, progress func(volume.Progress)) (any, error)
-
-type (
-	versionsRequest struct {
-		Path string `json:"path"`
-	}
-	deletedRequest struct {
-		Dir string `json:"dir"`
-	}
-	restoreRequest struct {
-		Path string `json:"path"`
-		volume.RestoreOptions
-	}
-)
-
-// decoded runs fn on the request decoded as T.
-func decoded[T any](fn func(ctx context.Context, v *volume.Volume, req T, progress func(volume.Progress)) (any, error)) volumeOp {
-	return decodedOpened(func(ctx context.Context, o *home.Opened, req T, progress func(volume.Progress)) (any, error) {
-		return fn(ctx, o.Volume, req, progress)
-	})
-}
-
-// decodedOpened is decoded for work that needs more of the home than the volume.
-func decodedOpened[T any](fn func(ctx context.Context, o *home.Opened, req T, progress func(volume.Progress)) (any, error)) volumeOp {
-	return func(ctx context.Context, o *home.Opened, b []byte, progress func(volume.Progress)) (any, error) {
-		var req T
-		if err := json.Unmarshal(b, &req); err != nil {
-			return nil, fmt.Errorf("malformed request: %w", err)
-		}
-		return fn(ctx, o, req, progress)
-	}
-}
-
-var volumeOps = map[string]volumeOp{
-	"policy": decodedOpened(func(ctx context.Context, o *home.Opened, req policyRequest, progress func(volume.Progress)) (any, error) {
-		return policyOp(ctx, o, req, progress)
-	}),
-	"gc": decoded(func(ctx context.Context, v *volume.Volume, req volume.GCOptions, progress func(volume.Progress)) (any, error) {
-		return v.GC(ctx, req, progress)
-	}),
-	"versions": decoded(func(ctx context.Context, v *volume.Volume, req versionsRequest, _ func(volume.Progress)) (any, error) {
-		return v.Versions(ctx, req.Path)
-	}),
-	"deleted": decoded(func(ctx context.Context, v *volume.Volume, req deletedRequest, _ func(volume.Progress)) (any, error) {
-		return v.Deleted(ctx, req.Dir)
-	}),
-	"restore": decoded(func(ctx context.Context, v *volume.Volume, req restoreRequest, _ func(volume.Progress)) (any, error) {
-		return v.Restore(ctx, req.Path, req.RestoreOptions)
-	}),
-}
-
-// runVolumeOp runs volumeOps[name] with request req, in the running mount
-// or here, and decodes its answer into out.
-func runVolumeOp(s *settings, name string, req, out any) error {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	bar := newProgressBar()
-	defer bar.done()
-	var answer []byte
-	if c := dialMount(s); c != nil {
-		last, err := c.callJSON("/"+name, json.RawMessage(body), func(l streamLine) {
-			if l.Progress != nil {
-				bar.update(*l.Progress)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		answer = last.Result
-	} else {
-		ctx := context.Background()
-		o, err := s.openVolume(ctx, home.ReadWrite, stderrLogf(false))
-		if err != nil {
-			return err
-		}
-		res, err := volumeOps[name](ctx, o, body, bar.update)
-		if cerr := o.Close(ctx); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		if answer, err = json.Marshal(res); err != nil {
-			return err
-		}
-	}
-	return json.Unmarshal(answer, out)
-}
 
 func newVersionsCmd() *cobra.Command {
 	c := &cobra.Command{

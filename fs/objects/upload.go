@@ -644,6 +644,25 @@ func (o *Store) Wait(ctx context.Context, g uint64) error {
 	}
 }
 
+// FailingErr is the last error of a storage node that fails uploads now
+// (nil for none).
+func (o *Store) FailingErr() error {
+	o.mu.Lock()
+	err := o.failingErr()
+	o.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, nd := range o.nodes { // none has failed for good yet: one may be trying again
+		if t, ok := nd.b.(interface{ Trying() error }); ok {
+			if err := t.Trying(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // failingErr is the last error of a failing node. Called with o.mu held.
 func (o *Store) failingErr() error {
 	for _, nd := range o.nodes {

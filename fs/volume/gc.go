@@ -154,11 +154,12 @@ func (v *Volume) GC(ctx context.Context, opt GCOptions, progress func(Progress))
 			res.Versions = append(res.Versions, GoneVersion{Path: g.path, Version: g.version})
 		}
 	}
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
 	if opt.DryRun {
-		res.Objects = len(doomed)
-		for _, n := range sizes {
-			res.Bytes += n
-		}
+		res.Objects, res.Bytes = len(doomed), total
 		return res, nil
 	}
 	for i, name := range doomed {
@@ -168,7 +169,7 @@ func (v *Volume) GC(ctx context.Context, opt GCOptions, progress func(Progress))
 		res.Objects++
 		res.Bytes += sizes[i]
 		if progress != nil {
-			progress(Progress{Phase: "deleting", Done: int64(i + 1), Total: int64(len(doomed))})
+			progress(Progress{Phase: "deleting", Done: int64(i + 1), Total: int64(len(doomed)), Bytes: res.Bytes, TotalBytes: total})
 		}
 	}
 	return res, nil

@@ -79,6 +79,7 @@ func (v *Volume) Rewrite(ctx context.Context, donePath string, progress func(Pro
 		return 0, err
 	}
 	rewritten, logged := 0, 0
+	report := newFileProgress("rewriting", progress, files)
 	for i, vi := range files {
 		if err := ctx.Err(); err != nil {
 			return rewritten, err
@@ -100,9 +101,7 @@ func (v *Volume) Rewrite(ctx context.Context, donePath string, progress func(Pro
 				return rewritten, err
 			}
 		}
-		if progress != nil {
-			progress(Progress{Phase: "rewriting", Done: int64(i + 1), Total: int64(len(files))})
-		}
+		report.did(i, vi)
 	}
 	return rewritten, v.Sync(ctx, nil)
 }

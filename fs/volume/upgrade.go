@@ -49,6 +49,7 @@ func (v *Volume) Upgrade(ctx context.Context, progress func(Progress)) (UpgradeR
 	if err != nil {
 		return res, err
 	}
+	report := newFileProgress("upgrading", progress, files)
 	for i, vi := range files {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -65,9 +66,7 @@ func (v *Volume) Upgrade(ctx context.Context, progress func(Progress)) (UpgradeR
 			}
 			res.Files++
 		}
-		if progress != nil {
-			progress(Progress{Phase: "upgrading", Done: int64(i + 1), Total: int64(len(files))})
-		}
+		report.did(i, vi)
 	}
 	return res, v.commit(ctx)
 }

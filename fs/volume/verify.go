@@ -32,6 +32,8 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 		findings []Finding
 		done     atomic.Int64
 		total    atomic.Int64
+		bytes    atomic.Int64 // of the chunks checked
+		sizes    atomic.Int64 // of the chunks found
 	)
 	report := func(p string, err error) {
 		mu.Lock()
@@ -56,9 +58,9 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 				if err := v.checkChunk(ctx, j.n, j.key, j.i, j.chunk); err != nil {
 					report(j.path, err)
 				}
-				d := done.Add(1)
+				d, b := done.Add(1), bytes.Add(int64(j.chunk.Size))
 				if progress != nil {
-					progress(Progress{Phase: "verifying", Done: d, Total: total.Load()})
+					progress(Progress{Phase: "verifying", Done: d, Total: total.Load(), Bytes: b, TotalBytes: sizes.Load()})
 				}
 			}
 		}()
@@ -90,6 +92,7 @@ func (v *Volume) Verify(ctx context.Context, path string, progress func(Progress
 				continue
 			}
 			total.Add(1)
+			sizes.Add(int64(c.Size))
 			jobs <- job{path: vi.path, n: vi.n, i: int64(i), key: key, chunk: c}
 		}
 		return nil

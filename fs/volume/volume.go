@@ -127,6 +127,10 @@ type Options struct {
 type Progress struct {
 	Phase       string `json:"phase"`
 	Done, Total int64
+	// Bytes of TotalBytes are done, for work that moves or checks bytes
+	// (TotalBytes 0 for other work; it may grow while the work finds more).
+	Bytes      int64 `json:"bytes,omitempty"`
+	TotalBytes int64 `json:"totalBytes,omitempty"`
 }
 
 // Stats are a volume's pending work.
@@ -134,6 +138,8 @@ type Stats struct {
 	PendingUploads int   `json:"uploads"`
 	PendingBytes   int64 `json:"bytes"`
 	PendingAnchors int   `json:"anchors"`
+	// Waiting is why uploads do not go now: a storage node's last error.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // Finding is one problem verify found.
@@ -616,6 +622,9 @@ func (v *Volume) writeFormat() int { return int(v.layout.Load()) }
 func (v *Volume) Stats() Stats {
 	n, b := v.obj.Stats()
 	st := Stats{PendingUploads: n, PendingBytes: b}
+	if err := v.obj.FailingErr(); err != nil {
+		st.Waiting = err.Error()
+	}
 	if v.outbox != nil {
 		st.PendingAnchors = v.outbox.Len()
 	}
@@ -681,7 +690,7 @@ func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 		done := make(chan struct{})
 		defer close(done)
 		go func() {
-			n0, _ := v.obj.Stats()
+			n0, b0 := v.obj.Stats()
 			t := time.NewTicker(200 * time.Millisecond)
 			defer t.Stop()
 			for {
@@ -689,11 +698,9 @@ func (v *Volume) Sync(ctx context.Context, progress func(Progress)) error {
 				case <-done:
 					return
 				case <-t.C:
-					n, _ := v.obj.Stats()
-					if n > int(n0) {
-						n0 = n
-					}
-					progress(Progress{Phase: "uploading", Done: int64(n0 - n), Total: int64(n0)})
+					n, b := v.obj.Stats()
+					n0, b0 = max(n0, n), max(b0, b)
+					progress(Progress{Phase: "uploading", Done: int64(n0 - n), Total: int64(n0), Bytes: b0 - b, TotalBytes: b0})
 				}
 			}
 		}()

@@ -19,6 +19,7 @@ type visit struct {
 	version  uint64
 	manifest string
 	tree     string
+	size     int64 // a file's committed size
 }
 
 // walk calls fn for every node below start (a path, "" or "/" for the root),
@@ -68,6 +69,31 @@ func (v *Volume) walk(ctx context.Context, start string, fn func(visit) error, o
 
 func cleanPath(p string) string { return path.Clean("/" + p) }
 
+// fileProgress reports work over files one at a time, in files and in
+// their bytes.
+type fileProgress struct {
+	phase        string
+	progress     func(Progress)
+	total        int
+	bytes, sizes int64
+}
+
+func newFileProgress(phase string, progress func(Progress), files []visit) *fileProgress {
+	p := &fileProgress{phase: phase, progress: progress, total: len(files)}
+	for _, f := range files {
+		p.sizes += f.size
+	}
+	return p
+}
+
+// did reports that file i of them is done.
+func (p *fileProgress) did(i int, f visit) {
+	p.bytes += f.size
+	if p.progress != nil {
+		p.progress(Progress{Phase: p.phase, Done: int64(i + 1), Total: int64(p.total), Bytes: p.bytes, TotalBytes: p.sizes})
+	}
+}
+
 func (v *Volume) snapshot(p string, n *Node) visit {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -75,7 +101,7 @@ func (v *Volume) snapshot(p string, n *Node) visit {
 }
 
 func (v *Volume) snapshotLocked(p string, n *Node) visit {
-	return visit{path: p, n: n, typ: n.typ, version: n.version, manifest: n.manifest, tree: n.tree}
+	return visit{path: p, n: n, typ: n.typ, version: n.version, manifest: n.manifest, tree: n.tree, size: n.size}
 }
 
 // resolve finds the node at a slash-separated path.
