@@ -10,6 +10,7 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -127,11 +128,20 @@ func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	shown := Redact(spec)
+	if name, scheme := unquotedURL(spec); name != "" {
+		return nil, fmt.Errorf("remote %s: the URL of %s holds colons, which end a connection string's parameters: quote it, as in %s='%s://host:port' (and the whole spec for the shell)", shown, name, name, scheme)
+	}
 	f, err := fs.NewFs(ctx, spec)
 	if err != nil && !errors.Is(err, fs.ErrorIsFile) {
 		return nil, fmt.Errorf("remote %s: %w", shown, explain(err))
 	}
 	if errors.Is(err, fs.ErrorIsFile) {
+		// rclone says so of some backends (S3) whenever it cannot tell:
+		// look at the object itself, from the parent f now points at.
+		leaf := path.Base(strings.TrimRight(spec[strings.LastIndex(spec, ":")+1:], "/"))
+		if _, oerr := f.NewObject(ctx, leaf); oerr != nil && !errors.Is(oerr, fs.ErrorObjectNotFound) && !errors.Is(oerr, fs.ErrorIsDir) {
+			return nil, fmt.Errorf("remote %s is unreachable: %w", shown, explain(oerr))
+		}
 		return nil, fmt.Errorf("remote %s is a file, not a folder", shown)
 	}
 	ranged, _ := lru.New[string, fs.Object](rangedObjects) // fails only for a size under 1
@@ -153,6 +163,21 @@ func Open(ctx context.Context, spec string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("remote %s is unreachable: %w", shown, explain(err))
 	}
 	return s, nil
+}
+
+// unquotedURL names the parameter of a connection string
+// (":s3,endpoint=...:") whose URL is not quoted, so that its colon cut the
+// string short, and the URL's scheme; "" for none.
+func unquotedURL(spec string) (name, scheme string) {
+	if !strings.HasPrefix(spec, ":") {
+		return "", ""
+	}
+	for _, scheme := range []string{"http", "https"} {
+		if i := strings.Index(spec, "="+scheme+"://"); i > 0 {
+			return spec[strings.LastIndexAny(spec[:i], ",:")+1 : i], scheme
+		}
+	}
+	return "", ""
 }
 
 // explain turns rclone's terse errors into ones a user can act on.

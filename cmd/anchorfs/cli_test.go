@@ -176,6 +176,17 @@ func TestUnreachableRemote(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(strings.TrimPrefix(env[0], "ANCHORFS_HOME="), "config.yaml")); err == nil {
 		t.Fatal("a failed init wrote config.yaml")
 	}
+	// An S3 endpoint that refuses connections is that, not "a file" (as
+	// rclone says of a bucket path it cannot look at).
+	r = anchorfs(t, env, "init", "--remote", ":s3,provider=Minio,endpoint='http://127.0.0.1:1',access_key_id=a,secret_access_key=b:bucket/dir")
+	if r.code != 1 || !strings.Contains(r.err, "connection refused") || strings.Contains(r.err, "is a file") {
+		t.Fatalf("an S3 endpoint that refuses connections: %+v", r)
+	}
+	// A URL in a connection string needs quoting: the error says so.
+	r = anchorfs(t, env, "init", "--remote", ":s3,provider=Minio,endpoint=http://127.0.0.1:1:bucket/dir")
+	if r.code != 1 || !strings.Contains(r.err, "quote it, as in endpoint='http://host:port'") {
+		t.Fatalf("an unquoted URL in a connection string: %+v", r)
+	}
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -144,4 +144,3 @@ func runVolumeOp(s *settings, name string, req, out any) error {
 	}
 	return json.Unmarshal(answer, out)
 }
-
