@@ -41,7 +41,11 @@ func (h Home) OpenLedger(ctx context.Context, spec string, id *keyring.Identity)
 		}
 		return l, nil
 	}
-	l, err := embedded.Open(h.LedgerDir(spec), id)
+	var signer embedded.Signer
+	if id != nil { // nil: a reader of what the ledger tells anyone (its blocks)
+		signer = id
+	}
+	l, err := embedded.Open(h.LedgerDir(spec), signer)
 	if err != nil {
 		return nil, fmt.Errorf("embedded ledger %s: %w", h.LedgerDir(spec), err)
 	}

@@ -199,6 +199,19 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
+// LoadPublic reads the public half of the identity in dir, which needs no
+// passphrase.
+func LoadPublic(dir string) (Public, error) {
+	b, err := os.ReadFile(filepath.Join(dir, publicFile))
+	if os.IsNotExist(err) {
+		return Public{}, fmt.Errorf("keyring %s: %w", dir, ErrNoIdentity)
+	}
+	if err != nil {
+		return Public{}, fmt.Errorf("keyring: %w", err)
+	}
+	return ParsePublic(string(b))
+}
+
 // Load opens the identity in dir.
 func Load(dir string, passphrase []byte) (*Identity, error) {
 	b, err := os.ReadFile(filepath.Join(dir, identityFile))

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/home"
+	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/remote"
 )
 
@@ -62,6 +65,12 @@ func onVolume(s *settings, path string, local func(ctx context.Context, v *volum
 	bar := newProgressBar()
 	defer bar.done()
 	if c := dialMount(s); c != nil {
+		if ownerActions[strings.TrimPrefix(path, "/")] {
+			var err error
+			if c.passphrase, err = s.passphrase(); err != nil {
+				return nil, err
+			}
+		}
 		last, err := c.call(path, func(l streamLine) {
 			if l.Progress != nil {
 				bar.update(*l.Progress)
@@ -162,8 +171,10 @@ func newIdentityCmd() *cobra.Command {
 		Use:   "identity",
 		Short: "Print your public identity (creating it on first use)",
 		Long: `identity prints this home's public identity: the one line to give to someone who wants
-to share a folder with you. In a home without an identity it creates one first (asking for
-a passphrase on a terminal, or taking --passphrase-file / ANCHORFS_PASSPHRASE). The
+to share a folder with you, and before it the ledger id the home's ledger knows you by (what
+audit, usage, balance and grants show; on Fabric, that of the home's Fabric certificate). In a
+home without an identity it creates one first (asking for a passphrase on a terminal, or
+taking --passphrase-file / ANCHORFS_PASSPHRASE); otherwise it needs no passphrase. The
 identity is always the last line of the output.`,
 		Example: `  anchorfs identity
   ANCHORFS_HOME=/tmp/bob anchorfs identity | tail -1`,
@@ -172,15 +183,19 @@ identity is always the last line of the output.`,
 			if err != nil {
 				return err
 			}
-			id, created, err := s.ensureIdentity(os.Stderr)
-			if err != nil {
+			pub, err := keyring.LoadPublic(s.home.KeyringDir())
+			if errors.Is(err, keyring.ErrNoIdentity) {
+				id, _, err := s.ensureIdentity(os.Stderr)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.home.KeyringDir())
+				pub = id.Public()
+			} else if err != nil {
 				return err
 			}
-			if created {
-				fmt.Fprintf(cmd.OutOrStdout(), "created identity in %s\n", s.home.KeyringDir())
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ledger id: %s\n", id.Public().LedgerID())
-			fmt.Fprintln(cmd.OutOrStdout(), id.Public().String())
+			fmt.Fprintf(cmd.OutOrStdout(), "ledger id: %s\n", s.ledgerIDOf(pub))
+			fmt.Fprintln(cmd.OutOrStdout(), pub.String())
 			return nil
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/home"
+	"github.com/anchorfs/anchorfs/keyring"
 )
 
 // The running mount answers on HOME/mount.sock (HTTP over a unix socket,
@@ -55,14 +58,6 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	os.Chmod(path, 0o600)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
-		reply := infoReply{Mountpoint: mountpoint, Pending: o.Volume.Stats()}
-		if sp, err := o.Volume.Space(r.Context()); err == nil {
-			reply.Space = &sp
-		}
-		json.NewEncoder(w).Encode(reply)
-	})
 	stream := func(w http.ResponseWriter, work func(emit func(streamLine)) streamLine) {
 		enc := json.NewEncoder(w)
 		fl, _ := w.(http.Flusher)
@@ -76,6 +71,28 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 		last.Done = true
 		emit(last)
 	}
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		name := strings.TrimPrefix(pattern, "POST /")
+		if !ownerActions[name] {
+			mux.HandleFunc(pattern, h)
+			return
+		}
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := checkPassphrase(s, o, r.Header.Get(passphraseHeader)); err != nil {
+				stream(w, func(func(streamLine)) streamLine { return streamLine{Error: err.Error()} })
+				return
+			}
+			h(w, r)
+		})
+	}
+	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
+		reply := infoReply{Mountpoint: mountpoint, Pending: o.Volume.Stats()}
+		if sp, err := o.Volume.Space(r.Context()); err == nil {
+			reply.Space = &sp
+		}
+		json.NewEncoder(w).Encode(reply)
+	})
 	progress := func(emit func(streamLine)) func(volume.Progress) {
 		var lastSent time.Time
 		return func(p volume.Progress) {
@@ -86,7 +103,7 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 		}
 	}
 	for name, op := range volumeOps {
-		mux.HandleFunc("POST /"+name, func(w http.ResponseWriter, r *http.Request) {
+		handle("POST /"+name, func(w http.ResponseWriter, r *http.Request) {
 			stream(w, func(emit func(streamLine)) streamLine {
 				req, err := io.ReadAll(r.Body)
 				if err != nil {
@@ -104,7 +121,7 @@ func startControl(s *settings, o *home.Opened, mountpoint string, logf func(stri
 			})
 		})
 	}
-	mux.HandleFunc("POST /upgrade", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /upgrade", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(emit func(streamLine)) streamLine {
 			res, err := o.Volume.Upgrade(r.Context(), progress(emit))
 			l := streamLine{Upgraded: &res}
@@ -142,8 +159,46 @@ func (c *control) stop() {
 	os.Remove(c.path)
 }
 
+// ownerActions are the mount's operations that the keyring's passphrase
+// guards, as it guards them without a mount: the caller sends it (over the
+// socket only its user can open) and the mount checks it against the
+// keyring on disk.
+var ownerActions = map[string]bool{"gc": true, "policy": true, "upgrade": true}
+
+// passphraseHeader carries the passphrase of an owner action, base64.
+const passphraseHeader = "Anchorfs-Passphrase"
+
+// checkPassphrase refuses an owner action whose passphrase (header value
+// h) does not open this home's keyring, when it is protected.
+func checkPassphrase(s *settings, o *home.Opened, h string) error {
+	dir := s.home.KeyringDir()
+	protected, err := keyring.IsProtected(dir)
+	if err != nil || !protected {
+		return err
+	}
+	if h == "" {
+		return errors.New("this needs the keyring's passphrase, even with the volume mounted: " + errNoPassphrase.Error())
+	}
+	pass, err := base64.StdEncoding.DecodeString(h)
+	if err != nil {
+		return errors.New("malformed passphrase")
+	}
+	id, err := keyring.Load(dir, pass)
+	if err != nil {
+		return err
+	}
+	if id.Public().String() != o.Identity.Public().String() {
+		return errors.New("the keyring on disk is not the one the mount runs with: unmount and mount again")
+	}
+	return nil
+}
+
 // controlClient talks to a running mount, if there is one.
-type controlClient struct{ http *http.Client }
+type controlClient struct {
+	http *http.Client
+	// passphrase goes with owner actions (nil: none).
+	passphrase []byte
+}
 
 // dialMount returns a client for the running mount of this home, or nil.
 func dialMount(s *settings) *controlClient {
@@ -186,7 +241,15 @@ func (c *controlClient) callJSON(path string, body any, fn func(streamLine)) (st
 		}
 		rd = bytes.NewReader(b)
 	}
-	resp, err := c.http.Post("http://mount"+path, "application/json", rd)
+	req, err := http.NewRequest(http.MethodPost, "http://mount"+path, rd)
+	if err != nil {
+		return streamLine{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.passphrase != nil {
+		req.Header.Set(passphraseHeader, base64.StdEncoding.EncodeToString(c.passphrase))
+	}
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return streamLine{}, err
 	}

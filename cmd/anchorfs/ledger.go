@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/anchorfs/anchorfs/chaincode"
+	"github.com/anchorfs/anchorfs/keyring"
 	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/network/embedded"
 )
@@ -32,7 +33,7 @@ func newLedgerCmd() *cobra.Command {
 		Example: `  anchorfs ledger info --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, done, err := openHomeLedger(cmd)
+			l, done, err := openHomeLedger(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -58,7 +59,7 @@ func newLedgerCmd() *cobra.Command {
 		Example: `  anchorfs ledger blocks --from 1 --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, done, err := openHomeLedger(cmd)
+			l, done, err := openHomeLedger(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -123,8 +124,10 @@ func short(h string) string {
 	return h
 }
 
-// openHomeLedger opens this home's ledger with its identity.
-func openHomeLedger(cmd *cobra.Command) (network.Ledger, func(), error) {
+// openHomeLedger opens this home's ledger, signed: with its identity
+// (asking for the passphrase), for what the ledger tells only a volume's
+// members or records; unsigned for what it tells anyone (info, blocks).
+func openHomeLedger(cmd *cobra.Command, signed bool) (network.Ledger, func(), error) {
 	s, err := loadSettings(cmd)
 	if err != nil {
 		return nil, nil, err
@@ -133,9 +136,11 @@ func openHomeLedger(cmd *cobra.Command) (network.Ledger, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := s.loadIdentity()
-	if err != nil {
-		return nil, nil, err
+	var id *keyring.Identity
+	if signed {
+		if id, err = s.loadIdentity(); err != nil {
+			return nil, nil, err
+		}
 	}
 	l, err := s.home.OpenLedger(context.Background(), c.Ledger, id)
 	if err != nil {
@@ -179,4 +184,16 @@ connects to. It reads CHAINCODE_ID (the package id) and CHAINCODE_SERVER_ADDRESS
 	serve.Flags().String("address", "", "listen address host:port (CHAINCODE_SERVER_ADDRESS)")
 	c.AddCommand(serve)
 	return c
+}
+
+// ledgerIDOf is the id this home's ledger knows its identity pub by: on
+// Fabric, that of the home's Fabric certificate (read, no call made).
+func (s *settings) ledgerIDOf(pub keyring.Public) string {
+	if c, err := s.config(); err == nil && strings.HasPrefix(c.Ledger, "fabric:") {
+		if l, err := s.home.OpenLedger(context.Background(), c.Ledger, nil); err == nil && l != nil {
+			defer l.Close()
+			return l.Actor()
+		}
+	}
+	return pub.LedgerID()
 }

@@ -116,6 +116,11 @@ func runVolumeOp(s *settings, name string, req, out any) error {
 	defer bar.done()
 	var answer []byte
 	if c := dialMount(s); c != nil {
+		if ownerActions[name] {
+			if c.passphrase, err = s.passphrase(); err != nil {
+				return err
+			}
+		}
 		last, err := c.callJSON("/"+name, json.RawMessage(body), func(l streamLine) {
 			if l.Progress != nil {
 				bar.update(*l.Progress)

@@ -174,24 +174,26 @@ func (s *settings) loadIdentity() (*keyring.Identity, error) {
 	if !keyring.Exists(dir) {
 		return nil, fmt.Errorf("no identity in %s: restore yours from a backup with `anchorfs identity import BACKUP` (a new identity, made by `anchorfs init` or `anchorfs identity`, cannot open volumes made with the old one)", s.home.Dir)
 	}
-	protected, err := keyring.IsProtected(dir)
+	pass, err := s.passphrase()
 	if err != nil {
 		return nil, err
 	}
-	var pass []byte
-	if protected {
-		p, given, err := s.givenPassphrase()
-		if err != nil {
-			return nil, err
-		}
-		if !given {
-			if p, err = prompt("Passphrase for " + dir + ": "); err != nil {
-				return nil, err
-			}
-		}
-		pass = p
-	}
 	return keyring.Load(dir, pass)
+}
+
+// passphrase is the keyring's passphrase, given or asked for; nil for a
+// keyring it does not protect.
+func (s *settings) passphrase() ([]byte, error) {
+	dir := s.home.KeyringDir()
+	protected, err := keyring.IsProtected(dir)
+	if err != nil || !protected {
+		return nil, err
+	}
+	p, given, err := s.givenPassphrase()
+	if err != nil || given {
+		return p, err
+	}
+	return prompt("Passphrase for " + dir + ": ")
 }
 
 // ensureIdentity loads the identity, creating it on first use.

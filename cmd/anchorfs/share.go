@@ -184,7 +184,7 @@ folders at or under it.`,
 			if err != nil {
 				return err
 			}
-			l, closeLedger, err := openHomeLedger(cmd)
+			l, closeLedger, err := openHomeLedger(cmd, true)
 			if err != nil {
 				return err
 			}

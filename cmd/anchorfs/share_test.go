@@ -409,3 +409,41 @@ func TestSharingBetweenTwoHomes(t *testing.T) {
 		t.Fatalf("grants --all --json: %+v %v", rows, err)
 	}
 }
+
+// TestThePassphraseGuardsOwnerActionsThroughTheMount: with the volume
+// mounted, share, revoke and gc with a wrong or missing passphrase fail
+// and change nothing (the control socket is no way around the keyring);
+// the right one works; commands that need no secret work without it.
+func TestThePassphraseGuardsOwnerActionsThroughTheMount(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "secret")
+	bob := newHome(t, "")
+	lines := strings.Split(strings.TrimSpace(mustRun(t, bob, "identity")), "\n")
+	bobID := lines[len(lines)-1]
+	mnt := mountBackground(t, env)
+	os.Mkdir(mnt+"/shared", 0o755)
+	mustRun(t, env, "sync")
+	wrong := []string{env[0], "ANCHORFS_PASSPHRASE=guess"}
+	missing := []string{env[0]}
+	for _, e := range [][]string{wrong, missing} {
+		for _, args := range [][]string{{"share", "/shared", bobID}, {"revoke", "/shared", bobID}, {"gc"}} {
+			if r := anchorfs(t, e, args...); r.code == 0 || !strings.Contains(r.err, "passphrase") {
+				t.Fatalf("%v with %v through the mount: %+v", args, e[1:], r)
+			}
+		}
+	}
+	if out := mustRun(t, env, "grants"); strings.Contains(out, "/shared") {
+		t.Fatalf("a refused share is on the ledger:\n%s", out)
+	}
+	for _, args := range [][]string{{"identity"}, {"ledger", "info"}, {"info"}} {
+		if r := anchorfs(t, missing, args...); r.code != 0 {
+			t.Fatalf("%v without a passphrase: %+v", args, r)
+		}
+	}
+	if r := anchorfs(t, env, "share", "/shared", bobID); r.code != 0 {
+		t.Fatalf("share with the passphrase: %+v", r)
+	}
+	if r := anchorfs(t, env, "gc"); r.code != 0 {
+		t.Fatalf("gc with the passphrase: %+v", r)
+	}
+}

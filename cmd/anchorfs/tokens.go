@@ -60,7 +60,7 @@ operator may ask of any identity. Amounts are in tokens (6 decimals).`,
   anchorfs balance --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, done, err := openHomeLedger(cmd)
+			l, done, err := openHomeLedger(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -156,7 +156,7 @@ func tokenCall(cmd *cobra.Command, args []string, allowAll bool, call func(l net
 			return err
 		}
 	}
-	l, done, err := openHomeLedger(cmd)
+	l, done, err := openHomeLedger(cmd, true)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ from now on: storage already stored is charged at each price for the time it was
   anchorfs prices --set storage=0.02,read=0.01`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, done, err := openHomeLedger(cmd)
+			l, done, err := openHomeLedger(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -246,7 +246,7 @@ reads (bytes), and what it earned as a payee. Amounts are in tokens; columns in 
 			if err != nil {
 				return err
 			}
-			l, done, err := openHomeLedger(cmd)
+			l, done, err := openHomeLedger(cmd, true)
 			if err != nil {
 				return err
 			}
