@@ -45,7 +45,7 @@ the path of each file this volume still has. The columns are in docs/AUDIT.md.
 // auditFilters adds the flags that select events.
 func auditFilters(c *cobra.Command, action bool) {
 	c.Flags().String("path", "", "only events of this file, or of the files in this folder")
-	c.Flags().String("actor", "", "only events by this ledger identity (as audit shows it)")
+	c.Flags().String("actor", "", "only events by this person: their identity (anchorfs1...), ledger id (as audit shows it) or grantee id (as grants shows it)")
 	if action {
 		c.Flags().String("action", "", "only this action (read, download, anchor, denied, mount, ...)")
 	}
@@ -123,6 +123,15 @@ func auditEvents(cmd *cobra.Command) ([]auditRow, string, error) {
 	defer o.Close(ctx)
 	if o.Ledger == nil {
 		return nil, "", errors.New("this volume runs without a ledger (ledger: none): there is nothing to audit")
+	}
+	if q.Actor != "" {
+		ps, err := loadPeople(ctx, o.Ledger, o.Config.Volume, o.Identity.Public())
+		if err != nil {
+			return nil, "", err
+		}
+		if q.Actor, err = ps.actor(q.Actor); err != nil {
+			return nil, "", err
+		}
 	}
 	q.Volume = o.Config.Volume
 	if f.Lookup("ledger-events") != nil {

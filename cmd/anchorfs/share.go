@@ -169,8 +169,9 @@ func newGrantsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "grants [PATH]",
 		Short: "List who has access to which shared folder, from the ledger",
-		Long: `grants lists the volume's grants as the ledger records them: folder, grantee (the short id
-of their identity), rights, key epoch, when and by whom, and whether revoked. PATH keeps the
+		Long: `grants lists the volume's grants as the ledger records them: folder, grantee (the ledger id
+the ledger knows them by, as audit shows people; on Fabric, until they join, the short id of
+their identity), rights, key epoch, when and by whom, and whether revoked. PATH keeps the
 folders at or under it.`,
 		Example: `  anchorfs grants
   anchorfs grants /projects --all --json`,
@@ -209,6 +210,10 @@ folders at or under it.`,
 			if err != nil {
 				return err
 			}
+			ps, err := loadPeople(context.Background(), l, c.Volume, id.Public())
+			if err != nil {
+				return err
+			}
 			for i := range grants {
 				if grants[i].Path, err = id.OpenText(grants[i].Path); err != nil {
 					grants[i].Path = "(sealed for others)"
@@ -227,7 +232,8 @@ folders at or under it.`,
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				type row struct {
 					Folder    string     `json:"folder"`
-					Grantee   string     `json:"grantee"`
+					Grantee   string     `json:"grantee"`   // the ledger id, once known
+					GranteeID string     `json:"granteeId"` // the id of the grantee's key
 					Rights    string     `json:"rights"`
 					Epoch     uint32     `json:"epoch"`
 					Granted   time.Time  `json:"granted"`
@@ -240,7 +246,7 @@ folders at or under it.`,
 					if under != "/" && g.Path != under && !strings.HasPrefix(g.Path, under+"/") || g.Revoked && !all {
 						continue
 					}
-					r := row{Folder: g.Path, Grantee: g.GranteeID, Rights: rightsName(g.Rights), Epoch: g.Epoch, Granted: g.Time, GrantedBy: g.GrantedBy}
+					r := row{Folder: g.Path, Grantee: ps.ofGrant(g), GranteeID: g.GranteeID, Rights: rightsName(g.Rights), Epoch: g.Epoch, Granted: g.Time, GrantedBy: g.GrantedBy}
 					if g.Revoked {
 						r.Revoked = &g.RevokedAt
 					}
@@ -267,7 +273,7 @@ folders at or under it.`,
 					}
 					state = "revoked " + g.RevokedAt.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", g.Path, g.GranteeID, rightsName(g.Rights), g.Epoch,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", g.Path, ps.ofGrant(g), rightsName(g.Rights), g.Epoch,
 					g.Time.Local().Format(time.DateTime), state)
 			}
 			return tw.Flush()

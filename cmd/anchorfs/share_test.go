@@ -447,3 +447,78 @@ func TestThePassphraseGuardsOwnerActionsThroughTheMount(t *testing.T) {
 		t.Fatalf("gc with the passphrase: %+v", r)
 	}
 }
+
+// TestOnePersonOneID: a person is found by audit --actor under their
+// identity, their ledger id and their grantee id alike, and grants and
+// audit name them by the ledger id their own `anchorfs identity` prints.
+func TestOnePersonOneID(t *testing.T) {
+	needRoot(t)
+	remote, ledgerDir := filepath.Join(t.TempDir(), "remote"), filepath.Join(t.TempDir(), "ledger")
+	alice := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "alice"), "ANCHORFS_PASSPHRASE="}
+	bob := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "bob"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, alice, "init", "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	lines := strings.Split(strings.TrimSpace(mustRun(t, bob, "identity")), "\n")
+	bobID, bobLedgerID := lines[len(lines)-1], strings.TrimPrefix(lines[len(lines)-2], "ledger id: ")
+	var info struct{ Volume string }
+	json.Unmarshal([]byte(mustRun(t, alice, "info", "--json")), &info)
+	ma := mountBackground(t, alice)
+	if out, ok := sh("mkdir " + ma + "/s && echo hi > " + ma + "/s/f"); !ok {
+		t.Fatal(out)
+	}
+	mustRun(t, alice, "sync")
+	mustRun(t, alice, "share", "/s", bobID)
+	mustRun(t, bob, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	mb := mountBackground(t, bob)
+	if out, ok := sh("cat " + mb + "/s/f"); !ok || out != "hi\n" {
+		t.Fatalf("bob reads: %v %q", ok, out)
+	}
+	unmountAndWait(t, bob, mb)
+
+	var grants []struct{ Grantee, GranteeID string }
+	json.Unmarshal([]byte(mustRun(t, alice, "grants", "--json")), &grants)
+	if len(grants) != 1 || grants[0].Grantee != bobLedgerID || grants[0].GranteeID == "" {
+		t.Fatalf("grants name bob %+v, his identity says %s", grants, bobLedgerID)
+	}
+	var first string
+	for _, who := range []string{bobID, bobLedgerID, grants[0].GranteeID} {
+		out := mustRun(t, alice, "audit", "--actor", who, "--action", "read", "--format", "csv")
+		if !strings.Contains(out, bobLedgerID) || strings.Count(out, "\n") < 2 {
+			t.Fatalf("audit --actor %s:\n%s", who, out)
+		}
+		if first == "" {
+			first = out
+		} else if out != first {
+			t.Fatalf("audit --actor %s differs from by identity:\n%s\n%s", who, out, first)
+		}
+	}
+	if r := anchorfs(t, alice, "audit", "--actor", "bob"); r.code != 2 || !strings.Contains(r.err, "grantee id") {
+		t.Fatalf("audit --actor bob: %+v", r)
+	}
+}
+
+// TestJoinRefusesALedgerThatIsNotTheVolumes: join without --ledger does
+// not make a new empty ledger to look for grants in; it names the
+// volume's ledger; another ledger is refused.
+func TestJoinRefusesALedgerThatIsNotTheVolumes(t *testing.T) {
+	remote, ledgerDir := filepath.Join(t.TempDir(), "remote"), filepath.Join(t.TempDir(), "ledger")
+	alice := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "alice"), "ANCHORFS_PASSPHRASE="}
+	bob := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "bob"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, alice, "init", "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	var info struct{ Volume, Ledger string }
+	json.Unmarshal([]byte(mustRun(t, alice, "info", "--json")), &info)
+	r := anchorfs(t, bob, "join", "--volume", info.Volume, "--remote", remote)
+	if r.code != 1 || !strings.Contains(r.err, "no embedded ledger") || !strings.Contains(r.err, "--ledger embedded:DIR") {
+		t.Fatalf("join without the volume's ledger: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(homeOf(bob), "ledger")); !os.IsNotExist(err) {
+		t.Fatal("join made an empty ledger")
+	}
+	other := newHome(t, "")
+	r = anchorfs(t, bob, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+filepath.Join(homeOf(other), "ledger"))
+	if r.code != 1 || !strings.Contains(r.err, "is not the volume's") {
+		t.Fatalf("join with another volume's ledger: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(homeOf(bob), "config.yaml")); !os.IsNotExist(err) {
+		t.Fatal("a refused join wrote config.yaml")
+	}
+}
