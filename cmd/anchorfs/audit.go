@@ -152,6 +152,20 @@ func auditEvents(cmd *cobra.Command) ([]auditRow, string, error) {
 		return nil, "", err
 	}
 	paths, _ := o.Volume.Paths(ctx)
+	for _, e := range events {
+		if _, ok := paths[e.File]; e.File != "" && !ok {
+			// Files no longer in the tree: the path each had, as far as
+			// this caller can open their delete events.
+			if dels, err := o.Volume.Deleted(ctx, "/"); err == nil {
+				for _, d := range dels {
+					if _, ok := paths[d.File]; !ok {
+						paths[d.File] = d.Path + " (deleted)"
+					}
+				}
+			}
+			break
+		}
+	}
 	rows := make([]auditRow, len(events))
 	for i, e := range events {
 		rows[i] = auditRow{Event: e, Path: paths[e.File]}

@@ -194,11 +194,18 @@ identity is always the last line of the output.`,
 			} else if err != nil {
 				return err
 			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Identity string `json:"identity"`
+					LedgerID string `json:"ledgerId"`
+				}{pub.String(), s.ledgerIDOf(pub)})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger id: %s\n", s.ledgerIDOf(pub))
 			fmt.Fprintln(cmd.OutOrStdout(), pub.String())
 			return nil
 		},
 	}
+	c.Flags().Bool("json", false, "print the identity and ledger id as JSON")
 	c.AddCommand(newIdentityExportCmd(), newIdentityImportCmd())
 	return c
 }

@@ -39,6 +39,7 @@ Shared folders cannot nest, and hold no hard links. Only the volume's owner can 
 		},
 	}
 	c.Flags().Bool("read-only", false, "the grantee may read but not write")
+	c.Flags().Bool("json", false, "print what was done as JSON")
 	return c
 }
 
@@ -63,6 +64,7 @@ folder under the new key as well (each file gets a new version).`,
 		},
 	}
 	c.Flags().Bool("rekey", false, "re-encrypt what the folder already holds under the new key")
+	c.Flags().Bool("json", false, "print what was done as JSON")
 	return c
 }
 
@@ -99,6 +101,15 @@ func runPolicyOp(cmd *cobra.Command, req policyRequest) error {
 	var msg string
 	if err := runVolumeOp(s, "policy", req, &msg); err != nil {
 		return err
+	}
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		return writeJSON(cmd.OutOrStdout(), struct {
+			Op       string `json:"op"`
+			Path     string `json:"path"`
+			Identity string `json:"identity"`
+			ReadOnly bool   `json:"readOnly,omitempty"`
+			Message  string `json:"message"`
+		}{req.Op, req.Path, req.Identity, req.ReadOnly, msg})
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), msg)
 	return nil
@@ -299,6 +310,7 @@ the folders shared with you, at their paths, and nothing else of the volume.`,
 	c.Flags().String("volume", "", "the volume's id, as the owner's share printed it")
 	c.Flags().StringArray("remote", nil, "where the volume's objects are (local folder or rclone remote)")
 	c.Flags().String("ledger", "embedded", "the owner's ledger: embedded:DIR or fabric:PROFILE.yaml")
+	c.Flags().Bool("json", false, "print the folders shared with you as JSON")
 	return c
 }
 
@@ -333,6 +345,20 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	shares, err := s.home.Join(context.Background(), cfg, id, stderrLogf(false))
 	if err != nil {
 		return err
+	}
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		type row struct {
+			Path   string `json:"path"`
+			Rights string `json:"rights"`
+		}
+		rows := []row{}
+		for _, sh := range shares {
+			rows = append(rows, row{sh.Path, rightsName(map[bool]string{true: "ro"}[sh.ReadOnly])})
+		}
+		return writeJSON(cmd.OutOrStdout(), struct {
+			Home   string `json:"home"`
+			Shared []row  `json:"shared"`
+		}{s.home.Dir, rows})
 	}
 	for _, sh := range shares {
 		ro := "read-write"

@@ -466,8 +466,21 @@ func TestOnePersonOneID(t *testing.T) {
 		t.Fatal(out)
 	}
 	mustRun(t, alice, "sync")
-	mustRun(t, alice, "share", "/s", bobID)
-	mustRun(t, bob, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir)
+	var shared struct{ Op, Path, Message string }
+	json.Unmarshal([]byte(mustRun(t, alice, "share", "/s", bobID, "--json")), &shared)
+	if shared.Op != "share" || shared.Path != "/s" || shared.Message == "" {
+		t.Fatalf("share --json: %+v", shared)
+	}
+	var joined struct{ Shared []struct{ Path, Rights string } }
+	json.Unmarshal([]byte(mustRun(t, bob, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir, "--json")), &joined)
+	if len(joined.Shared) != 1 || joined.Shared[0].Path != "/s" || joined.Shared[0].Rights != "read-write" {
+		t.Fatalf("join --json: %+v", joined)
+	}
+	var me struct{ Identity, LedgerID string }
+	json.Unmarshal([]byte(mustRun(t, bob, "identity", "--json")), &me)
+	if me.Identity != bobID || me.LedgerID != bobLedgerID {
+		t.Fatalf("identity --json: %+v", me)
+	}
 	mb := mountBackground(t, bob)
 	if out, ok := sh("cat " + mb + "/s/f"); !ok || out != "hi\n" {
 		t.Fatalf("bob reads: %v %q", ok, out)

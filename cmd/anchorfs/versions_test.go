@@ -128,6 +128,9 @@ func TestVersionsRestoreAndRetention(t *testing.T) {
 	if len(dels) != 2 || dels[0].Path != "/docs/a.txt" || dels[0].Version != 4 || dels[1].Path != "/old/b.txt" {
 		t.Fatalf("versions --deleted: %+v", dels)
 	}
+	if out := mustRun(t, env, "audit", "--action", "delete", "--format", "csv"); !strings.Contains(out, "/docs/a.txt (deleted)") || !strings.Contains(out, "/old/b.txt (deleted)") {
+		t.Fatalf("audit of deletions names no paths:\n%s", out)
+	}
 	if r := anchorfs(t, env, "versions", "--deleted", "/old"); r.code != 0 || !strings.Contains(r.out, "/old/b.txt") || strings.Contains(r.out, "a.txt") {
 		t.Fatalf("versions --deleted /old: %+v", r)
 	}
