@@ -64,6 +64,9 @@ var volumeOps = map[string]volumeOp{
 		return v.Restore(ctx, req.Path, req.RestoreOptions)
 	}),
 	"sync": decoded(syncVolume),
+	"grants": decodedOpened(func(ctx context.Context, o *home.Opened, req grantsRequest, _ func(volume.Progress)) (any, error) {
+		return listGrants(ctx, o.Ledger, o.Identity, o.Config.Volume, req.All)
+	}),
 }
 
 type (

@@ -16,6 +16,7 @@ import (
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/home"
 	"github.com/anchorfs/anchorfs/keyring"
+	"github.com/anchorfs/anchorfs/network"
 	"github.com/anchorfs/anchorfs/sharing"
 )
 
@@ -196,38 +197,28 @@ folders at or under it.`,
 			if err != nil {
 				return err
 			}
-			l, closeLedger, err := openHomeLedger(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer closeLedger()
-			grants, err := l.Grants(context.Background(), c.Volume, "")
-			if err != nil {
-				return err
-			}
 			all, _ := cmd.Flags().GetBool("all")
-			if all {
-				replaced, err := l.GrantHistory(context.Background(), c.Volume, "")
-				if err != nil {
-					return err
-				}
-				grants = append(grants, replaced...)
-			}
 			under := "/"
 			if len(args) == 1 {
 				under = s.volumePath(args[0])
 			}
-			id, err := s.loadIdentity()
-			if err != nil {
-				return err
-			}
-			ps, err := loadPeople(context.Background(), l, c.Volume, id.Public())
-			if err != nil {
-				return err
-			}
-			for i := range grants {
-				if grants[i].Path, err = id.OpenText(grants[i].Path); err != nil {
-					grants[i].Path = "(sealed for others)"
+			var grants []shownGrant
+			if dialMount(s) != nil { // the mount holds the keys: no passphrase asked
+				if err := runVolumeOp(s, "grants", grantsRequest{All: all}, &grants); err != nil {
+					return err
+				}
+			} else {
+				l, closeLedger, err := openHomeLedger(cmd, true)
+				if err != nil {
+					return err
+				}
+				defer closeLedger()
+				id, err := s.loadIdentity()
+				if err != nil {
+					return err
+				}
+				if grants, err = listGrants(context.Background(), l, id, c.Volume, all); err != nil {
+					return err
 				}
 			}
 			// By folder (once its label is opened), grantee, then time.
@@ -257,7 +248,7 @@ folders at or under it.`,
 					if under != "/" && g.Path != under && !strings.HasPrefix(g.Path, under+"/") || g.Revoked && !all {
 						continue
 					}
-					r := row{Folder: g.Path, Grantee: ps.ofGrant(g), GranteeID: g.GranteeID, Rights: rightsName(g.Rights), Epoch: g.Epoch, Granted: g.Time, GrantedBy: g.GrantedBy}
+					r := row{Folder: g.Path, Grantee: g.Person, GranteeID: g.GranteeID, Rights: rightsName(g.Rights), Epoch: g.Epoch, Granted: g.Time, GrantedBy: g.GrantedBy}
 					if g.Revoked {
 						r.Revoked = &g.RevokedAt
 					}
@@ -284,7 +275,7 @@ folders at or under it.`,
 					}
 					state = "revoked " + g.RevokedAt.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", g.Path, ps.ofGrant(g), rightsName(g.Rights), g.Epoch,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", g.Path, g.Person, rightsName(g.Rights), g.Epoch,
 					g.Time.Local().Format(time.DateTime), state)
 			}
 			return tw.Flush()
@@ -369,4 +360,46 @@ func runJoin(cmd *cobra.Command, args []string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "home %s is ready: anchorfs mount MOUNTPOINT\n", s.home.Dir)
 	return nil
+}
+
+type grantsRequest struct {
+	All bool `json:"all"`
+}
+
+// shownGrant is a grant as grants shows it: its folder's path opened, its
+// grantee named as every output names people.
+type shownGrant struct {
+	network.Grant
+	Person string `json:"person"`
+}
+
+// listGrants reads the volume's grants (with all, the revoked and the
+// replaced ones too) and opens what id can of them.
+func listGrants(ctx context.Context, l network.Ledger, id *keyring.Identity, volume string, all bool) ([]shownGrant, error) {
+	if l == nil {
+		return nil, errors.New("this volume runs without a ledger (ledger: none): there are no grants")
+	}
+	grants, err := l.Grants(ctx, volume, "")
+	if err != nil {
+		return nil, err
+	}
+	if all {
+		replaced, err := l.GrantHistory(ctx, volume, "")
+		if err != nil {
+			return nil, err
+		}
+		grants = append(grants, replaced...)
+	}
+	ps, err := loadPeople(ctx, l, volume, id.Public())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]shownGrant, len(grants))
+	for i, g := range grants {
+		if g.Path, err = id.OpenText(g.Path); err != nil {
+			g.Path = "(sealed for others)"
+		}
+		out[i] = shownGrant{Grant: g, Person: ps.ofGrant(g)}
+	}
+	return out, nil
 }

@@ -446,6 +446,10 @@ func TestThePassphraseGuardsOwnerActionsThroughTheMount(t *testing.T) {
 	if r := anchorfs(t, env, "gc"); r.code != 0 {
 		t.Fatalf("gc with the passphrase: %+v", r)
 	}
+	// grants needs the keys to open folder names: the mount's, no passphrase.
+	if r := anchorfs(t, missing, "grants"); r.code != 0 || !strings.Contains(r.out, "/shared") {
+		t.Fatalf("grants without a passphrase, mounted: %+v", r)
+	}
 }
 
 // TestOnePersonOneID: a person is found by audit --actor under their
@@ -471,7 +475,9 @@ func TestOnePersonOneID(t *testing.T) {
 	if shared.Op != "share" || shared.Path != "/s" || shared.Message == "" {
 		t.Fatalf("share --json: %+v", shared)
 	}
-	var joined struct{ Shared []struct{ Path, Rights string } }
+	var joined struct {
+		Shared []struct{ Path, Rights string }
+	}
 	json.Unmarshal([]byte(mustRun(t, bob, "join", "--volume", info.Volume, "--remote", remote, "--ledger", "embedded:"+ledgerDir, "--json")), &joined)
 	if len(joined.Shared) != 1 || joined.Shared[0].Path != "/s" || joined.Shared[0].Rights != "read-write" {
 		t.Fatalf("join --json: %+v", joined)
