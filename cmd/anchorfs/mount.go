@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -161,6 +162,20 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 		debug.SetMemoryLimit(mountMemoryLimit)
 	}
 	logf := leveledLogf(logOut, s.v.GetString("log-level"))
+	if path := os.Getenv("ANCHORFS_CPUPROFILE"); path != "" {
+		// For `go tool pprof`: the mount's CPU profile, written at unmount.
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("ANCHORFS_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("ANCHORFS_CPUPROFILE: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	o, err := s.openVolume(ctx, home.ReadWrite, logf)
 	var rolledBack *volume.RollbackError
 	if errors.As(err, &rolledBack) {
