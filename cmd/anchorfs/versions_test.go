@@ -67,7 +67,18 @@ func restorable(h volume.FileHistory) (out []uint64) {
 // and a version it removed is listed as such and refused by restore.
 func TestVersionsRestoreAndRetention(t *testing.T) {
 	needRoot(t)
-	env := newHome(t, "")
+	versionsRestoreAndRetention(t, newHome(t, ""))
+}
+
+func TestFabricVersionsRestoreAndRetention(t *testing.T) {
+	profile := fabricProfile(t, "ANCHORFS_FABRIC_PROFILE_ORG1", "org1-user1.yaml")
+	needRoot(t)
+	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, env, "init", "--remote", filepath.Join(t.TempDir(), "remote"), "--ledger", "fabric:"+profile)
+	versionsRestoreAndRetention(t, env)
+}
+
+func versionsRestoreAndRetention(t *testing.T, env []string) {
 	mnt := mountBackground(t, env)
 	os.Mkdir(mnt+"/docs", 0o755)
 	for _, c := range []string{"one", "two", "three"} {
