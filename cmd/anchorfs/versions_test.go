@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,7 +167,7 @@ func versionsRestoreAndRetention(t *testing.T, env []string) {
 		t.Fatalf("gc removed versions retention keeps: %+v", h)
 	}
 	json.Unmarshal([]byte(mustRun(t, env, "gc", "--dry-run", "--keep-versions", "2", "--keep-within", "0", "--json")), &res)
-	if !res.DryRun || res.Objects == 0 || len(res.Versions) < 5 {
+	if !res.DryRun || res.Objects == 0 || len(res.Versions) < 5 || !slices.Contains(res.Versions, volume.GoneVersion{Path: "/docs/a.txt (deleted)", Version: 2}) {
 		t.Fatalf("gc --dry-run: %+v", res)
 	}
 	if h := versionsOf(t, env, "/docs/c.txt"); len(restorable(h)) != 3 {

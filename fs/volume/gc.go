@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -85,9 +86,11 @@ func (v *Volume) GC(ctx context.Context, opt GCOptions, progress func(Progress))
 	}
 	var problems []string
 	var old []oldVersions // files whose older versions retention may keep
-	inTree := map[string]bool{}
+	inTree := map[string]string{} // path by id
 	err = v.walk(ctx, "/", func(vi visit) error {
-		inTree[vi.n.id.String()] = true
+		if _, ok := inTree[vi.n.id.String()]; !ok {
+			inTree[vi.n.id.String()] = vi.path
+		}
 		switch vi.typ {
 		case format.TypeDir:
 			keep[vi.tree] = true
@@ -195,7 +198,7 @@ type goneVersion struct {
 // retain adds to keep the objects of the older versions of files (those
 // in the tree, and those deleted from it) that retention r keeps, from
 // their anchors on the ledger, and returns the versions it does not keep.
-func (v *Volume) retain(ctx context.Context, r Retention, files []oldVersions, inTree map[string]bool, keep map[string]bool, res *GCResult, progress func(Progress)) ([]goneVersion, error) {
+func (v *Volume) retain(ctx context.Context, r Retention, files []oldVersions, inTree map[string]string, keep map[string]bool, res *GCResult, progress func(Progress)) ([]goneVersion, error) {
 	if v.opt.Ledger == nil {
 		return nil, nil
 	}
@@ -205,8 +208,12 @@ func (v *Volume) retain(ctx context.Context, r Retention, files []oldVersions, i
 		return nil, err
 	}
 	for id, rm := range rs {
-		if rm.typ == format.TypeFile && !inTree[id] {
-			files = append(files, oldVersions{path: "(deleted) " + rm.name, id: rm.id, dom: rm.dom, removedAt: rm.ev.Time})
+		if _, ok := inTree[id]; rm.typ == format.TypeFile && !ok {
+			p, known := removedPath(rs, inTree, id)
+			if !known {
+				p = path.Join("(a deleted folder)", rm.name)
+			}
+			files = append(files, oldVersions{path: p + " (deleted)", id: rm.id, dom: rm.dom, removedAt: rm.ev.Time})
 		}
 	}
 	var gone []goneVersion

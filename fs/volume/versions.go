@@ -131,6 +131,24 @@ func (v *Volume) removals(ctx context.Context) (map[string]removal, error) {
 	return out, nil
 }
 
+// removedPath is the path removed file or folder id had: its folder's
+// path (in the tree, by paths, or removed too) and its name.
+func removedPath(rs map[string]removal, paths map[string]string, id string) (string, bool) {
+	var walk func(id string, depth int) (string, bool)
+	walk = func(id string, depth int) (string, bool) {
+		if p, ok := paths[id]; ok {
+			return p, true
+		}
+		r, ok := rs[id]
+		if !ok || depth > 256 {
+			return "", false
+		}
+		parent, ok := walk(r.dir, depth+1)
+		return path.Join(parent, r.name), ok
+	}
+	return walk(id, 0)
+}
+
 // domainByLedgerID is the key domain a ledger record names ("" for the
 // volume's own), nil when this user holds none of its keys.
 func (v *Volume) domainByLedgerID(ledgerID string) *domain {
@@ -169,26 +187,13 @@ func (v *Volume) Deleted(ctx context.Context, dir string) ([]DeletedFile, error)
 	if err != nil {
 		return nil, err
 	}
-	// A removed file's path is its folder's: in the tree, or removed too.
-	var pathOf func(id string, depth int) (string, bool)
-	pathOf = func(id string, depth int) (string, bool) {
-		if p, ok := paths[id]; ok {
-			return p, true
-		}
-		r, ok := rs[id]
-		if !ok || depth > 256 {
-			return "", false
-		}
-		parent, ok := pathOf(r.dir, depth+1)
-		return path.Join(parent, r.name), ok
-	}
 	dir = cleanPath(dir)
 	var out []DeletedFile
 	for id, r := range rs {
 		if _, ok := paths[id]; ok || r.typ != format.TypeFile {
 			continue
 		}
-		p, ok := pathOf(id, 0)
+		p, ok := removedPath(rs, paths, id)
 		if !ok || (dir != "/" && p != dir && !strings.HasPrefix(p, dir+"/")) {
 			continue
 		}
