@@ -85,7 +85,7 @@ func (v *Volume) GC(ctx context.Context, opt GCOptions, progress func(Progress))
 		defer v.obj.RetrySoon() // the uploads that wait for room try again at once
 	}
 	var problems []string
-	var old []oldVersions // files whose older versions retention may keep
+	var old []oldVersions         // files whose older versions retention may keep
 	inTree := map[string]string{} // path by id
 	err = v.walk(ctx, "/", func(vi visit) error {
 		if _, ok := inTree[vi.n.id.String()]; !ok {
