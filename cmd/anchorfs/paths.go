@@ -29,6 +29,11 @@ func (s *settings) volumePath(arg string) string {
 		if rel, ok := under(mp, p); ok {
 			return rel
 		}
+		if real, err := filepath.EvalSymlinks(mp); err == nil && real != mp {
+			if rel, ok := under(real, p); ok { // the mount point's path through a link (/tmp on macOS)
+				return rel
+			}
+		}
 	}
 	return path.Clean("/" + filepath.ToSlash(arg))
 }

@@ -46,9 +46,6 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := remote.SetBandwidth(v.GetString("bwlimit")); err != nil {
-		return nil, usageError{err}
-	}
 	s := &settings{v: v, home: home.Home{Dir: dir}}
 	path := s.home.ConfigPath()
 	if _, err := os.Stat(path); err == nil {
@@ -60,6 +57,10 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 		for _, k := range unknownKeys(cmd.Root(), v.AllKeys()) {
 			fmt.Fprintf(os.Stderr, "anchorfs: warning: %s: unknown setting %q, ignored\n", path, k)
 		}
+	}
+	// After the config file: bwlimit may be set there too.
+	if err := remote.SetBandwidth(v.GetString("bwlimit")); err != nil {
+		return nil, usageError{err}
 	}
 	return s, nil
 }

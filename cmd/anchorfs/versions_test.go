@@ -108,6 +108,21 @@ func versionsRestoreAndRetention(t *testing.T, env []string) {
 	if got := readFile(t, mnt+"/docs/a.txt"); got != "one" {
 		t.Fatalf("after restoring version 1 the mount reads %q", got)
 	}
+	// A file being written: what was written so far is saved as a version
+	// first, and stays restorable.
+	held, err := os.OpenFile(mnt+"/docs/a.txt", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.WriteString(" and more")
+	if r := anchorfs(t, env, "restore", "/docs/a.txt", "--version", "2"); r.code != 0 || !strings.Contains(r.out, "version 2 restored as version 6") {
+		t.Fatalf("restore over a file being written: %+v", r)
+	}
+	held.Close()
+	if h := versionsOf(t, env, "/docs/a.txt"); h.Versions[4].Size != int64(len("one and more")) || !h.Versions[4].Restorable || readFile(t, mnt+"/docs/a.txt") != "two" {
+		t.Fatalf("the writes of the open file: %+v", h)
+	}
+	writeVersion(t, env, mnt+"/docs/a.txt", "one")
 	dest := filepath.Join(t.TempDir(), "two.txt")
 	if r := anchorfs(t, env, "restore", "docs/a.txt", "--version", "2", "--to", dest); r.code != 0 || readFile(t, dest) != "two" {
 		t.Fatalf("restore --to: %+v", r)
@@ -119,7 +134,9 @@ func versionsRestoreAndRetention(t *testing.T, env []string) {
 		t.Fatalf("restore of a version never anchored: %+v", r)
 	}
 	mustRun(t, env, "sync")
-	if h := versionsOf(t, env, "/docs/a.txt"); len(h.Versions) != 4 || !h.Versions[3].Current || h.Versions[3].Size != 3 {
+	h = versionsOf(t, env, "/docs/a.txt")
+	last := len(h.Versions)
+	if last < 7 || !h.Versions[last-1].Current || h.Versions[last-1].Size != 3 {
 		t.Fatalf("versions after restore: %+v", h)
 	}
 
@@ -137,7 +154,7 @@ func versionsRestoreAndRetention(t *testing.T, env []string) {
 	}
 	var dels []volume.DeletedFile
 	json.Unmarshal([]byte(mustRun(t, env, "versions", "--deleted", "--json")), &dels)
-	if len(dels) != 2 || dels[0].Path != "/docs/a.txt" || dels[0].Version != 4 || dels[1].Path != "/old/b.txt" {
+	if len(dels) != 2 || dels[0].Path != "/docs/a.txt" || dels[0].Version != uint64(last) || dels[1].Path != "/old/b.txt" {
 		t.Fatalf("versions --deleted: %+v", dels)
 	}
 	if out := mustRun(t, env, "audit", "--action", "delete", "--format", "csv"); !strings.Contains(out, "/docs/a.txt (deleted)") || !strings.Contains(out, "/old/b.txt (deleted)") {
@@ -146,7 +163,7 @@ func versionsRestoreAndRetention(t *testing.T, env []string) {
 	if r := anchorfs(t, env, "versions", "--deleted", "/old"); r.code != 0 || !strings.Contains(r.out, "/old/b.txt") || strings.Contains(r.out, "a.txt") {
 		t.Fatalf("versions --deleted /old: %+v", r)
 	}
-	if h := versionsOf(t, env, "/docs/a.txt"); !h.Deleted || len(h.Versions) != 4 || len(restorable(h)) != 4 {
+	if h := versionsOf(t, env, "/docs/a.txt"); !h.Deleted || len(h.Versions) != last || len(restorable(h)) != last {
 		t.Fatalf("versions of a deleted file: %+v", h)
 	}
 	if r := anchorfs(t, env, "restore", "/old/b.txt"); r.code != 0 {
@@ -154,6 +171,14 @@ func versionsRestoreAndRetention(t *testing.T, env []string) {
 	}
 	if got := readFile(t, mnt+"/old/b.txt"); got != "bee" {
 		t.Fatalf("restored deleted file reads %q", got)
+	}
+	long := strings.Repeat("é", 127) // 254 bytes: a delete event of the longest names fits the ledger
+	writeVersion(t, env, mnt+"/"+long, "long")
+	if err := os.Remove(mnt + "/" + long); err != nil {
+		t.Fatal(err)
+	}
+	if r := anchorfs(t, env, "restore", "/"+long); r.code != 0 || readFile(t, mnt+"/"+long) != "long" {
+		t.Fatalf("restore of a deleted file with a 254-byte name: %+v", r)
 	}
 
 	// Retention: the defaults keep everything this young; a dry run

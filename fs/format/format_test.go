@@ -106,7 +106,7 @@ func makeVectors() vectors {
 		Nonce: hex.EncodeToString(nonce), Chunk: chunk, Manifest: manifest, Dir: dir, Head: head,
 		MerkleRoot: format.MerkleRoot(three),
 		DomainKey:  hex.EncodeToString(domainKey), DomainManifest: domainManifest, DomainHead: domainHead,
-		DeletedPlace: seal(metaKey, format.DeletedAAD(vol, file), []byte(`{"dir":"`+dirID.String()+`","name":"aGVsbG8udHh0"}`), true),
+		DeletedPlace: seal(metaKey, format.DeletedAAD(vol, file), append(dirID[:], "hello.txt"...), false),
 	}
 }
 

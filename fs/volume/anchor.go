@@ -400,24 +400,39 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	dir := n.parents[0]
 	name := nameIn(dir, n)
 	uid, gid, mode := n.uid, n.gid, n.mode
+	v.mu.Unlock()
+	copyName, err := v.addCopy(dir, n, m, mode, uid, gid, func() string { return freeConflictName(dir, name, v.opt.Host, time.Now()) })
+	if err != nil {
+		return err
+	}
+	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
+	v.changed()
+	return nil
+}
+
+// addCopy makes version m of file n a new file in folder dir, under the
+// name pick chooses (called under the tree lock), and returns that name.
+// The copy is made whole before it gets a name: its chunks sealed again
+// for its own id (their AAD binds the file), its manifest sealed; then one
+// tree operation names it and queues its version for the ledger. A name
+// that is taken gives EEXIST and nothing is made.
+func (v *Volume) addCopy(dir, n *Node, m *format.Manifest, mode, uid, gid uint32, pick func() string) (string, error) {
+	v.mu.Lock()
 	c := v.newNode(dir, format.TypeFile, mode, uid, gid)
 	v.mu.Unlock()
-	// The copy is made whole before it gets a name: its chunks sealed again
-	// for its own id (their AAD binds the file), its manifest sealed; then
-	// one tree operation names it and queues its version for the ledger.
 	cm, hash, err := v.copyVersion(c, n, m)
 	if err != nil {
 		v.obj.Drop(c.id)
-		return err
+		return "", err
 	}
-	var copyName string
+	var name string
 	err = v.withTree(func() error {
 		if err := v.need(dir); err != nil {
 			return err
 		}
-		copyName = freeConflictName(dir, name, v.opt.Host, time.Now())
+		name = pick()
 		c.version, c.manifest, c.size = cm.Version, hash, cm.Size
-		if err := v.add(dir, copyName, c); err != nil {
+		if err := v.add(dir, name, c); err != nil {
 			return err
 		}
 		v.anchor(c, cm, hash, "")
@@ -425,11 +440,9 @@ func (v *Volume) conflictCopy(n *Node, ours network.Anchor) error {
 	})
 	if err != nil {
 		v.obj.Drop(c.id)
-		return err
+		return "", err
 	}
-	v.logf("conflict: version %d of file %s kept as %q", ours.Version, n.id, copyName)
-	v.changed()
-	return nil
+	return name, nil
 }
 
 // copyVersion makes version 1 of file c, not yet in any folder, from

@@ -114,6 +114,13 @@ func (v *Volume) GC(ctx context.Context, opt GCOptions, progress func(Progress))
 	if len(problems) > 0 {
 		return res, fmt.Errorf("gc stopped, the tree is damaged (run verify): %s", strings.Join(problems, "; "))
 	}
+	if v.events != nil {
+		// This writer's delete events on the ledger first: retention reads
+		// there which files went, and when (a full remote stopped the sync).
+		if err := v.events.Flush(ctx, v.recordEvents, v.logf); err != nil {
+			return res, fmt.Errorf("gc: recording the delete events first: %w (nothing was deleted)", err)
+		}
+	}
 	gone, err := v.retain(ctx, opt.Retention, old, inTree, keep, &res, progress)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w (nothing was deleted)", err)
@@ -235,19 +242,15 @@ func (v *Volume) retain(ctx context.Context, r Retention, files []oldVersions, i
 		rank := 0
 		for j := len(anchors) - 1; j >= 0; j-- {
 			a := anchors[j]
-			if f.current != 0 && a.Version >= f.current {
-				if a.Version > f.current {
-					keep[a.ManifestHash] = true // newer than the tree knows: another writer's
-				}
-				rank++
-				continue
-			}
 			replaced := f.removedAt
 			if j+1 < len(anchors) {
 				replaced = anchors[j+1].Time
 			}
+			if replaced.IsZero() {
+				replaced = now // still current on the ledger (the tree's version is not anchored yet)
+			}
 			rank++
-			kept := f.current != 0 && rank <= r.Versions || r.Within > 0 && now.Sub(replaced) <= r.Within
+			kept := f.current != 0 && (rank <= r.Versions || a.Version >= f.current) || r.Within > 0 && now.Sub(replaced) <= r.Within
 			if !kept {
 				gone = append(gone, goneVersion{path: f.path, version: a.Version, manifest: a.ManifestHash})
 				continue
@@ -259,6 +262,9 @@ func (v *Volume) retain(ctx context.Context, r Retention, files []oldVersions, i
 			if err != nil {
 				if errNotFound(err) {
 					continue // removed by an earlier gc
+				}
+				if f.current == 0 && errors.Is(err, format.ErrAuth) {
+					break // a delete event about a file not of the domain it names: not a file of ours
 				}
 				return nil, fmt.Errorf("%s: version %d: %w", f.path, a.Version, err)
 			}

@@ -3,7 +3,6 @@ package volume
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,12 +24,6 @@ import (
 // folder it was in and its name, so that versions and restore find it
 // again under its last path and nobody outside the volume learns either.
 
-// deletedPlace is what a delete event seals: where the file or folder was.
-type deletedPlace struct {
-	Dir  string `json:"dir"`
-	Name []byte `json:"name"`
-}
-
 // gone is a file or folder that lost its last name in an operation: its
 // delete event waits until the tree lock is released.
 type gone struct {
@@ -51,9 +44,16 @@ func removed(n *Node, dir *Node, name string) []gone {
 // recordGone puts the delete events of what an operation removed on the ledger.
 func (v *Volume) recordGone(gs []gone) {
 	for _, g := range gs {
-		place, _ := json.Marshal(deletedPlace{Dir: g.dir.String(), Name: []byte(g.name)})
+		mk, ok := g.n.dom.metaKey(v, g.n.dom.epoch())
+		if !ok {
+			v.logf("file %s: no key to seal its delete event with; it is not recorded", g.n.id)
+			continue
+		}
+		// The folder's id and the name: at most 16 + 255 bytes, so that the
+		// sealed place (base64) stays within a ledger detail.
+		place := append(g.dir[:len(g.dir):len(g.dir)], g.name...)
 		detail := map[string]string{
-			"place": base64.StdEncoding.EncodeToString(g.n.dom.seal(v, format.DeletedAAD(v.id, g.n.id), place)),
+			"place": base64.StdEncoding.EncodeToString(format.Seal(mk, format.DeletedAAD(v.id, g.n.id), place)),
 			"type":  g.n.typ,
 		}
 		if g.n.typ == format.TypeFile {
@@ -108,6 +108,9 @@ func (v *Volume) removals(ctx context.Context) (map[string]removal, error) {
 		if err != nil {
 			continue
 		}
+		if ev.Detail["domain"] == "" && ev.Actor != v.opt.Ledger.Actor() && v.rootKey != nil {
+			continue // outside shared folders only the owner removes files
+		}
 		dom := v.domainByLedgerID(ev.Detail["domain"])
 		if dom == nil {
 			continue // a shared folder this user holds no keys of
@@ -120,11 +123,10 @@ func (v *Volume) removals(ctx context.Context) (map[string]removal, error) {
 		if err != nil {
 			continue // not sealed by a member: not the volume's
 		}
-		var p deletedPlace
-		if json.Unmarshal(pt, &p) != nil || !validName(string(p.Name)) {
+		if len(pt) <= len(format.ID{}) || !validName(string(pt[len(format.ID{}):])) {
 			continue
 		}
-		r := removal{id: id, typ: ev.Detail["type"], dir: p.Dir, name: string(p.Name), dom: dom, ev: ev}
+		r := removal{id: id, typ: ev.Detail["type"], dir: format.ID(pt[:len(format.ID{})]).String(), name: string(pt[len(format.ID{}):]), dom: dom, ev: ev}
 		r.version, _ = strconv.ParseUint(ev.Detail["version"], 10, 64)
 		out[ev.File] = r // events come oldest first: the newest stays
 	}
@@ -350,9 +352,12 @@ func (v *Volume) Restore(ctx context.Context, p string, opt RestoreOptions) (*Re
 			v.Record("download", src, map[string]string{"version": strconv.FormatUint(want, 10), "bytes": strconv.FormatInt(m.Size, 10)})
 		}
 	case h.n != nil:
-		out.NewVersion, err = v.restoreInto(ctx, h.n, src, m)
+		// Every chunk is there and authentic before the version is made.
+		if err = v.eachChunk(ctx, src, m, func(int64, []byte) error { return nil }); err == nil {
+			out.NewVersion, err = v.restoreInPlace(h.n, m)
+		}
 	default:
-		out.NewVersion, err = v.restoreDeleted(ctx, h.Path, src, m)
+		out.NewVersion, err = v.restoreDeleted(h.Path, src, m)
 	}
 	if err != nil {
 		return nil, err
@@ -388,7 +393,7 @@ func (v *Volume) eachChunk(ctx context.Context, src *Node, m *format.Manifest, f
 // restoreOutside writes version m of src to a new file at dest; on failure
 // nothing stays there.
 func (v *Volume) restoreOutside(ctx context.Context, src *Node, m *format.Manifest, dest string) (err error) {
-	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -412,35 +417,53 @@ func (v *Volume) restoreOutside(ctx context.Context, src *Node, m *format.Manife
 	return f.Sync()
 }
 
-// restoreInto makes version m of file src the new version of file n.
-func (v *Volume) restoreInto(ctx context.Context, n, src *Node, m *format.Manifest) (uint64, error) {
+// restoreInPlace makes version m of file n its new version, in one step:
+// the new version's manifest lists m's chunks (chunks are bound to their
+// file, the version they were sealed in and their index, not to the
+// manifest that lists them; a version in another key epoch has them sealed
+// again in the current one). A file being written through another handle
+// is left alone (EBUSY): its unsaved writes are not thrown away.
+func (v *Volume) restoreInPlace(n *Node, m *format.Manifest) (uint64, error) {
 	h, err := v.Open(n)
 	if err != nil {
 		return 0, err
 	}
-	defer h.Release()
-	if err := h.Truncate(0); err != nil {
-		return 0, err
+	f := h.f
+	f.mu.Lock()
+	if f.modified {
+		f.mu.Unlock()
+		h.Release()
+		return 0, fmt.Errorf("the file is being written: close it first (%w)", syscall.EBUSY)
 	}
-	if err := v.eachChunk(ctx, src, m, func(off int64, b []byte) error {
-		_, err := h.WriteAt(b, off)
-		return err
-	}); err != nil {
-		return 0, err
+	err = h.begin()
+	if err == nil {
+		key, ok := n.dom.fileKey(v, n.id, m.Epoch)
+		if !ok {
+			err = syscall.EACCES
+		} else {
+			f.chunks, f.size, f.dirty = slices.Clone(m.Chunks), m.Size, map[int64][]byte{}
+			f.key, f.epoch = key, m.Epoch
+		}
 	}
-	if err := h.Truncate(m.Size); err != nil {
+	if err != nil {
+		f.modified = false // nothing of the version begun was changed
+	}
+	f.mu.Unlock()
+	if err != nil {
+		h.Release()
 		return 0, err
 	}
 	if err := h.Flush(); err != nil {
+		h.Release()
 		return 0, err
 	}
-	return v.Version(n), nil
+	return v.Version(n), h.Release()
 }
 
 // restoreDeleted brings version m of removed file src back at path p as a
-// new file (version 1 of its own id), making the folders on the way that
-// are gone.
-func (v *Volume) restoreDeleted(ctx context.Context, p string, src *Node, m *format.Manifest) (uint64, error) {
+// new file (version 1 of its own id, made whole before it gets its name),
+// making the folders on the way that are gone.
+func (v *Volume) restoreDeleted(p string, src *Node, m *format.Manifest) (uint64, error) {
 	dir := v.root
 	for _, name := range strings.Split(strings.Trim(path.Dir(p), "/"), "/") {
 		if name == "" {
@@ -459,14 +482,13 @@ func (v *Volume) restoreDeleted(ctx context.Context, p string, src *Node, m *for
 		}
 		dir = next
 	}
-	name := path.Base(p)
 	a := v.Attr(dir)
-	n, err := v.Create(dir, name, 0o644, a.UID, a.GID)
+	_, err := v.addCopy(dir, src, m, 0o644, a.UID, a.GID, func() string { return path.Base(p) })
 	if errors.Is(err, syscall.EEXIST) {
 		return 0, fmt.Errorf("%s: another file has that name now; restore with --to", p)
 	}
 	if err != nil {
 		return 0, err
 	}
-	return v.restoreInto(ctx, n, src, m)
+	return 1, nil
 }
