@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,39 @@ func newRate(perSecond fs.SizeSuffix) *rate.Limiter {
 		return nil
 	}
 	return rate.NewLimiter(rate.Limit(perSecond), int(perSecond))
+}
+
+// paced is r read no faster than the limit of the moment allows (up or
+// down), a piece at a time, so that a transfer is spread over its time
+// instead of going at line speed and waiting after.
+func (l *limiter) paced(ctx context.Context, up bool, r io.Reader) io.Reader {
+	if tx, rx := l.limiters(time.Now()); up && tx == nil || !up && rx == nil {
+		return r
+	}
+	return &pacedReader{ctx: ctx, l: l, up: up, r: r}
+}
+
+// pace is how much of a transfer goes between two waits.
+const pace = 32 << 10
+
+type pacedReader struct {
+	ctx context.Context
+	l   *limiter
+	up  bool
+	r   io.Reader
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if len(b) > pace {
+		b = b[:pace]
+	}
+	n, err := p.r.Read(b)
+	if n > 0 {
+		if werr := p.l.wait(p.ctx, p.up, n); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
 }
 
 // wait blocks until n bytes may go up (or down).

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -41,5 +42,29 @@ func TestBandwidthLimit(t *testing.T) {
 	}
 	if tx, rx := bandwidth.limiters(now); tx != nil || rx != nil {
 		t.Fatal("off left a limit")
+	}
+}
+
+// TestAPacedReaderWaitsBetweenPieces: under a limit a transfer is read a
+// piece at a time, each counted against the limiter; without one the
+// reader is the transfer's own.
+func TestAPacedReaderWaitsBetweenPieces(t *testing.T) {
+	defer SetBandwidth("")
+	src := strings.NewReader(strings.Repeat("x", 100<<10))
+	if r := bandwidth.paced(t.Context(), true, src); r != io.Reader(src) {
+		t.Fatal("no limit, yet the reader is wrapped")
+	}
+	if err := SetBandwidth("64M"); err != nil {
+		t.Fatal(err)
+	}
+	r := bandwidth.paced(t.Context(), true, src)
+	buf := make([]byte, 1<<20)
+	n, err := r.Read(buf)
+	if err != nil || n != pace {
+		t.Fatalf("a read under a limit took %d bytes (%v), want one piece of %d", n, err, pace)
+	}
+	tx, _ := bandwidth.limiters(time.Now())
+	if tokens := tx.Tokens(); tokens > float64(tx.Burst()-pace/2) {
+		t.Fatalf("the piece was not counted: %v tokens left of %d", tokens, tx.Burst())
 	}
 }

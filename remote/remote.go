@@ -233,11 +233,8 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		if o, err := s.f.NewObject(ctx, name); err == nil && o.Size() == int64(len(data)) {
 			return nil
 		}
-		if err := bandwidth.wait(ctx, true, len(data)); err != nil {
-			return err
-		}
 		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
-		_, err := s.f.Put(ctx, bytes.NewReader(data), info)
+		_, err := s.f.Put(ctx, bandwidth.paced(ctx, true, bytes.NewReader(data)), info)
 		return err
 	})
 }
@@ -247,11 +244,8 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 func (s *Store) Replace(ctx context.Context, name string, data []byte) error {
 	s.ranged.Remove(name)
 	return s.retry(ctx, func() error {
-		if err := bandwidth.wait(ctx, true, len(data)); err != nil {
-			return err
-		}
 		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
-		_, err := s.f.Put(ctx, bytes.NewReader(data), info)
+		_, err := s.f.Put(ctx, bandwidth.paced(ctx, true, bytes.NewReader(data)), info)
 		return err
 	})
 }
@@ -259,17 +253,8 @@ func (s *Store) Replace(ctx context.Context, name string, data []byte) error {
 // Get returns the object's bytes; a missing object gives an error wrapping
 // io/fs.ErrNotExist.
 func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
-	b, err := s.get(ctx, name)
-	if err == nil {
-		err = bandwidth.wait(ctx, false, len(b))
-	}
-	return b, err
-}
-
-// get is Get without the bandwidth limit.
-func (s *Store) get(ctx context.Context, name string) ([]byte, error) {
 	if b, ok := s.localGet(name); ok {
-		return b, nil
+		return b, bandwidth.wait(ctx, false, len(b))
 	}
 	var data []byte
 	err := s.retry(ctx, func() error {
@@ -288,7 +273,7 @@ func (s *Store) get(ctx context.Context, name string) ([]byte, error) {
 		// Sized up front: objects are up to a few MiB, and growing a
 		// buffer from nothing copies each one several times.
 		buf := bytes.NewBuffer(make([]byte, 0, min(max(o.Size(), 0), s.maxSize)+bytes.MinRead))
-		_, err = buf.ReadFrom(io.LimitReader(r, s.maxSize+1))
+		_, err = buf.ReadFrom(io.LimitReader(bandwidth.paced(ctx, false, r), s.maxSize+1))
 		if int64(buf.Len()) > s.maxSize {
 			return fmt.Errorf("%s: more than %d bytes: %w", name, s.maxSize, ErrTooLarge)
 		}
@@ -305,20 +290,11 @@ func (s *Store) get(ctx context.Context, name string) ([]byte, error) {
 // object ends first: a ranged request (rclone's RangeOption), for reading a
 // few segments of a chunk. n is bounded like a whole object.
 func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
-	b, err := s.getRange(ctx, name, off, n)
-	if err == nil {
-		err = bandwidth.wait(ctx, false, len(b))
-	}
-	return b, err
-}
-
-// getRange is GetRange without the bandwidth limit.
-func (s *Store) getRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
 	if off < 0 || n < 0 || n > s.maxSize {
 		return nil, fmt.Errorf("%s: bad range %d+%d", name, off, n)
 	}
 	if b, ok := s.localRange(name, off, n); ok {
-		return b, nil
+		return b, bandwidth.wait(ctx, false, len(b))
 	}
 	var data []byte
 	err := s.retry(ctx, func() error {
@@ -342,7 +318,7 @@ func (s *Store) getRange(ctx context.Context, name string, off, n int64) ([]byte
 		}
 		defer r.Close()
 		buf := make([]byte, n)
-		k, err := io.ReadFull(r, buf)
+		k, err := io.ReadFull(bandwidth.paced(ctx, false, r), buf)
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			err = nil // the object is shorter than it said: its reader finds out
 		}
