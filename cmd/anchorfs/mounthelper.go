@@ -52,6 +52,10 @@ func mountHelperArgs(args []string) ([]string, error) {
 			out = append(out, "--allow-non-empty")
 		case "passphrase_file":
 			out = append([]string{"--passphrase-file", v}, out...)
+		case "log_level":
+			out = append(out, "--log-level", v)
+		case "bwlimit": // a plain limit: an option cannot hold a timetable's commas
+			out = append([]string{"--bwlimit", v}, out...)
 		case "rw", "defaults", "auto", "noauto", "nofail", "_netdev", "user", "users", "nouser", "dev", "nodev",
 			"suid", "nosuid", "exec", "noexec", "relatime", "atime", "x-systemd.automount":
 			// mount(8)'s own, or what FUSE mounts have anyway
@@ -59,7 +63,7 @@ func mountHelperArgs(args []string) ([]string, error) {
 			if strings.HasPrefix(k, "x-") || strings.HasPrefix(k, "comment") {
 				continue
 			}
-			return nil, fmt.Errorf("%s: unknown option %q (anchorfs takes allow_other, noatime, ro, nonempty, passphrase_file=FILE)", mountHelperName, o)
+			return nil, fmt.Errorf("%s: unknown option %q (anchorfs takes allow_other, noatime, ro, nonempty, passphrase_file=FILE, log_level=LEVEL, bwlimit=LIMIT)", mountHelperName, o)
 		}
 	}
 	return out, nil

@@ -56,12 +56,15 @@ func TestMountThroughMount8(t *testing.T) {
 
 	// An fstab line.
 	fstab := filepath.Join(t.TempDir(), "fstab")
-	os.WriteFile(fstab, []byte(home+" "+mnt+" fuse.anchorfs noatime,nofail,_netdev 0 0\n"), 0o644)
+	os.WriteFile(fstab, []byte(home+" "+mnt+" fuse.anchorfs noatime,nofail,_netdev,log_level=ERROR,bwlimit=50M:off 0 0\n"), 0o644)
 	if out, err := exec.Command("mount", "--fstab", fstab, mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount by an fstab line: %v\n%s", err, out)
 	}
 	if err := os.WriteFile(mnt+"/from-fstab.txt", []byte("rw"), 0o644); err != nil {
 		t.Fatalf("a write through the fstab mount: %v", err)
+	}
+	if ps, _ := exec.Command("ps", "-eo", "args").Output(); !strings.Contains(string(ps), "--bwlimit 50M:off") || !strings.Contains(string(ps), "--log-level ERROR") {
+		t.Fatal("the fstab line's log_level and bwlimit did not reach the mount")
 	}
 	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("umount: %s", out)
