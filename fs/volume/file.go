@@ -501,16 +501,26 @@ func (h *Handle) begin() error {
 	return nil
 }
 
-// dirtyChunk returns chunk i's plaintext for editing, loading it if needed. Called with f.mu held.
-func (h *Handle) dirtyChunk(i int64, whole bool) ([]byte, error) {
+// smallChunk is the most a first chunk is given room for ahead of its
+// writes: a small file (most of them) gets a buffer of its size, not a
+// whole chunk's, zeroed and collected for each.
+const smallChunk = 64 << 10
+
+// dirtyChunk returns chunk i's plaintext for editing, loading it if needed,
+// with room for need bytes. Called with f.mu held.
+func (h *Handle) dirtyChunk(i int64, whole bool, need int) ([]byte, error) {
 	f := h.f
 	if b, ok := f.dirty[i]; ok {
 		return b, nil
 	}
+	room := h.v.chunkSize
+	if i == 0 && need < smallChunk && (len(f.chunks) == 0 || f.chunks[0].Size < smallChunk) {
+		room = (max(need, 1) + 4095) &^ 4095
+	}
 	var b []byte
 	if i < int64(len(f.chunks)) {
 		c := f.chunks[i]
-		b = make([]byte, c.Size, h.v.chunkSize)
+		b = make([]byte, c.Size, max(c.Size, room))
 		if c.Hash != "" && !whole {
 			pt, err := h.v.plain(context.Background(), h.n, f.keyFor(c), i, c)
 			if err != nil {
@@ -519,10 +529,21 @@ func (h *Handle) dirtyChunk(i int64, whole bool) ([]byte, error) {
 			copy(b, pt)
 		}
 	} else {
-		b = make([]byte, 0, h.v.chunkSize)
+		b = make([]byte, 0, room)
 	}
 	f.dirty[i] = b
 	return b, nil
+}
+
+// extend is b at length n (at most a chunk), in a larger buffer when its
+// own has no room: what lies past the old length is the caller's to set.
+func (v *Volume) extend(b []byte, n int) []byte {
+	if n <= cap(b) {
+		return b[:n]
+	}
+	grown := make([]byte, n, min(v.chunkSize, max(n, 2*cap(b))))
+	copy(grown, b)
+	return grown
 }
 
 // grow extends the file to size with zeros: the last chunk is filled out,
@@ -536,12 +557,13 @@ func (h *Handle) grow(size int64) error {
 		return syscall.EFBIG
 	}
 	if last := int64(len(f.chunks)) - 1; last >= 0 && f.chunks[last].Size < h.v.chunkSize {
-		b, err := h.dirtyChunk(last, false)
+		n := int(min(cs, size-last*cs))
+		b, err := h.dirtyChunk(last, false, n)
 		if err != nil {
 			return err
 		}
 		old := len(b)
-		b = b[:min(cs, size-last*cs)]
+		b = h.v.extend(b, n)
 		clear(b[old:]) // bytes past the old end may be left from a truncate
 		f.dirty[last] = b
 		f.chunks[last].Size = len(b)
@@ -608,13 +630,13 @@ func (h *Handle) write(p []byte, off int64) (int, error) {
 		i, in := pos/cs, int(pos%cs)
 		n := min(len(p)-done, v.chunkSize-in)
 		whole := in == 0 && (n == v.chunkSize || pos+int64(n) >= f.size)
-		b, err := h.dirtyChunk(i, whole)
+		b, err := h.dirtyChunk(i, whole, in+n)
 		if err != nil {
 			return done, err
 		}
 		if end := in + n; end > len(b) {
 			old := len(b)
-			b = b[:end]
+			b = v.extend(b, end)
 			if in > old {
 				clear(b[old:in]) // a gap past the old end reads as zeros
 			}
@@ -699,7 +721,7 @@ func (h *Handle) Truncate(size int64) error {
 	}
 	f.chunks = f.chunks[:keep]
 	if rest := int(size % cs); rest != 0 {
-		b, err := h.dirtyChunk(keep-1, false)
+		b, err := h.dirtyChunk(keep-1, false, rest)
 		if err != nil {
 			return err
 		}
