@@ -60,7 +60,7 @@ func (p *people) actor(s string) (string, error) {
 	if a, ok := p.joined[s]; ok { // a grantee id
 		return a, nil
 	}
-	if msp, hexid, ok := strings.Cut(s, "/"); ok && msp != "" && len(hexid) == 32 && strings.Trim(hexid, "0123456789abcdef") == "" {
+	if isLedgerID(s) {
 		return s, nil
 	}
 	return "", usageError{fmt.Errorf("person %q: an identity (anchorfs1...), a ledger id (MSP/32 hex digits, as `anchorfs identity` and audit show) or a grantee id (as grants shows)", s)}

@@ -30,11 +30,16 @@ func ledgerIdentity(l network.Ledger, s string) (string, error) {
 		}
 		return p.LedgerID(), nil
 	}
-	msp, hexid, ok := strings.Cut(s, "/")
-	if !ok || msp == "" || len(hexid) != 32 || strings.Trim(hexid, "0123456789abcdef") != "" {
+	if !isLedgerID(s) {
 		return "", usageError{fmt.Errorf("identity %q: a ledger id (MSP/32 hex digits, the \"ledger id:\" line of `anchorfs identity`) or an anchorfs1... identity", s)}
 	}
 	return s, nil
+}
+
+// isLedgerID reports whether s is written as a ledger id: MSP/32 hex digits.
+func isLedgerID(s string) bool {
+	msp, hexid, ok := strings.Cut(s, "/")
+	return ok && msp != "" && len(hexid) == 32 && strings.Trim(hexid, "0123456789abcdef") == ""
 }
 
 func parseAmount(s string) (int64, error) {

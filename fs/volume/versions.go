@@ -181,6 +181,11 @@ func (v *Volume) Deleted(ctx context.Context, dir string) ([]DeletedFile, error)
 	if err := v.Sync(ctx, nil); err != nil { // this writer's removals on the ledger
 		return nil, err
 	}
+	return v.deleted(ctx, dir)
+}
+
+// deleted is Deleted without the sync.
+func (v *Volume) deleted(ctx context.Context, dir string) ([]DeletedFile, error) {
 	rs, err := v.removals(ctx)
 	if err != nil {
 		return nil, err
@@ -257,7 +262,7 @@ func (v *Volume) Versions(ctx context.Context, p string) (*FileHistory, error) {
 		}
 		h.n, h.id, h.dom, current = n, n.id, n.dom, v.Version(n)
 	case errors.As(err, &pe):
-		dels, derr := v.Deleted(ctx, path.Dir(h.Path))
+		dels, derr := v.deleted(ctx, path.Dir(h.Path))
 		if derr != nil {
 			return nil, derr
 		}
