@@ -219,18 +219,21 @@ func (c *countingLedger) LatestMany(ctx context.Context, volume string, files []
 }
 
 // TestOpeningAFoldersFilesAsksTheLedgerOnce: a mount that has never checked
-// a folder's files asks the ledger about all of them at the first open, and
-// opening the others costs no round trip. (A file the remote serves older
-// than the ledger's is still caught at its own open: TestRollbackIsDetected.)
+// a folder's files asks the ledger about them in batches of 512 at the
+// first open (the first batch for the open, the next ones in the
+// background ahead of the reader), and opening the others costs no round
+// trip of its own. (A file the remote serves older than the ledger's is
+// still caught at its own open: TestRollbackIsDetected.)
 func TestOpeningAFoldersFilesAsksTheLedgerOnce(t *testing.T) {
+	const files = 1300 // three batches
 	ctx := context.Background()
 	store := newTestStore(t)
 	newVolume(t, store)
 	h := newHome(t, nil, t.TempDir())
 	m := h.mount(t, store)
 	os.Mkdir(m.path("d"), 0o755)
-	for i := range 100 {
-		os.WriteFile(m.path(fmt.Sprintf("d/%03d", i)), []byte(fmt.Sprint("file ", i)), 0o644)
+	for i := range files {
+		os.WriteFile(m.path(fmt.Sprintf("d/%04d", i)), []byte(fmt.Sprint("file ", i)), 0o644)
 	}
 	if err := m.vol.Sync(ctx, nil); err != nil {
 		t.Fatal(err)
@@ -239,12 +242,12 @@ func TestOpeningAFoldersFilesAsksTheLedgerOnce(t *testing.T) {
 
 	counted := &countingLedger{Ledger: h.ledger}
 	m = h.mountWith(t, store, counted)
-	for i := range 100 {
-		if b, err := os.ReadFile(m.path(fmt.Sprintf("d/%03d", i))); err != nil || string(b) != fmt.Sprint("file ", i) {
-			t.Fatalf("d/%03d: %q %v", i, b, err)
+	for i := range files {
+		if b, err := os.ReadFile(m.path(fmt.Sprintf("d/%04d", i))); err != nil || string(b) != fmt.Sprint("file ", i) {
+			t.Fatalf("d/%04d: %q %v", i, b, err)
 		}
 	}
-	if l, n := counted.latest.Load(), counted.many.Load(); l != 0 || n != 1 {
-		t.Fatalf("opening 100 files of a folder asked the ledger %d times one by one and %d at once, want 0 and 1", l, n)
+	if l, n := counted.latest.Load(), counted.many.Load(); l != 0 || n != 3 {
+		t.Fatalf("opening %d files of a folder asked the ledger %d times one by one and %d at once, want 0 and 3", files, l, n)
 	}
 }

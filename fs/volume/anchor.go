@@ -110,61 +110,153 @@ func (v *Volume) ledgerCheck(n *Node) error {
 	return nil
 }
 
-// checkBatch bounds the files checkAlong asks the ledger about at once.
-const checkBatch = 512
+const (
+	// checkBatch bounds the files one query asks the ledger about.
+	checkBatch = 512
+	// checkAheadBatches bounds the queries checkAhead makes in the
+	// background after one made for an open: 8,192 files of a folder
+	// are asked about before a reader reaches them.
+	checkAheadBatches = 16
+)
 
-// checkAlong asks the ledger in one query about file n and the files beside
-// it this mount has neither checked nor asked about (others of n's folder;
-// each version once), so that opening them next costs no round trip: each
-// whose version and manifest are the ledger's latest is checked. It reports
-// whether n is; anything else (a newer version on the ledger, one not
-// anchored yet, a ledger that cannot answer) is left to the check of one
-// file. Called without v.mu.
+// askedFile is a file version put in a batch question to the ledger.
+type askedFile struct {
+	n        *Node
+	version  uint64
+	manifest string
+}
+
+// checkAlong asks the ledger in one query about file n and the files after
+// it in its folder's name order this mount has neither checked nor asked
+// about (each version once), then goes on in the background (checkAhead),
+// so that opening them next costs no round trip: each whose version and
+// manifest are the ledger's latest is checked. It reports whether n is;
+// anything else (a newer version on the ledger, one not anchored yet, a
+// ledger that cannot answer) is left to the check of one file. An open of
+// a file whose batch is in flight waits for that answer. Called without
+// v.mu.
 func (v *Volume) checkAlong(ctx context.Context, n *Node) bool {
-	type asked struct {
-		n        *Node
-		version  uint64
-		manifest string
+	v.mu.Lock()
+	version := n.version
+	if n.asked == version {
+		// Asked about already: in flight (its answer is n's), or not
+		// matched then (the check of one file says what it is).
+		wait := n.asking
+		v.mu.Unlock()
+		if wait == nil {
+			return false
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return n.checked == version && n.version == version
+	}
+	var dir *Node
+	var batch []askedFile
+	if len(n.parents) > 0 {
+		dir = n.parents[0]
+		batch = v.unaskedAfter(dir, nameIn(dir, n), checkBatch-1)
+	}
+	batch = append([]askedFile{{n, n.version, n.manifest}}, batch...)
+	done := v.markAsked(batch)
+	v.mu.Unlock()
+	v.askLedger(ctx, batch, done)
+	if dir != nil && len(batch) == checkBatch {
+		v.checkAhead(dir, batch[len(batch)-1].n)
 	}
 	v.mu.Lock()
-	if n.asked == n.version {
-		// Asked about already, and not matched then (not anchored yet, or
-		// another version): the check of one file says what it is.
+	defer v.mu.Unlock()
+	return n.checked == version && n.version == version
+}
+
+// checkAhead asks the ledger, in the background and one batch after
+// another, about the files of folder dir after last in name order, up to
+// checkAheadBatches batches; one such walk per folder at a time.
+func (v *Volume) checkAhead(dir, last *Node) {
+	v.mu.Lock()
+	if dir.checkingAhead {
 		v.mu.Unlock()
-		return false
+		return
 	}
-	batch := []asked{{n, n.version, n.manifest}}
-	if len(n.parents) > 0 {
-		for _, c := range n.parents[0].entries {
-			if len(batch) == checkBatch {
+	dir.checkingAhead = true
+	after := nameIn(dir, last)
+	v.mu.Unlock()
+	v.bg.Add(1)
+	go func() {
+		defer v.bg.Done()
+		ctx, cancel := v.untilClosed()
+		defer cancel()
+		for range checkAheadBatches {
+			v.mu.Lock()
+			batch := v.unaskedAfter(dir, after, checkBatch)
+			if len(batch) > 0 {
+				after = nameIn(dir, batch[len(batch)-1].n)
+			}
+			done := v.markAsked(batch)
+			v.mu.Unlock()
+			if len(batch) == 0 || ctx.Err() != nil {
+				close(done)
 				break
 			}
-			if c != n && c.typ == format.TypeFile && c.version > 0 && c.checked != c.version && c.asked != c.version {
-				batch = append(batch, asked{c, c.version, c.manifest})
-			}
+			v.askLedger(ctx, batch, done)
 		}
+		v.mu.Lock()
+		dir.checkingAhead = false
+		v.mu.Unlock()
+	}()
+}
+
+// unaskedAfter lists, in name order, up to limit files of folder dir named
+// after after (all, if after is "") whose version is neither checked nor
+// asked about. Called with v.mu held.
+func (v *Volume) unaskedAfter(dir *Node, after string, limit int) []askedFile {
+	names := namesAfter(dir, after, limit, func(c *Node) bool {
+		return c.typ == format.TypeFile && c.version > 0 && c.checked != c.version && c.asked != c.version
+	})
+	out := make([]askedFile, len(names))
+	for i, name := range names {
+		c := dir.entries[name]
+		out[i] = askedFile{c, c.version, c.manifest}
 	}
+	return out
+}
+
+// markAsked marks each version of batch as asked about (in one batch at
+// most) with the channel closed once the answer is in. Called with v.mu
+// held.
+func (v *Volume) markAsked(batch []askedFile) chan struct{} {
+	done := make(chan struct{})
 	for _, a := range batch {
-		a.n.asked = a.version // each version of a file is asked about in one batch at most
+		a.n.asked, a.n.asking = a.version, done
 	}
-	v.mu.Unlock()
+	return done
+}
+
+// askLedger asks the ledger about batch in one query and checks each file
+// whose version and manifest are the latest anchored; then closes done.
+// Called without v.mu.
+func (v *Volume) askLedger(ctx context.Context, batch []askedFile, done chan struct{}) {
 	files := make([]string, len(batch))
 	for i, a := range batch {
 		files[i] = a.n.id.String()
 	}
 	got, err := v.opt.Ledger.LatestMany(ctx, v.id.String(), files)
-	if err != nil || len(got) != len(batch) {
-		return false
-	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	defer close(done)
 	for i, a := range batch {
-		if got[i].File == files[i] && got[i].Version == a.version && got[i].ManifestHash == a.manifest &&
-			a.n.version == a.version && a.n.manifest == a.manifest {
+		if a.n.asking == done {
+			a.n.asking = nil
+		}
+		if err == nil && len(got) == len(batch) && got[i].File == files[i] && got[i].Version == a.version &&
+			got[i].ManifestHash == a.manifest && a.n.version == a.version && a.n.manifest == a.manifest {
 			a.n.checked = a.version
 		}
 	}
-	return n.checked == batch[0].version
 }
 
 // untilClosed is a context that ends when the volume closes.

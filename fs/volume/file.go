@@ -115,22 +115,9 @@ func (v *Volume) fetchAhead(n *Node) {
 		n.fetchMark = false
 		d := n.parents[0]
 		me := nameIn(d, n)
-		// The first fetchAheadFiles names after me, by insertion: no sort
-		// of a folder of many files at each open.
-		var names []string
-		for name, c := range d.entries {
-			if name <= me || c.typ != format.TypeFile || c.version == 0 || c.fetched == c.version || c.data != nil {
-				continue
-			}
-			if len(names) == fetchAheadFiles && name >= names[len(names)-1] {
-				continue
-			}
-			at, _ := slices.BinarySearch(names, name)
-			names = slices.Insert(names, at, name)
-			if len(names) > fetchAheadFiles {
-				names = names[:fetchAheadFiles]
-			}
-		}
+		names := namesAfter(d, me, fetchAheadFiles, func(c *Node) bool {
+			return c.typ == format.TypeFile && c.version > 0 && c.fetched != c.version && c.data == nil
+		})
 		for k, name := range names {
 			c := d.entries[name]
 			c.fetched, c.fetchMark = c.version, k == len(names)/2

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -35,7 +36,13 @@ type Node struct {
 	version uint64
 	checked uint64 // the version last found to match the ledger
 	asked   uint64 // the version last asked about in a batch (checkAlong), matched or not
-	fetched uint64 // the version whose manifest (and small content) was fetched ahead of an open
+	// asking is closed when the batch asking about this file's version
+	// has its answer; nil when none is in flight.
+	asking chan struct{}
+	// checkingAhead: a folder whose files are being asked about in the
+	// background (checkAhead).
+	checkingAhead bool
+	fetched       uint64 // the version whose manifest (and small content) was fetched ahead of an open
 	// fetchMark: opening this file fetches ahead again (it is halfway
 	// through what was fetched ahead).
 	fetchMark bool
@@ -983,6 +990,24 @@ func nameIn(d *Node, n *Node) string {
 		}
 	}
 	return ""
+}
+
+// namesAfter lists, in order, the first limit names of folder d after
+// after whose entries keep: by insertion, with no sort of a folder of
+// many names. Called with v.mu held.
+func namesAfter(d *Node, after string, limit int, keep func(*Node) bool) []string {
+	var names []string
+	for name, c := range d.entries {
+		if name <= after || !keep(c) || (len(names) == limit && name >= names[len(names)-1]) {
+			continue
+		}
+		at, _ := slices.BinarySearch(names, name)
+		names = slices.Insert(names, at, name)
+		if len(names) > limit {
+			names = names[:limit]
+		}
+	}
+	return names
 }
 
 // errNotFound tells whether a store error is a missing object.

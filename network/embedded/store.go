@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS txs (
 // writer, a busy timeout so that several processes take turns committing,
 // and full sync so that a committed block survives a power cut.
 func openDB(path string) (*sql.DB, error) {
-	dsn := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-32768)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
