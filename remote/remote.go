@@ -333,8 +333,15 @@ func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte
 
 // localPath is where object name is on a local-folder remote.
 func (s *Store) localPath(name string) string {
-	return filepath.Join(s.localRoot, filepath.FromSlash(name))
+	// name passed localName (lowercase hex and slashes, no ".."): joined
+	// as it is, without filepath.Join's cleaning on every read.
+	return s.localRoot + string(filepath.Separator) + filepath.FromSlash(name)
 }
+
+// directMin is the size from which a local-folder remote's object is read
+// whole with direct I/O (readDirect): chunks, not metadata objects, which
+// are small and read again.
+const directMin = 256 << 10
 
 // localGet is Get on a local-folder remote: one open and read, not
 // rclone's lookup, stat, open and read; ok is false where rclone should
@@ -351,6 +358,11 @@ func (s *Store) localGet(name string) ([]byte, bool) {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() || st.Size() > s.maxSize {
 		return nil, false
+	}
+	if st.Size() >= directMin {
+		if b, ok := readDirect(s.localPath(name), int(st.Size())); ok {
+			return b, true
+		}
 	}
 	b := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, b); err != nil {

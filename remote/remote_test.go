@@ -3,6 +3,7 @@ package remote_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -276,4 +277,40 @@ func TestRangedReads(t *testing.T) {
 	if _, err := s.GetRange(ctx, "objects/00/000000", 0, 1); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a removed object: %v", err)
 	}
+}
+
+// TestLargeObjectsOfALocalFolder: a local folder's chunks are read whole
+// with direct I/O where the file system has it (readDirect): every byte
+// comes back, whatever the size's alignment, and where it is refused the
+// page cache answers the same.
+func TestLargeObjectsOfALocalFolder(t *testing.T) {
+	ctx := context.Background()
+	for _, dir := range []string{t.TempDir(), shmDir(t)} {
+		s, err := remote.Open(ctx, dir, remote.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range []int{256 << 10, 256<<10 + 1, 1<<20 + 4112*3 + 17} {
+			data := make([]byte, size)
+			rand.Read(data)
+			name := fmt.Sprintf("objects/%02x/%x", size%256, size)
+			if err := s.Put(ctx, name, data); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Get(ctx, name); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%s: %d bytes of %d, %v", dir, len(got), size, err)
+			}
+		}
+	}
+}
+
+// shmDir is a folder on tmpfs, where direct I/O may be refused; the
+// test's own folder where there is none.
+func shmDir(t *testing.T) string {
+	d, err := os.MkdirTemp("/dev/shm", "anchorfs-remote-test")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }
