@@ -422,7 +422,7 @@ func (v *Volume) conflict(ours network.Anchor, theirs *network.Anchor) error {
 	f := n.data
 	v.mu.Unlock()
 	if f != nil {
-		f.mu.Lock()
+		f.lock(v)
 		defer f.mu.Unlock()
 	}
 	v.mu.Lock()

@@ -48,6 +48,40 @@ type fileData struct {
 	baseManifest string
 	readEnd      int64 // where the previous read ended
 	nearReads    int   // reads in a row that began near where the one before ended
+	// sealing is the chunk a sequential writer finished last, being sealed
+	// and queued in the background while the next one arrives (nil: none).
+	// Its plaintext stays in dirty, unchanged, until settle publishes it.
+	sealing *pendingSeal
+}
+
+// pendingSeal is one chunk's sealing in the background.
+type pendingSeal struct {
+	i     int64
+	plain []byte
+	done  chan struct{} // closed once chunk and hash are set and the object is queued
+	chunk format.Chunk
+	hash  format.Hash
+}
+
+// lock takes the file's lock with no chunk left sealing in the background:
+// what follows sees every sealed chunk in chunks and none in dirty.
+func (f *fileData) lock(v *Volume) {
+	f.mu.Lock()
+	f.settle(v)
+}
+
+// settle waits for the chunk sealing in the background, if any, and puts
+// it in the chunk list in place of its plaintext. Called with f.mu held.
+func (f *fileData) settle(v *Volume) {
+	p := f.sealing
+	if p == nil {
+		return
+	}
+	<-p.done
+	f.sealing = nil
+	v.obj.Cached(p.hash, p.plain)
+	f.chunks[p.i] = p.chunk
+	delete(f.dirty, p.i)
 }
 
 // Handle is an open file.
@@ -67,7 +101,7 @@ func (v *Volume) Open(n *Node) (*Handle, error) {
 		return nil, syscall.EISDIR
 	}
 	f := v.acquire(n)
-	f.mu.Lock()
+	f.lock(v)
 	var err error
 	if !f.loaded {
 		err = v.ledgerCheck(n)
@@ -335,7 +369,7 @@ func (h *Handle) Read(p []byte, off int64) ([]byte, error) {
 		ranged bool
 	}
 	var fetches []want
-	f.mu.Lock()
+	f.lock(v)
 	if err := v.load(h.n, f); err != nil {
 		f.mu.Unlock()
 		return nil, err
@@ -606,29 +640,39 @@ func (h *Handle) Append(p []byte) (int, error) {
 // write is WriteAt with f.mu held and the version begun.
 func (h *Handle) write(p []byte, off int64) (int, error) {
 	v, f := h.v, h.f
+	cs := int64(v.chunkSize)
+	if s := f.sealing; s != nil && (off > f.size || off < (s.i+1)*cs && off+int64(len(p)) > s.i*cs) {
+		f.settle(v) // a write into the chunk being sealed, or past the end
+	}
 	if off > f.size {
 		if err := h.grow(off); err != nil {
 			return 0, err
 		}
 	}
-	cs := int64(v.chunkSize)
 	for done := 0; done < len(p); {
 		pos := off + int64(done)
 		i, in := pos/cs, int(pos%cs)
 		n := min(len(p)-done, v.chunkSize-in)
 		whole := in == 0 && (n == v.chunkSize || pos+int64(n) >= f.size)
-		b, err := h.dirtyChunk(i, whole, in+n)
-		if err != nil {
-			return done, err
-		}
-		if end := in + n; end > len(b) {
-			old := len(b)
-			b = v.extend(b, end)
-			if in > old {
-				clear(b[old:in]) // a gap past the old end reads as zeros
+		b, dirty := f.dirty[i]
+		if !dirty && n == v.chunkSize {
+			// A whole chunk written at once: its buffer is the write's
+			// copy, not a cleared 1 MiB copied into.
+			b = append([]byte(nil), p[done:done+n]...)
+		} else {
+			var err error
+			if b, err = h.dirtyChunk(i, whole, in+n); err != nil {
+				return done, err
 			}
+			if end := in + n; end > len(b) {
+				old := len(b)
+				b = v.extend(b, end)
+				if in > old {
+					clear(b[old:in]) // a gap past the old end reads as zeros
+				}
+			}
+			copy(b[in:], p[done:done+n])
 		}
-		copy(b[in:], p[done:done+n])
 		f.dirty[i] = b
 		if i == int64(len(f.chunks)) {
 			f.chunks = append(f.chunks, format.Chunk{})
@@ -639,7 +683,7 @@ func (h *Handle) write(p []byte, off int64) (int, error) {
 			f.size = end
 		}
 		if len(b) == v.chunkSize && in+n == v.chunkSize {
-			h.seal(i) // a sequential writer finished this chunk
+			h.sealBehind(i) // a sequential writer finished this chunk
 		}
 	}
 	if len(f.dirty) > maxDirtyChunks {
@@ -665,10 +709,12 @@ func (h *Handle) touch(size int64) {
 // upload. Called with f.mu held.
 func (h *Handle) seal(i int64) {
 	f, v := h.f, h.v
-	b := f.dirty[i]
-	obj, parts, c := v.sealChunk(f.sealKey, h.n.id, f.next, i, b)
-	hash, _ := format.ParseHash(c.Hash)
-	v.putChunk(h.n.id, c, obj, parts)
+	f.settle(v)
+	b, ok := f.dirty[i]
+	if !ok {
+		return // it was the one sealing in the background
+	}
+	c, hash := h.sealed(i, b)
 	if cap(b) > len(b)+len(b)/4 {
 		// A short chunk lives in a buffer made for a whole one: the cache
 		// keeps a copy of its own size, not the 1 MiB buffer.
@@ -677,6 +723,31 @@ func (h *Handle) seal(i int64) {
 	v.obj.Cached(hash, b)
 	f.chunks[i] = c
 	delete(f.dirty, i)
+}
+
+// sealBehind seals whole chunk i in the background, after the chunk sealed
+// before it settles: the next FUSE write arrives, and is copied, while AES-GCM
+// and SHA-256 run on the other core. Called with f.mu held.
+func (h *Handle) sealBehind(i int64) {
+	f := h.f
+	f.settle(h.v)
+	p := &pendingSeal{i: i, plain: f.dirty[i], done: make(chan struct{})}
+	f.sealing = p
+	go func() {
+		p.chunk, p.hash = h.sealed(i, p.plain)
+		close(p.done)
+	}()
+}
+
+// sealed is plaintext b of chunk i sealed for the version being built, its
+// object queued for upload: the chunk's entry and hash. It reads only what
+// stays fixed while the version is built.
+func (h *Handle) sealed(i int64, b []byte) (format.Chunk, format.Hash) {
+	f, v := h.f, h.v
+	obj, parts, c := v.sealChunk(f.sealKey, h.n.id, f.next, i, b)
+	hash, _ := format.ParseHash(c.Hash)
+	v.putChunk(h.n.id, c, obj, parts)
+	return c, hash
 }
 
 // Truncate sets the file's size.
@@ -688,7 +759,7 @@ func (h *Handle) Truncate(size int64) error {
 		return syscall.EFBIG
 	}
 	f, cs := h.f, int64(h.v.chunkSize)
-	f.mu.Lock()
+	f.lock(h.v)
 	defer f.mu.Unlock()
 	if err := h.begin(); err != nil {
 		return err
@@ -724,7 +795,7 @@ func (h *Handle) Truncate(size int64) error {
 // remaining chunks are sealed and the manifest is written.
 func (h *Handle) Flush() error {
 	v, f, n := h.v, h.f, h.n
-	f.mu.Lock()
+	f.lock(v)
 	defer f.mu.Unlock()
 	if !f.modified {
 		return nil
@@ -828,7 +899,7 @@ func (v *Volume) flushOpenFiles() error {
 
 // Grow extends the file to at least size, with zeros.
 func (h *Handle) Grow(size int64) error {
-	h.f.mu.Lock()
+	h.f.lock(h.v)
 	defer h.f.mu.Unlock()
 	if size <= h.f.size {
 		return nil

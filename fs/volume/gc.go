@@ -139,7 +139,7 @@ func (v *Volume) GC(ctx context.Context, opt GCOptions, progress func(Progress))
 	}
 	v.mu.Unlock()
 	for _, f := range open {
-		keepChunks(keep, f.snapshotChunks())
+		keepChunks(keep, f.snapshotChunks(v))
 	}
 
 	var doomed []string
@@ -366,9 +366,10 @@ func (v *Volume) committedLinkRefs(ctx context.Context, links string, keep map[s
 	return nil
 }
 
-// snapshotChunks copies the chunk list under the file's lock.
-func (f *fileData) snapshotChunks() []format.Chunk {
-	f.mu.Lock()
+// snapshotChunks copies the chunk list under the file's lock, the chunk
+// sealing in the background included.
+func (f *fileData) snapshotChunks(v *Volume) []format.Chunk {
+	f.lock(v)
 	defer f.mu.Unlock()
 	return append([]format.Chunk(nil), f.chunks...)
 }

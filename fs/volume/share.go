@@ -264,7 +264,7 @@ func (v *Volume) resealFile(n *Node, d *domain) error {
 	if version == 0 {
 		return h.Release()
 	}
-	h.f.mu.Lock()
+	h.f.lock(v)
 	err = h.begin()
 	h.f.rekey = true
 	h.f.mu.Unlock()

@@ -434,7 +434,7 @@ func (v *Volume) restoreInPlace(n *Node, m *format.Manifest) (uint64, error) {
 		return 0, err
 	}
 	f := h.f
-	f.mu.Lock()
+	f.lock(v)
 	if f.modified {
 		f.mu.Unlock()
 		h.Release()
