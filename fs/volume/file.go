@@ -654,8 +654,8 @@ func (h *Handle) write(p []byte, off int64) (int, error) {
 		i, in := pos/cs, int(pos%cs)
 		n := min(len(p)-done, v.chunkSize-in)
 		whole := in == 0 && (n == v.chunkSize || pos+int64(n) >= f.size)
-		b, dirty := f.dirty[i]
-		if !dirty && n == v.chunkSize {
+		var b []byte
+		if _, dirty := f.dirty[i]; !dirty && n == v.chunkSize {
 			// A whole chunk written at once: its buffer is the write's
 			// copy, not a cleared 1 MiB copied into.
 			b = append([]byte(nil), p[done:done+n]...)
