@@ -79,9 +79,16 @@ func (f *fileData) settle(v *Volume) {
 	}
 	<-p.done
 	f.sealing = nil
-	v.obj.Cached(p.hash, p.plain)
-	f.chunks[p.i] = p.chunk
-	delete(f.dirty, p.i)
+	f.publish(v, p.i, p.chunk, p.hash, p.plain)
+}
+
+// publish puts sealed chunk i, entry c of hash h, in the chunk list in
+// place of its plaintext b, which the cache of decrypted chunks keeps.
+// Called with f.mu held.
+func (f *fileData) publish(v *Volume, i int64, c format.Chunk, h format.Hash, b []byte) {
+	v.obj.Cached(h, b)
+	f.chunks[i] = c
+	delete(f.dirty, i)
 }
 
 // Handle is an open file.
@@ -641,8 +648,11 @@ func (h *Handle) Append(p []byte) (int, error) {
 func (h *Handle) write(p []byte, off int64) (int, error) {
 	v, f := h.v, h.f
 	cs := int64(v.chunkSize)
-	if s := f.sealing; s != nil && (off > f.size || off < (s.i+1)*cs && off+int64(len(p)) > s.i*cs) {
-		f.settle(v) // a write into the chunk being sealed, or past the end
+	if s := f.sealing; s != nil {
+		first, last := off/cs, (off+int64(len(p))-1)/cs
+		if off > f.size || first <= s.i && s.i <= last {
+			f.settle(v) // a write into the chunk being sealed, or past the end
+		}
 	}
 	if off > f.size {
 		if err := h.grow(off); err != nil {
@@ -720,9 +730,7 @@ func (h *Handle) seal(i int64) {
 		// keeps a copy of its own size, not the 1 MiB buffer.
 		b = append([]byte(nil), b...)
 	}
-	v.obj.Cached(hash, b)
-	f.chunks[i] = c
-	delete(f.dirty, i)
+	f.publish(v, i, c, hash, b)
 }
 
 // sealBehind seals whole chunk i in the background, after the chunk sealed
