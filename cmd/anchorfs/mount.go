@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -162,19 +163,18 @@ func serve(s *settings, dir string, logOut io.Writer, ready func(string)) error 
 		debug.SetMemoryLimit(mountMemoryLimit)
 	}
 	logf := leveledLogf(logOut, s.v.GetString("log-level"))
-	if path := os.Getenv("ANCHORFS_CPUPROFILE"); path != "" {
-		// For `go tool pprof`: the mount's CPU profile, written at unmount.
-		f, err := os.Create(path)
+	// For `go tool pprof` and `go tool trace`: the mount's CPU profile and
+	// an execution trace (where its goroutines waited), written at unmount.
+	for _, p := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func()
+	}{{"ANCHORFS_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile}, {"ANCHORFS_TRACE", trace.Start, trace.Stop}} {
+		stop, err := startProfile(os.Getenv(p.env), p.start, p.stop)
 		if err != nil {
-			return fmt.Errorf("ANCHORFS_CPUPROFILE: %w", err)
+			return fmt.Errorf("%s: %w", p.env, err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("ANCHORFS_CPUPROFILE: %w", err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
+		defer stop()
 	}
 	o, err := s.openVolume(ctx, home.ReadWrite, logf)
 	var rolledBack *volume.RollbackError
@@ -335,4 +335,24 @@ func mountInBackground(s *settings, dir string) error {
 		return errors.New(msg)
 	}
 	return fmt.Errorf("the background mount exited; see %s", logPath)
+}
+
+// startProfile starts a profile written to path (none if path is empty)
+// and returns what ends it.
+func startProfile(path string, start func(io.Writer) error, stop func()) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		stop()
+		f.Close()
+	}, nil
 }

@@ -132,7 +132,10 @@ const (
 	// name order, have their manifests (and a small file its content)
 	// fetched in the background: a reader of a folder's files one after
 	// another (cat *, cp -r, tar) finds them in memory.
-	fetchAheadFiles = 16
+	fetchAheadFiles = 64
+	// fetchAheadBytes bounds the content of those files (counted up to a
+	// chunk each), so that a folder of large files is not read far ahead.
+	fetchAheadBytes = 8 << 20
 	// fetchAheadWorkers bounds those fetches at once, for the volume.
 	fetchAheadWorkers = 4
 )
@@ -159,6 +162,13 @@ func (v *Volume) fetchAhead(n *Node) {
 		names := namesAfter(d, me, fetchAheadFiles, func(c *Node) bool {
 			return c.typ == format.TypeFile && c.version > 0 && c.fetched != c.version && c.data == nil
 		})
+		var bytes int64
+		for k, name := range names {
+			if bytes += min(d.entries[name].size, int64(v.chunkSize)); bytes > fetchAheadBytes && k > 0 {
+				names = names[:k]
+				break
+			}
+		}
 		for k, name := range names {
 			c := d.entries[name]
 			c.fetched, c.fetchMark = c.version, k == len(names)/2
@@ -276,16 +286,21 @@ func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, 
 		c.Chunks = slices.Clone(m.Chunks)
 		return &c, nil
 	}
-	m, err := v.openManifest(ctx, dom, file, version, hash)
+	// An open that meets a fetch ahead of the same manifest waits for it
+	// rather than decoding it again; each caller gets its own copy.
+	shared, err, _ := v.manifestFetches.Do(cached+" "+file.String()+" "+strconv.FormatUint(version, 10), func() (any, error) {
+		m, err := v.openManifest(ctx, dom, file, version, hash)
+		if err == nil && len(m.Chunks) <= manifestCacheChunks {
+			v.manifests.Add(cached, m)
+		}
+		return m, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(m.Chunks) <= manifestCacheChunks {
-		c := *m
-		c.Chunks = slices.Clone(m.Chunks)
-		v.manifests.Add(cached, &c)
-	}
-	return m, nil
+	m := *shared.(*format.Manifest)
+	m.Chunks = slices.Clone(m.Chunks)
+	return &m, nil
 }
 
 // openManifest is readManifest from the store.

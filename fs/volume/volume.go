@@ -19,6 +19,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/fs/anchoring"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/anchorfs/anchorfs/fs/format"
 	"github.com/anchorfs/anchorfs/fs/objects"
@@ -193,6 +194,9 @@ type Volume struct {
 	chunkSealers *lru.Cache[sealerKey, *format.ChunkSealer]
 	// manifests keeps opened manifests of small files, by hash.
 	manifests *lru.Cache[string, *format.Manifest]
+	// manifestFetches joins an open to the fetch ahead of the same
+	// manifest in flight: it is fetched and decoded once.
+	manifestFetches singleflight.Group
 	// aheadSlots bounds the fetches ahead of opens running at once (fetchAhead).
 	aheadSlots chan struct{}
 
