@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // directAlign is the alignment direct I/O needs of a buffer, an offset and
@@ -34,4 +36,14 @@ func readDirect(path string, n int) ([]byte, bool) {
 		return nil, false
 	}
 	return buf[:n:n], true
+}
+
+// readAround asks the kernel to read the aligned readAroundSize window
+// that holds bytes [off, off+n) of f into the page cache, in the request
+// that fetches them: a small random read costs the disk about what a few
+// pages more do, and the window's other segments are then read from
+// memory, as a file system's own blocks around a read are.
+func readAround(f *os.File, off, n int64) {
+	lo, hi := off&^(readAroundSize-1), (off+n+readAroundSize-1)&^(readAroundSize-1)
+	unix.Fadvise(int(f.Fd()), lo, hi-lo, unix.FADV_WILLNEED) //nolint:errcheck // a hint
 }

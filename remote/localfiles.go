@@ -24,6 +24,11 @@ type openFile struct {
 	evicted bool
 }
 
+// readAroundSize is the window of an object a ranged read brings into the
+// page cache (readAround): 16 pages, in the one request that fetches the
+// segments asked for.
+const readAroundSize = 64 << 10
+
 // maxOpenFiles bounds the descriptors openFiles holds: the chunks of a
 // 1 GiB file (Go raises the process's limit to the hard one, commonly far
 // above).
@@ -49,6 +54,7 @@ func (c *openFiles) readAt(path string, b []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer o.release()
+	readAround(o.f, off, int64(len(b)))
 	return o.f.ReadAt(b, off)
 }
 
