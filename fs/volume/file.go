@@ -287,8 +287,9 @@ func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, 
 		return &c, nil
 	}
 	// An open that meets a fetch ahead of the same manifest waits for it
-	// rather than decoding it again; each caller gets its own copy.
-	shared, err, _ := v.manifestFetches.Do(cached+" "+file.String()+" "+strconv.FormatUint(version, 10), func() (any, error) {
+	// rather than decoding it again; each caller gets its own copy of one
+	// shared or cached (a large manifest is neither, and is not copied).
+	got, err, shared := v.manifestFetches.Do(cached+" "+file.String()+" "+strconv.FormatUint(version, 10), func() (any, error) {
 		m, err := v.openManifest(ctx, dom, file, version, hash)
 		if err == nil && len(m.Chunks) <= manifestCacheChunks {
 			v.manifests.Add(cached, m)
@@ -298,9 +299,13 @@ func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, 
 	if err != nil {
 		return nil, err
 	}
-	m := *shared.(*format.Manifest)
-	m.Chunks = slices.Clone(m.Chunks)
-	return &m, nil
+	m := got.(*format.Manifest)
+	if !shared && len(m.Chunks) > manifestCacheChunks {
+		return m, nil
+	}
+	c := *m
+	c.Chunks = slices.Clone(m.Chunks)
+	return &c, nil
 }
 
 // openManifest is readManifest from the store.
