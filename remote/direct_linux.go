@@ -40,8 +40,7 @@ func readDirect(path string, n int) ([]byte, bool) {
 
 // readAround asks the kernel to read the aligned readAroundSize window
 // that holds bytes [off, off+n) of f into the page cache, in the request
-// that fetches them: a small random read costs the disk about what a few
-// pages more do, and the window's other segments are then read from
+// that fetches them: the window's other segments are then read from
 // memory, as a file system's own blocks around a read are.
 func readAround(f *os.File, off, n int64) {
 	lo, hi := off&^(readAroundSize-1), (off+n+readAroundSize-1)&^(readAroundSize-1)

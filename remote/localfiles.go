@@ -25,8 +25,9 @@ type openFile struct {
 }
 
 // readAroundSize is the window of an object a ranged read brings into the
-// page cache (readAround): 16 pages, in the one request that fetches the
-// segments asked for.
+// page cache (readAround), in the one request that fetches the segments
+// asked for: 64 KiB read 20.6k random 4 KiB reads a second where 16 KiB
+// read 12.1k, on this repository's machine (README).
 const readAroundSize = 64 << 10
 
 // maxOpenFiles bounds the descriptors openFiles holds: the chunks of a

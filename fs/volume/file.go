@@ -162,9 +162,9 @@ func (v *Volume) fetchAhead(n *Node) {
 		names := namesAfter(d, me, fetchAheadFiles, func(c *Node) bool {
 			return c.typ == format.TypeFile && c.version > 0 && c.fetched != c.version && c.data == nil
 		})
-		var bytes int64
+		var content int64
 		for k, name := range names {
-			if bytes += min(d.entries[name].size, int64(v.chunkSize)); bytes > fetchAheadBytes && k > 0 {
+			if content += min(d.entries[name].size, int64(v.chunkSize)); content > fetchAheadBytes && k > 0 {
 				names = names[:k]
 				break
 			}
@@ -282,9 +282,7 @@ const (
 func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, version uint64, hash string) (*format.Manifest, error) {
 	cached := hash + " " + dom.ledgerID() // opened with that domain's keys
 	if m, ok := v.manifests.Get(cached); ok && m.File == file.String() && m.Version == version {
-		c := *m
-		c.Chunks = slices.Clone(m.Chunks)
-		return &c, nil
+		return ownCopy(m), nil
 	}
 	// An open that meets a fetch ahead of the same manifest waits for it
 	// rather than decoding it again; each caller gets its own copy of one
@@ -303,9 +301,14 @@ func (v *Volume) readManifest(ctx context.Context, dom *domain, file format.ID, 
 	if !shared && len(m.Chunks) > manifestCacheChunks {
 		return m, nil
 	}
+	return ownCopy(m), nil
+}
+
+// ownCopy is a copy of manifest m that its caller may change.
+func ownCopy(m *format.Manifest) *format.Manifest {
 	c := *m
 	c.Chunks = slices.Clone(m.Chunks)
-	return &c, nil
+	return &c
 }
 
 // openManifest is readManifest from the store.
