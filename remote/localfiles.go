@@ -1,8 +1,12 @@
 package remote
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -94,3 +98,74 @@ func (o *openFile) release() {
 
 // forget drops path from the cache (its object is removed).
 func (c *openFiles) forget(path string) { c.cache.Remove(path) }
+
+// localPut is Put on a local-folder remote for an object of directMin
+// bytes or more (a chunk): written under a name of its own with direct I/O
+// and flushed to the disk (writeDirect), renamed into place, and its folder
+// flushed, as restic's local backend does: a reader never meets part of an
+// object, and once Put returns a power cut does not take it. ok is false
+// where rclone should write it instead (no direct I/O on this file system).
+func (s *Store) localPut(name string, data []byte) (ok bool, err error) {
+	path := s.localPath(name)
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == int64(len(data)) {
+		return true, nil
+	}
+	dir := filepath.Dir(path)
+	for try := 0; ; try++ {
+		tmp := fmt.Sprintf("%s.%d-%d.partial", path, os.Getpid(), partialSeq.Add(1))
+		ok, err = writeDirect(tmp, data)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && try < 3:
+			if err := mkdirDurable(dir, s.localRoot); err != nil {
+				return true, err
+			}
+			continue // its folder is new
+		case errors.Is(err, os.ErrExist) && try < 3:
+			continue // left by a process of the same id that stopped
+		case !ok || err != nil:
+			return ok, err
+		}
+		err = os.Rename(tmp, path)
+		if errors.Is(err, os.ErrNotExist) && try < 3 {
+			continue // gc took it for garbage meanwhile: write it again
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return true, err
+		}
+		return true, syncDir(dir)
+	}
+}
+
+// partialSeq tells apart the files localPut is writing at once.
+var partialSeq atomic.Uint64
+
+// mkdirDurable makes dir and the parents it lacks below root, each
+// flushed into its parent.
+func mkdirDurable(dir, root string) error {
+	parent := filepath.Dir(dir)
+	if len(parent) > len(root) {
+		if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+			if err := mkdirDurable(parent, root); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// syncDir flushes the folder's entries to the disk.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

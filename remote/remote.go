@@ -225,10 +225,18 @@ func transient(err error) bool {
 
 // Put stores data under name. Objects are immutable: putting a name that
 // exists with the same size is a no-op. A reader may see a partly written
-// object on backends that write in place (the local one); objects are named
-// by their hash, so readers reject it, and the next Put (sizes differ)
-// replaces it.
+// object on backends that write in place (the local one, but for a chunk:
+// localPut); objects are named by their hash, so readers reject it, and
+// the next Put (sizes differ) replaces it.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
+	if len(data) >= directMin && s.localName(name) {
+		if err := bandwidth.wait(ctx, true, len(data)); err != nil {
+			return err
+		}
+		if ok, err := s.localPut(name, data); ok {
+			return err
+		}
+	}
 	return s.retry(ctx, func() error {
 		if o, err := s.f.NewObject(ctx, name); err == nil && o.Size() == int64(len(data)) {
 			return nil
@@ -339,8 +347,8 @@ func (s *Store) localPath(name string) string {
 }
 
 // directMin is the size from which a local-folder remote's object is read
-// whole with direct I/O (readDirect): chunks, not metadata objects, which
-// are small and read again.
+// and written whole with direct I/O (readDirect, localPut): chunks, not
+// metadata objects, which are small and read again.
 const directMin = 256 << 10
 
 // localGet is Get on a local-folder remote: one open and read, not
