@@ -32,6 +32,13 @@ const (
 	keyMember       = "member" // member~volume~actor: the grantee key an actor joined with
 )
 
+// HistoryKinds are the object types of the keys whose history the
+// chaincode reads (GetHistoryForKey): a ledger may keep no history of the
+// others. Fabric keeps every key's; the embedded ledger keeps only these
+// (an audit event and its three index entries, written once, were four
+// of the five history rows of each anchored version and all of a read's).
+var HistoryKinds = []string{keyFile}
+
 var (
 	idPattern   = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -2,6 +2,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -405,6 +406,9 @@ func (l *Ledger) commit(txs []*txRecord) error {
 			if err != nil {
 				return err
 			}
+			if !keepsHistory(w.Key) {
+				continue
+			}
 			if _, err := hist.ExecContext(ctx, w.Key, number, i, t.TxID, w.Value, w.Delete, t.Time); err != nil {
 				return err
 			}
@@ -422,6 +426,26 @@ func (l *Ledger) commit(txs []*txRecord) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// historyPrefixes start the composite keys of chaincode.HistoryKinds.
+var historyPrefixes = func() [][]byte {
+	var out [][]byte
+	for _, kind := range chaincode.HistoryKinds {
+		out = append(out, []byte("\x00"+kind+"\x00"))
+	}
+	return out
+}()
+
+// keepsHistory reports whether the ledger keeps the history of key: only
+// of those whose history the chaincode reads (chaincode.HistoryKinds).
+func keepsHistory(key []byte) bool {
+	for _, p := range historyPrefixes {
+		if bytes.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // transactor runs chaincode functions on this ledger for package invoke.

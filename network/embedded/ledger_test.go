@@ -1,8 +1,10 @@
 package embedded_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -109,6 +111,50 @@ func TestAnchorLatestHistoryAudit(t *testing.T) {
 	l.Blocks(ctx, 0, func(b network.Block) error { n++; return nil })
 	if info.Height != uint64(n) || n < 3 {
 		t.Fatalf("height %d, %d blocks", info.Height, n)
+	}
+}
+
+// TestHistoryIsKeptWhereTheChaincodeReadsIt: the ledger keeps the history
+// of file keys, which Files:History reads, and of nothing else: not of the
+// audit events and their index entries, written once each.
+func TestHistoryIsKeptWhereTheChaincodeReadsIt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := open(t, dir, identity(t))
+	vol, f := volumeOf(t, l), randHex(16)
+	for v := uint64(1); v <= 2; v++ {
+		if res, err := l.AnchorBatch(ctx, []network.Anchor{anchor(vol, f, v)}); err != nil || res[0].Err != nil {
+			t.Fatalf("anchoring version %d: %+v %v", v, res, err)
+		}
+	}
+	if err := l.Record(ctx, []network.Event{{Volume: vol, File: f, Action: "read"}, {Volume: vol, File: f, Action: "read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := l.History(ctx, vol, f); err != nil || len(h) != 2 {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT key FROM history`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	files := 0
+	for rows.Next() {
+		var key []byte
+		rows.Scan(&key)
+		if !bytes.HasPrefix(key, []byte("\x00file\x00")) {
+			t.Errorf("history kept of %q", key)
+			continue
+		}
+		files++
+	}
+	if files != 2 {
+		t.Errorf("%d rows of the file's history, want 2", files)
 	}
 }
 

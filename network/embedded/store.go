@@ -12,7 +12,9 @@ import (
 )
 
 // schema is the ledger database: world state with each key's version, the
-// history of every key, the blocks and an index of transactions.
+// history of the keys whose history the chaincode reads (keepsHistory; a
+// ledger written before that keeps every key's), the blocks and an index
+// of transactions.
 const schema = `
 CREATE TABLE IF NOT EXISTS state (
 	key   BLOB PRIMARY KEY,

@@ -11,6 +11,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/anchorfs/anchorfs/chaincode"
 )
 
 // errUnsupported is what the embedded ledger answers for Fabric features it does not have.
@@ -343,8 +345,13 @@ func (it *historyIterator) Next() (*queryresult.KeyModification, error) {
 	return it.items[it.i-1], nil
 }
 
-// GetHistoryForKey returns the key's committed values, newest first, as Fabric does.
+// GetHistoryForKey returns the key's committed values, newest first, as
+// Fabric does, for the keys whose history the ledger keeps (keepsHistory):
+// asked of another, it fails rather than answer short.
 func (s *stub) GetHistoryForKey(key string) (shim.HistoryQueryIteratorInterface, error) {
+	if !keepsHistory([]byte(key)) {
+		return nil, fmt.Errorf("the embedded ledger keeps the history of %v keys only (chaincode.HistoryKinds)", chaincode.HistoryKinds)
+	}
 	items, err := s.state.history([]byte(key))
 	if err != nil {
 		return nil, err
