@@ -233,8 +233,27 @@ func (l *Ledger) Dir() string { return l.dir }
 // simulate runs the chaincode function on committed state and returns the
 // transaction it would make and the function's result.
 func (l *Ledger) simulate(args ...string) (*txRecord, []byte, error) {
+	rec, st, payload, err := l.run(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.paged && len(st.writes) > 0 {
+		return nil, nil, errors.New("a transaction that runs a paginated query may not write (as on Fabric)")
+	}
+	rec.Reads, rec.Writes = st.readSet(), st.writeSet()
+	if st.event != nil {
+		rec.Event = &event{Name: st.event.EventName, Payload: st.event.Payload}
+	}
+	rec.Signature = l.signer.Sign(rec.digest())
+	return rec, payload, nil
+}
+
+// run invokes the chaincode function on committed state: the transaction's
+// identity and arguments, the stub that saw its reads and writes, and the
+// function's result.
+func (l *Ledger) run(args []string) (*txRecord, *stub, []byte, error) {
 	if l.signer == nil {
-		return nil, nil, errors.New("the ledger was opened without an identity")
+		return nil, nil, nil, errors.New("the ledger was opened without an identity")
 	}
 	nonce := make([]byte, 24)
 	rand.Read(nonce)
@@ -248,22 +267,15 @@ func (l *Ledger) simulate(args ...string) (*txRecord, []byte, error) {
 	st := newStub(dbState{l.db}, txid, Channel, bargs, l.creator, timestamppb.New(now))
 	resp := l.cc.Invoke(st)
 	if resp.Status >= 400 {
-		return nil, nil, errors.New(resp.Message)
+		return nil, nil, nil, errors.New(resp.Message)
 	}
-	if st.paged && len(st.writes) > 0 {
-		return nil, nil, errors.New("a transaction that runs a paginated query may not write (as on Fabric)")
-	}
-	rec := &txRecord{TxID: txid, Creator: l.creator, Args: bargs, Time: now.UnixNano(), Reads: st.readSet(), Writes: st.writeSet()}
-	if st.event != nil {
-		rec.Event = &event{Name: st.event.EventName, Payload: st.event.Payload}
-	}
-	rec.Signature = l.signer.Sign(rec.digest())
-	return rec, resp.Payload, nil
+	return &txRecord{TxID: txid, Creator: l.creator, Args: bargs, Time: now.UnixNano()}, st, resp.Payload, nil
 }
 
-// evaluate runs a query function without committing anything.
+// evaluate runs a query function without committing anything: no
+// transaction is made of it, nor signed.
 func (l *Ledger) evaluate(args ...string) ([]byte, error) {
-	_, payload, err := l.simulate(args...)
+	_, _, payload, err := l.run(args)
 	return payload, err
 }
 
