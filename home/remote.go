@@ -276,6 +276,17 @@ func (l *laterStore) GetRange(ctx context.Context, name string, off, n int64) ([
 	return st.GetRange(ctx, name, off, n)
 }
 
+// Flush flushes the store once it is open (nothing was written before).
+func (l *laterStore) Flush(ctx context.Context) error {
+	l.mu.Lock()
+	st := l.st
+	l.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return st.Flush(ctx)
+}
+
 func (l *laterStore) Delete(ctx context.Context, name string) error {
 	st, err := l.store(ctx)
 	if err != nil {

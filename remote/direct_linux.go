@@ -89,6 +89,16 @@ func writeDirect(path string, data []byte) (ok bool, err error) {
 	return true, nil
 }
 
+// syncFS flushes the file system that holds dir to its disk (syncfs).
+func syncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return unix.Syncfs(int(d.Fd()))
+}
+
 // readAround asks the kernel to read the aligned readAroundSize window
 // that holds bytes [off, off+n) of f into the page cache, in the request
 // that fetches them: the window's other segments are then read from

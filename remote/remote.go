@@ -71,6 +71,9 @@ type Store struct {
 	// lookup, open, seek, read and close each time.
 	localRoot string
 	localOpen *openFiles
+	// unflushed says a local folder's file system holds writes of ours
+	// that Flush has not made durable yet.
+	unflushed atomic.Bool
 	// lastErr is the error of the last attempt that failed, while its
 	// operation is still being tried again (nil once one succeeds).
 	lastErr atomic.Pointer[error]
@@ -229,6 +232,7 @@ func transient(err error) bool {
 // localPut); objects are named by their hash, so readers reject it, and
 // the next Put (sizes differ) replaces it.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
+	s.wrote()
 	if len(data) >= directMin && s.localName(name) {
 		if err := bandwidth.wait(ctx, true, len(data)); err != nil {
 			return err
@@ -250,6 +254,7 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 // Replace writes data under name, over what is there: for the config, the
 // one object that changes.
 func (s *Store) Replace(ctx context.Context, name string, data []byte) error {
+	s.wrote()
 	s.ranged.Remove(name)
 	return s.retry(ctx, func() error {
 		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
@@ -402,6 +407,7 @@ func (s *Store) localRange(name string, off, n int64) ([]byte, bool) {
 
 // Delete removes the object; a missing object is not an error.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	s.wrote()
 	s.ranged.Remove(name)
 	if s.localOpen != nil {
 		s.localOpen.forget(s.localPath(name))
@@ -444,6 +450,28 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(name string, si
 		return nil
 	}
 	return err
+}
+
+// wrote notes a write for Flush to make durable.
+func (s *Store) wrote() {
+	if s.localRoot != "" {
+		s.unflushed.Store(true)
+	}
+}
+
+// Flush makes what the store took durable: on a local folder, whose file
+// system writes back later, one syncfs of that file system once anything
+// was written since the last Flush (a power cut then takes none of it); on
+// other backends a no-op, their acknowledgement being their promise.
+func (s *Store) Flush(ctx context.Context) error {
+	if !s.unflushed.Swap(false) {
+		return nil
+	}
+	if err := syncFS(s.localRoot); err != nil {
+		s.unflushed.Store(true)
+		return fmt.Errorf("flushing %s to its disk: %w", s.spec, err)
+	}
+	return nil
 }
 
 // String is the spec with any secrets redacted.

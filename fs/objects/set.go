@@ -71,6 +71,11 @@ func (s *Set) Replace(ctx context.Context, name string, data []byte) error {
 	return s.each(func(j int, r Remote) error { return r.Replace(ctx, name, data) })
 }
 
+// Flush flushes every node that needs it (Flusher).
+func (s *Set) Flush(ctx context.Context) error {
+	return s.each(func(j int, r Remote) error { return Flush(ctx, r) })
+}
+
 // Delete removes name from every node, returning once one has (a node that
 // is down keeps its copy until gc finds it).
 func (s *Set) Delete(ctx context.Context, name string) error {

@@ -29,6 +29,20 @@ type Backend interface {
 	GetRange(ctx context.Context, name string, off, n int64) ([]byte, error)
 }
 
+// Flusher is a backend that makes durable what it took only when asked (a
+// local folder, whose file system writes back later).
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Flush asks b to make what it took durable, where it is a Flusher.
+func Flush(ctx context.Context, b any) error {
+	if f, ok := b.(Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
+
 // Config shapes a Store.
 type Config struct {
 	// Spill is the write-back folder for objects past the budget, and for
@@ -608,8 +622,23 @@ func (o *Store) Barrier() uint64 {
 	return o.gen
 }
 
-// Wait returns once every object queued up to generation g is stored.
+// Wait returns once every object queued up to generation g is stored, and
+// flushed on the nodes that need it (Flusher): what a version anchored after
+// it names survives a power cut.
 func (o *Store) Wait(ctx context.Context, g uint64) error {
+	if err := o.waitStored(ctx, g); err != nil {
+		return err
+	}
+	for _, nd := range o.nodes {
+		if err := Flush(ctx, nd.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitStored returns once every object queued up to generation g is stored.
+func (o *Store) waitStored(ctx context.Context, g uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		o.mu.Lock()
 		o.cond.Broadcast()

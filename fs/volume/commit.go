@@ -14,6 +14,7 @@ import (
 
 	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 	"github.com/anchorfs/anchorfs/network"
 )
 
@@ -482,6 +483,11 @@ func (v *Volume) commitTo(ctx context.Context, park bool) error {
 			v.redirty()
 			return fmt.Errorf("writing head: %w", err)
 		}
+	}
+	// Durable before the heads they replace go.
+	if err := objects.Flush(ctx, v.store); err != nil {
+		v.redirty()
+		return fmt.Errorf("writing head: %w", err)
 	}
 	if v.outbox != nil {
 		v.outbox.Committed(tag)

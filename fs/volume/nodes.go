@@ -38,6 +38,9 @@ func StoreConfig(ctx context.Context, c *format.Config, remotes []objects.Remote
 		if err := r.Replace(ctx, format.ConfigName, b); err != nil {
 			return fmt.Errorf("remote %v: %w", r, err)
 		}
+		if err := objects.Flush(ctx, r); err != nil {
+			return fmt.Errorf("remote %v: %w", r, err)
+		}
 	}
 	return nil
 }

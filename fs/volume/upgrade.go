@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/anchorfs/anchorfs/fs/format"
+	"github.com/anchorfs/anchorfs/fs/objects"
 )
 
 // UpgradeResult says what Upgrade did.
@@ -95,6 +96,9 @@ func (v *Volume) upgradeConfig(ctx context.Context) error {
 	c.Format = format.Version
 	b, _ := json.MarshalIndent(c, "", "  ")
 	if err := v.store.Replace(ctx, format.ConfigName, b); err != nil {
+		return fmt.Errorf("writing the upgraded config: %w", err)
+	}
+	if err := objects.Flush(ctx, v.store); err != nil {
 		return fmt.Errorf("writing the upgraded config: %w", err)
 	}
 	if got, err := readConfig(ctx, v.store); err != nil || got.Format != format.Version {

@@ -375,6 +375,9 @@ func Create(ctx context.Context, store ObjectStore, wrap func(key []byte) ([]byt
 	if err := store.Put(ctx, format.ConfigName, b); err != nil {
 		return Config{}, err
 	}
+	if err := objects.Flush(ctx, store); err != nil {
+		return Config{}, err
+	}
 	return publicConfig(&c), nil
 }
 
