@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,5 +106,34 @@ func TestAChunkThatDoesNotFitLeavesNothing(t *testing.T) {
 	small := make([]byte, 300<<10)
 	if err := s.Put(ctx, "objects/ef/ef02", small); err != nil {
 		t.Fatalf("a chunk that fits: %v", err)
+	}
+}
+
+// TestAnObjectOfTheRightSizeButNotItsBytesIsPutAgain: what a power cut can
+// leave of an object on a local folder, a file of its size without its
+// bytes, does not pass for it: putting the object again writes it.
+func TestAnObjectOfTheRightSizeButNotItsBytesIsPutAgain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := remote.Open(ctx, dir, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{3000, 1<<20 + 100} { // through rclone, and a chunk
+		data := make([]byte, size)
+		rand.Read(data)
+		name := fmt.Sprintf("objects/ab/ab%x", size)
+		if err := s.Put(ctx, name, data); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(ctx, name, data); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, name); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: the torn copy stayed (%v)", size, err)
+		}
 	}
 }

@@ -227,7 +227,8 @@ func transient(err error) bool {
 }
 
 // Put stores data under name. Objects are immutable: putting a name that
-// exists with the same size is a no-op. A reader may see a partly written
+// exists with the same size is a no-op (on a local folder, the same bytes:
+// holds). A reader may see a partly written
 // object on backends that write in place (the local one, but for a chunk:
 // localPut); objects are named by their hash, so readers reject it, and
 // the next Put (sizes differ) replaces it.
@@ -242,13 +243,33 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 		}
 	}
 	return s.retry(ctx, func() error {
-		if o, err := s.f.NewObject(ctx, name); err == nil && o.Size() == int64(len(data)) {
+		if o, err := s.f.NewObject(ctx, name); err == nil && s.holds(ctx, o, data) {
 			return nil
 		}
 		info := object.NewStaticObjectInfo(name, time.Now(), int64(len(data)), true, nil, s.f)
 		_, err := s.f.Put(ctx, bandwidth.paced(ctx, true, bytes.NewReader(data)), info)
 		return err
 	})
+}
+
+// holds reports whether object o is data: the same size, and on a local
+// folder the same bytes, for a power cut there can leave a file of the
+// right size without its bytes, which a size alone would take for the
+// object put again.
+func (s *Store) holds(ctx context.Context, o fs.Object, data []byte) bool {
+	if o.Size() != int64(len(data)) {
+		return false
+	}
+	if s.localRoot == "" {
+		return true
+	}
+	r, err := o.Open(ctx)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	got, err := io.ReadAll(io.LimitReader(r, int64(len(data))+1))
+	return err == nil && bytes.Equal(got, data)
 }
 
 // Replace writes data under name, over what is there: for the config, the
