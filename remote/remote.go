@@ -233,15 +233,15 @@ func transient(err error) bool {
 // localPut); objects are named by their hash, so readers reject it, and
 // the next Put (sizes differ) replaces it.
 func (s *Store) Put(ctx context.Context, name string, data []byte) error {
-	s.wrote()
 	if len(data) >= directMin && s.localName(name) {
 		if err := bandwidth.wait(ctx, true, len(data)); err != nil {
 			return err
 		}
 		if ok, err := s.localPut(name, data); ok {
-			return err
+			return err // on the disk already: nothing for Flush
 		}
 	}
+	s.wrote()
 	return s.retry(ctx, func() error {
 		if o, err := s.f.NewObject(ctx, name); err == nil && s.holds(ctx, o, data) {
 			return nil
