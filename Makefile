@@ -60,6 +60,7 @@ test: lint
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME) ./fs/format
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalManifest$$' -fuzztime $(FUZZTIME) ./fs/format
 	$(GO) test -run '^$$' -fuzz '^FuzzOutboxReplay$$' -fuzztime $(FUZZTIME) ./fs/anchoring
 	$(GO) test -run '^$$' -fuzz '^FuzzChaincodeArguments$$' -fuzztime $(FUZZTIME) ./chaincode
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./keyring

@@ -7,3 +7,6 @@ var SealWithNonce = sealWithNonce
 func OpenWithNonce(key, aad, nonce, sealed []byte) ([]byte, error) {
 	return gcm(key).Open(nil, nonce, sealed, aad)
 }
+
+// DecodeCanonicalManifest is Decode's reader of manifests in Encode's form.
+var DecodeCanonicalManifest = decodeCanonicalManifest

@@ -412,6 +412,9 @@ func Encode(v any) []byte {
 
 // Decode reads a metadata object, refusing unknown fields.
 func Decode(b []byte, v any) error {
+	if m, ok := v.(*Manifest); ok && decodeCanonicalManifest(b, m) {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
