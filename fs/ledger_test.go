@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anchorfs/anchorfs/chaincode/wire"
 	"github.com/anchorfs/anchorfs/fs"
 	"github.com/anchorfs/anchorfs/fs/volume"
 	"github.com/anchorfs/anchorfs/keyring"
@@ -249,5 +250,32 @@ func TestOpeningAFoldersFilesAsksTheLedgerOnce(t *testing.T) {
 	}
 	if l, n := counted.latest.Load(), counted.many.Load(); l != 0 || n != 3 {
 		t.Fatalf("opening %d files of a folder asked the ledger %d times one by one and %d at once, want 0 and 3", files, l, n)
+	}
+}
+
+// TestAFullBatchGoesToTheLedgerBeforeTheCommitTick: once a ledger batch of
+// versions waits for a commit, the mount commits at once, so that
+// anchoring runs beside the writes rather than all at the next sync.
+func TestAFullBatchGoesToTheLedgerBeforeTheCommitTick(t *testing.T) {
+	ctx := context.Background()
+	store := newTestStore(t)
+	newVolume(t, store)
+	h := newHome(t, nil, t.TempDir())
+	register(store, h.ledger)
+	m := mountFull(t, store, volume.Options{CacheDir: t.TempDir(), Ledger: h.ledger, Actor: h.id.Public().LedgerID(), CommitInterval: time.Hour, Logf: t.Logf},
+		selfUnwrap, fs.MountOptions{Logf: t.Logf})
+	for i := range wire.BatchSize {
+		if err := os.WriteFile(m.path(fmt.Sprintf("f%d", i)), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, _ := m.vol.FileID("/f0")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if a, err := h.ledger.Latest(ctx, m.vol.ID(), id); err == nil && a.Version == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d versions written, none anchored a minute later (commit interval an hour)", wire.BatchSize)
+		}
 	}
 }

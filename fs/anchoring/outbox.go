@@ -36,6 +36,7 @@ type Outbox struct {
 	w       *bufio.Writer
 	pending []Entry
 	added   uint64 // versions added so far: each entry's place, for mark
+	marked  uint64 // the newest mark a commit took
 	commit  uint64 // the newest commit tag given out
 	kick    chan struct{}
 	lastErr error
@@ -158,12 +159,14 @@ func writeEntry(w *bufio.Writer, e Entry) {
 }
 
 // Add queues a version; it is written to the log, and may go to the ledger,
-// with the commit that names it.
-func (ob *Outbox) Add(a network.Anchor, gen uint64) {
+// with the commit that names it. It returns how many versions added so far
+// no commit has taken yet.
+func (ob *Outbox) Add(a network.Anchor, gen uint64) (uncommitted uint64) {
 	ob.mu.Lock()
+	defer ob.mu.Unlock()
 	ob.added++
 	ob.pending = append(ob.pending, Entry{Op: "add", Anchor: a, gen: gen, place: ob.added})
-	ob.mu.Unlock()
+	return ob.added - ob.marked
 }
 
 // Mark is the place of the newest version added: a commit takes it while
@@ -184,6 +187,7 @@ func (ob *Outbox) Durable(mark uint64, heads []string, anchors ...network.Head) 
 	defer ob.mu.Unlock()
 	ob.commit++
 	t := ob.commit
+	ob.marked = max(ob.marked, mark)
 	for i := range ob.pending {
 		if e := &ob.pending[i]; e.Commit == 0 && !e.ready && e.place <= mark {
 			e.Commit = t

@@ -22,11 +22,19 @@ func (v *Volume) anchor(n *Node, m *format.Manifest, manifestHash, prevManifest 
 	if v.outbox == nil {
 		return
 	}
-	v.outbox.Add(network.Anchor{
+	uncommitted := v.outbox.Add(network.Anchor{
 		Volume: v.id.String(), File: n.id.String(), Version: m.Version, PrevVersion: m.Version - 1,
 		PrevManifestHash: prevManifest, MerkleRoot: m.MerkleRoot, ManifestHash: manifestHash, Size: m.Size,
 		Domain: n.dom.ledgerID(), Lane: v.lane,
 	}, v.obj.Barrier())
+	if uncommitted >= wire.BatchSize {
+		// A full ledger batch waits for a commit: commit now rather than at
+		// the next tick, so that anchoring runs beside the writes that go on.
+		select {
+		case v.commitSoon <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // anchorer submits outbox batches to the ledger until the volume closes.

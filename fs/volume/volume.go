@@ -251,8 +251,10 @@ type Volume struct {
 
 	commitMu sync.Mutex // one commit at a time
 	stop     chan struct{}
-	bg       sync.WaitGroup
-	closed   bool
+	// commitSoon asks the committer for a commit before the next tick.
+	commitSoon chan struct{}
+	bg         sync.WaitGroup
+	closed     bool
 }
 
 // reportHead logs, once per head, one that does not open: a writer killed
@@ -439,7 +441,7 @@ func newVolume(id format.ID, c *format.Config, rootKey []byte, store ObjectStore
 	v := &Volume{
 		id: id, chunkSealers: newSealerCache(), aheadSlots: make(chan struct{}, fetchAheadWorkers), manifests: newManifestCache(), chunkSize: c.ChunkSize, rootKey: rootKey, domains: map[format.ID]*domain{}, ignored: map[string]bool{},
 		opt: opt, logf: logf, store: store, links: map[format.ID]*Node{}, open: map[*Node]struct{}{}, nextIno: 2,
-		stop: make(chan struct{}), badHeads: map[string]bool{},
+		stop: make(chan struct{}), commitSoon: make(chan struct{}, 1), badHeads: map[string]bool{},
 	}
 	v.layout.Store(int32(c.Format))
 	if len(c.Nodes) > 0 {
@@ -804,6 +806,10 @@ func (v *Volume) committer() {
 		select {
 		case <-v.stop:
 			return
+		case <-v.commitSoon:
+			if err := v.commit(context.Background()); err != nil {
+				v.logf("background commit: %v", err)
+			}
 		case <-t.C:
 			if v.rootKey == nil && v.opt.Shares != nil {
 				v.refreshGrants(context.Background())
