@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +18,8 @@ func (s *settings) volumePath(arg string) string {
 	if c := dialMount(s); c != nil {
 		if r, err := c.info(); err == nil {
 			mp = r.Mountpoint
+		} else {
+			fmt.Fprintf(os.Stderr, "anchorfs: the running mount did not say where it is mounted (%v): %s is taken as a path in the volume\n", err, arg)
 		}
 	}
 	if mp != "" {
