@@ -257,6 +257,20 @@ func TestNamesThatAreNotUTF8RoundTrip(t *testing.T) {
 	if err := format.Decode([]byte(`{"name":"","rawName":"b2s=","id":"x","type":"file","mode":0,"uid":0,"gid":0,"mtime":0,"ctime":0}`), &got); err == nil {
 		t.Fatal("a rawName that is UTF-8 was accepted")
 	}
+	// The same inside a folder object, which decodes its entries in one pass.
+	var d format.Dir
+	if err := format.Decode(format.Encode(format.Dir{Format: 2, Dir: "d", Entries: []format.Entry{e}}), &d); err != nil ||
+		len(d.Entries) != 1 || d.Entries[0].Name != e.Name || d.Entries[0].Target != e.Target || d.Entries[0].RawName != nil {
+		t.Fatalf("decoded folder %+v %v", d, err)
+	}
+	for _, bad := range []string{
+		`{"format":2,"dir":"d","entries":[{"name":"","rawName":"b2s=","id":"x","type":"file","mode":0,"uid":0,"gid":0,"mtime":0,"ctime":0}]}`,
+		`{"format":2,"dir":"d","entries":[{"name":"a","id":"x","type":"file","mode":0,"uid":0,"gid":0,"mtime":0,"ctime":0,"extra":1}]}`,
+	} {
+		if err := format.Decode([]byte(bad), &d); err == nil {
+			t.Fatalf("folder accepted: %s", bad)
+		}
+	}
 }
 
 // TestWritingRules pins what docs/FORMAT.md tells a second writer: string
