@@ -426,6 +426,12 @@ func Decode(b []byte, v any) error {
 	case *Dir:
 		return decodeDir(b, o)
 	}
+	return decodeStrict(b, v)
+}
+
+// decodeStrict is encoding/json's decoding of b into v, refusing unknown
+// fields.
+func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -444,10 +450,8 @@ func decodeDir(b []byte, d *Dir) error {
 		Dir     string      `json:"dir"`
 		Entries []entryJSON `json:"entries"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		return fmt.Errorf("malformed object: %w", err)
+	if err := decodeStrict(b, &a); err != nil {
+		return err
 	}
 	out := Dir{Format: a.Format, Dir: a.Dir}
 	if a.Entries != nil {

@@ -821,11 +821,15 @@ func (v *Volume) committer() {
 				continue
 			}
 			start := time.Now()
-			if err := v.commit(context.Background()); err != nil {
-				v.logf("background commit: %v", err)
-			}
+			err := v.commit(context.Background())
 			lastEnd = time.Now()
 			lastTook = lastEnd.Sub(start)
+			if err != nil {
+				// Not again before the next tick: a remote that refuses
+				// fast is not asked at every version.
+				lastTook = max(lastTook, v.opt.CommitInterval/earlyCommitSpacing)
+				v.logf("background commit: %v", err)
+			}
 		case <-t.C:
 			if v.rootKey == nil && v.opt.Shares != nil {
 				v.refreshGrants(context.Background())
