@@ -1,8 +1,10 @@
 package embedded
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"time"
 )
@@ -24,6 +26,8 @@ type txRecord struct {
 	Event     *event   `json:"event,omitempty"`
 	Signature []byte   `json:"signature"` // the creator's, over digest()
 	Code      string   `json:"code"`
+
+	unsigned []byte // the JSON digest hashes, kept by sign for encode
 }
 
 type event struct {
@@ -31,13 +35,55 @@ type event struct {
 	Payload []byte `json:"payload"`
 }
 
-// digest is what a client signs: the transaction before validation.
+// digest is what a client signs: SHA-256 of the transaction's JSON before
+// validation, without a signature or a code.
 func (t *txRecord) digest() []byte {
-	c := *t
-	c.Signature, c.Code = nil, ""
-	b, _ := json.Marshal(c)
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(t.unsignedJSON())
 	return sum[:]
+}
+
+func (t *txRecord) unsignedJSON() []byte {
+	c := *t
+	c.Signature, c.Code, c.unsigned = nil, "", nil
+	b, _ := json.Marshal(c)
+	return b
+}
+
+// sign signs the transaction, keeping the JSON it signed for encode.
+func (t *txRecord) sign(s Signer) {
+	t.unsigned = t.unsignedJSON()
+	sum := sha256.Sum256(t.unsigned)
+	t.Signature = s.Sign(sum[:])
+}
+
+// unsignedTail ends every transaction's unsigned JSON.
+const unsignedTail = `"signature":null,"code":""}`
+
+// appendJSON appends the transaction's JSON, as json.Marshal writes it:
+// the JSON sign kept, its signature and code put in; or, for one not
+// signed here, json.Marshal's.
+func (t *txRecord) appendJSON(out []byte) []byte {
+	if !bytes.HasSuffix(t.unsigned, []byte(unsignedTail)) || len(t.Signature) == 0 || !plainJSON(t.Code) {
+		b, _ := json.Marshal(t)
+		return append(out, b...)
+	}
+	out = append(out, t.unsigned[:len(t.unsigned)-len(unsignedTail)]...)
+	out = append(out, `"signature":"`...)
+	out = base64.StdEncoding.AppendEncode(out, t.Signature)
+	out = append(out, `","code":"`...)
+	out = append(out, t.Code...)
+	return append(out, `"}`...)
+}
+
+// plainJSON reports whether s is written in JSON as it is (letters, digits
+// and underscores: no escapes).
+func plainJSON(s string) bool {
+	for _, c := range []byte(s) {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // blockData is a block's content; its hash is SHA-256 of the JSON.
@@ -49,8 +95,21 @@ type blockData struct {
 	Txs      []*txRecord `json:"txs"`
 }
 
+// encode returns the block's JSON, as json.Marshal writes it, and its
+// hash. Each transaction's JSON is the one it was signed over with its
+// signature and code put in (appendJSON), not encoded a second time.
 func (b *blockData) encode() (data, hash []byte) {
-	data, _ = json.Marshal(b)
+	head := *b
+	head.Txs = nil
+	data, _ = json.Marshal(head) // ...,"txs":null}
+	data = append(data[:len(data)-len(`null}`)], '[')
+	for i, t := range b.Txs {
+		if i > 0 {
+			data = append(data, ',')
+		}
+		data = t.appendJSON(data)
+	}
+	data = append(data, "]}"...)
 	sum := sha256.Sum256(data)
 	return data, sum[:]
 }

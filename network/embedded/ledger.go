@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -244,7 +245,7 @@ func (l *Ledger) simulate(args ...string) (*txRecord, []byte, error) {
 	if st.event != nil {
 		rec.Event = &event{Name: st.event.EventName, Payload: st.event.Payload}
 	}
-	rec.Signature = l.signer.Sign(rec.digest())
+	rec.sign(l.signer)
 	return rec, payload, nil
 }
 
@@ -387,9 +388,19 @@ func (l *Ledger) commit(txs []*txRecord) error {
 		return err
 	}
 	defer hist.Close()
+	// Writes are applied once every transaction is validated, sorted by
+	// key (the B-trees are then walked in order, not hopped across), the
+	// later transaction's write of a key after the earlier's; a read of a
+	// key an earlier transaction of the block wrote is a conflict.
+	written := map[string]bool{}
+	var apply []applied
 	for i, t := range txs {
 		t.Code = codeValid
 		for _, r := range t.Reads {
+			if written[string(r.Key)] {
+				t.Code = codeMVCCConflict
+				break
+			}
 			var cur version
 			err := getVer.QueryRowContext(ctx, r.Key).Scan(&cur.Block, &cur.Tx)
 			switch {
@@ -409,21 +420,27 @@ func (l *Ledger) commit(txs []*txRecord) error {
 		if t.Code != codeValid {
 			continue
 		}
-		for _, w := range t.Writes {
-			if w.Delete {
-				_, err = del.ExecContext(ctx, w.Key)
-			} else {
-				_, err = upsert.ExecContext(ctx, w.Key, w.Value, number, i)
-			}
-			if err != nil {
-				return err
-			}
-			if !keepsHistory(w.Key) {
-				continue
-			}
-			if _, err := hist.ExecContext(ctx, w.Key, number, i, t.TxID, w.Value, w.Delete, t.Time); err != nil {
-				return err
-			}
+		for j := range t.Writes {
+			written[string(t.Writes[j].Key)] = true
+			apply = append(apply, applied{w: &t.Writes[j], t: t, tx: i})
+		}
+	}
+	slices.SortStableFunc(apply, func(a, b applied) int { return bytes.Compare(a.w.Key, b.w.Key) })
+	for _, a := range apply {
+		w := a.w
+		if w.Delete {
+			_, err = del.ExecContext(ctx, w.Key)
+		} else {
+			_, err = upsert.ExecContext(ctx, w.Key, w.Value, number, a.tx)
+		}
+		if err != nil {
+			return err
+		}
+		if !keepsHistory(w.Key) {
+			continue
+		}
+		if _, err := hist.ExecContext(ctx, w.Key, number, a.tx, a.t.TxID, w.Value, w.Delete, a.t.Time); err != nil {
+			return err
 		}
 	}
 	b := blockData{Number: number, PrevHash: prev, Time: time.Now().UnixNano(), Txs: txs}
@@ -438,6 +455,14 @@ func (l *Ledger) commit(txs []*txRecord) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// applied is a write of a valid transaction of the block: the write, the
+// transaction and its index in the block.
+type applied struct {
+	w  *write
+	t  *txRecord
+	tx int
 }
 
 // historyPrefixes start the composite keys of chaincode.HistoryKinds.
