@@ -63,6 +63,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalManifest$$' -fuzztime $(FUZZTIME) ./fs/format
 	$(GO) test -run '^$$' -fuzz '^FuzzOutboxReplay$$' -fuzztime $(FUZZTIME) ./fs/anchoring
 	$(GO) test -run '^$$' -fuzz '^FuzzChaincodeArguments$$' -fuzztime $(FUZZTIME) ./chaincode
+	$(GO) test -run '^$$' -fuzz '^FuzzEventNumbers$$' -fuzztime $(FUZZTIME) ./chaincode
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./keyring
 
 bench: build

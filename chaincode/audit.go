@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/anchorfs/anchorfs/chaincode/wire"
@@ -152,42 +154,114 @@ func events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]by
 	if err != nil {
 		return nil, err
 	}
-	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(index, attrs, int32(limit), start)
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	// Each entry's key holds its event's time: the until bound ends the
+	// Each entry's key holds its events' time: the until bound ends the
 	// page without reading the events past it.
-	var keys, values []string
 	var untilKey string
 	if !until.IsZero() {
 		untilKey = until.UTC().Format(timeKey)
 	}
-	scanned, done := 0, false
-	for it.HasNext() {
-		kv, err := it.Next()
+	var keys, values []string
+	scanned, next := 0, ""
+	// take adds to the page the events numbered ns (from on) of the
+	// transaction txid at time: false once the page is full, with next
+	// where the rest of them start.
+	take := func(at, txid string, ns []int, from int) (bool, error) {
+		for _, n := range ns {
+			if n < from {
+				continue
+			}
+			if scanned == limit {
+				k, err := stub.CreateCompositeKey(index, append(slices.Clone(attrs), at, txid, eventNumber(n)))
+				next = k
+				return false, err
+			}
+			k, err := stub.CreateCompositeKey(keyEvent, []string{q.Volume, at, txid, eventNumber(n)})
+			if err != nil {
+				return false, err
+			}
+			keys = append(keys, k)
+			scanned++
+		}
+		return true, nil
+	}
+	perTx := index == keyEventByActor || index == keyEventByAction
+	more := true
+	if perTx && q.After != "" {
+		// A page that ended inside a transaction's entry: the rest of it
+		// first. (After is then txid~n, where an older ledger's entries
+		// of one event each are keyed: those have no entry of their
+		// transaction.)
+		if _, parts, err := stub.SplitCompositeKey(q.After); err == nil && len(parts) == len(attrs)+3 {
+			entry, err := stub.CreateCompositeKey(index, parts[:len(attrs)+2])
+			if err != nil {
+				return nil, err
+			}
+			v, err := stub.GetState(entry)
+			if err != nil {
+				return nil, err
+			}
+			from, ferr := strconv.Atoi(parts[len(attrs)+2])
+			if v != nil && ferr == nil && (untilKey == "" || parts[len(attrs)] <= untilKey) {
+				ns, err := parseEventNumbers(v)
+				if err != nil {
+					return nil, err
+				}
+				if more, err = take(parts[len(attrs)], parts[len(attrs)+1], ns, from); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	done := false
+	entries := 0
+	if more {
+		it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(index, attrs, int32(limit), start)
 		if err != nil {
 			return nil, err
 		}
-		scanned++
-		_, parts, err := stub.SplitCompositeKey(kv.Key)
-		if err != nil || len(parts) != len(attrs)+3 {
-			return nil, fmt.Errorf("stored event key %q is corrupt", kv.Key)
+		defer it.Close()
+		for more && it.HasNext() {
+			kv, err := it.Next()
+			if err != nil {
+				return nil, err
+			}
+			_, parts, err := stub.SplitCompositeKey(kv.Key)
+			if err != nil || len(parts) != len(attrs)+3 && !(perTx && len(parts) == len(attrs)+2) {
+				return nil, fmt.Errorf("stored event key %q is corrupt", kv.Key)
+			}
+			if untilKey != "" && parts[len(attrs)] > untilKey {
+				done = true
+				break
+			}
+			if scanned == limit {
+				next, more = kv.Key, false
+				break
+			}
+			entries++
+			switch {
+			case index == keyEvent:
+				values = append(values, string(kv.Value))
+				scanned++
+			case len(parts) == len(attrs)+3: // one event's entry
+				k, err := stub.CreateCompositeKey(keyEvent, append([]string{q.Volume}, parts[len(attrs):]...))
+				if err != nil {
+					return nil, err
+				}
+				keys = append(keys, k)
+				scanned++
+			default: // a transaction's entry
+				ns, err := parseEventNumbers(kv.Value)
+				if err != nil {
+					return nil, err
+				}
+				if more, err = take(parts[len(attrs)], parts[len(attrs)+1], ns, 0); err != nil {
+					return nil, err
+				}
+			}
 		}
-		if untilKey != "" && parts[len(attrs)] > untilKey {
-			done = true
-			break
+		if more && !done && entries == limit && meta != nil && meta.Bookmark != "" {
+			next = meta.Bookmark
 		}
-		if index == keyEvent {
-			values = append(values, string(kv.Value))
-			continue
-		}
-		k, err := stub.CreateCompositeKey(keyEvent, append([]string{q.Volume}, parts[len(attrs):]...))
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
 	}
 	if index != keyEvent {
 		got, err := stub.GetMultipleStates(keys...)
@@ -229,9 +303,9 @@ func events(ctx contractapi.TransactionContextInterface, queryJSON string) ([]by
 		n++
 	}
 	page = append(page, ']')
-	if meta != nil && meta.Bookmark != "" && scanned == limit && !done {
-		next, _ := json.Marshal(meta.Bookmark)
-		page = append(append(page, `,"next":`...), next...)
+	if next != "" {
+		b, _ := json.Marshal(next)
+		page = append(append(page, `,"next":`...), b...)
 	}
 	return append(page, '}'), nil
 }

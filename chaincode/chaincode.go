@@ -20,6 +20,10 @@ func New() (*contractapi.ContractChaincode, error) {
 	nodes.Name = "Nodes"
 	tokens := &TokensContract{}
 	tokens.Name = "Tokens"
+	for _, c := range []*contractapi.Contract{&files.Contract, &audit.Contract, &policy.Contract, &nodes.Contract, &tokens.Contract} {
+		c.TransactionContextHandler = new(txContext)
+		c.AfterTransaction = writeEventIndexes
+	}
 	cc, err := contractapi.NewChaincode(files, audit, policy, nodes, tokens)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
@@ -19,11 +20,15 @@ const (
 	keyHead  = "head"  // head~volume~domain: the newest anchored head ("" domain: the volume's)
 	keyEvent = "event" // event~volume~time~txid~n: one audit event
 
-	// The indexes of events, each in time order; the value is a marker,
-	// the event is under event~volume~time~txid~n.
+	// The indexes of events, each in time order. An entry by file is one
+	// event's (the value is a marker, the event is under
+	// event~volume~time~txid~n); an entry by actor or action is one
+	// transaction's, and its value lists the numbers n of its events
+	// (eventNumbers); older ledgers hold one entry per event there too,
+	// as by file.
 	keyEventByFile   = "evfile"   // evfile~volume~file~time~txid~n
-	keyEventByActor  = "evactor"  // evactor~volume~actor~time~txid~n
-	keyEventByAction = "evaction" // evaction~volume~action~time~txid~n
+	keyEventByActor  = "evactor"  // evactor~volume~actor~time~txid (older: ~n)
+	keyEventByAction = "evaction" // evaction~volume~action~time~txid (older: ~n)
 
 	keyVolume = "volume" // volume~volume: the volume's owner
 	keyGrant  = "grant"  // grant~volume~domain~keyid: a grantee's rights on a shared folder
@@ -94,11 +99,14 @@ func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 }
 
 // putEvent stores an audit event under event~volume~time~txid~n, and its
-// entries in the indexes by file (if it names one), actor and action.
+// entry in the index by file if it names one. Its entries in the indexes
+// by actor and by action are the transaction's, one for all its events of
+// an actor or an action (txContext); written by contract-api's context of
+// another kind, one per event as older ledgers hold them.
 func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) error {
 	stub := ctx.GetStub()
 	e.TxID = stub.GetTxID()
-	at := []string{e.Time.Format(timeKey), e.TxID, fmt.Sprintf("%06d", n)}
+	at := []string{e.Time.Format(timeKey), e.TxID, eventNumber(n)}
 	key, err := stub.CreateCompositeKey(keyEvent, append([]string{e.Volume}, at...))
 	if err != nil {
 		return err
@@ -110,21 +118,40 @@ func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) 
 	if err := stub.PutState(key, b); err != nil {
 		return err
 	}
-	indexes := [][2]string{{keyEventByActor, e.Actor}, {keyEventByAction, e.Action}}
 	if e.File != "" {
-		indexes = append(indexes, [2]string{keyEventByFile, e.File})
+		if err := putIndexMark(stub, keyEventByFile, []string{e.Volume, e.File}, at); err != nil {
+			return err
+		}
 	}
-	for _, ix := range indexes {
-		k, err := stub.CreateCompositeKey(ix[0], append([]string{e.Volume, ix[1]}, at...))
+	tc, perTransaction := ctx.(*txContext)
+	for _, ix := range [][2]string{{keyEventByActor, e.Actor}, {keyEventByAction, e.Action}} {
+		if !perTransaction {
+			if err := putIndexMark(stub, ix[0], []string{e.Volume, ix[1]}, at); err != nil {
+				return err
+			}
+			continue
+		}
+		k, err := stub.CreateCompositeKey(ix[0], []string{e.Volume, ix[1], at[0], at[1]})
 		if err != nil {
 			return err
 		}
-		if err := stub.PutState(k, indexMark); err != nil {
-			return err
-		}
+		tc.index(k, n)
 	}
 	return nil
 }
+
+// putIndexMark puts the index entry index~attrs~at of one event.
+func putIndexMark(stub shim.ChaincodeStubInterface, index string, attrs, at []string) error {
+	k, err := stub.CreateCompositeKey(index, append(attrs, at...))
+	if err != nil {
+		return err
+	}
+	return stub.PutState(k, indexMark)
+}
+
+// eventNumber is the last part of an event's key: its number in the
+// transaction, six digits (so that keys sort in number order).
+func eventNumber(n int) string { return fmt.Sprintf("%06d", n) }
 
 // indexMark is the value of an index entry (Fabric deletes a key put empty).
 var indexMark = []byte{1}
