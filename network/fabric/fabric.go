@@ -93,6 +93,12 @@ type Ledger struct {
 
 var _ network.Ledger = (*Ledger)(nil)
 
+// maxMessage bounds a gateway message either way: Fabric's peers' own
+// default (core.yaml maxRecvMsgSize and maxSendMsgSize, 100 MiB), not gRPC's 4 MiB, which the endorsement
+// of a full batch (wire.BatchSize versions, 4-5 MB) and a block holding it
+// pass.
+const maxMessage = 100 << 20
+
 // Open connects to the network a profile names. It does not wait for the
 // network: a network that is down makes calls fail with network.ErrUnavailable.
 func Open(profilePath string) (*Ledger, error) {
@@ -132,7 +138,8 @@ func Open(profilePath string) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(p.Gateway, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, p.ServerName)))
+	conn, err := grpc.NewClient(p.Gateway, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, p.ServerName)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", p.Gateway, err)
 	}

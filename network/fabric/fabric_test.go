@@ -292,6 +292,36 @@ func TestFabricOrdererFailover(t *testing.T) {
 	}
 }
 
+// TestFabricAFullBatchIsAnchored: a client's full batch (wire.BatchSize
+// versions, what a mount sends after a burst of writes) is anchored in one
+// transaction, and a block holding it is read back: their messages are
+// larger than gRPC's default 4 MiB.
+func TestFabricAFullBatchIsAnchored(t *testing.T) {
+	l := open(t, "org1")
+	ctx := context.Background()
+	vol := registered(t, l)
+	as := make([]network.Anchor, wire.BatchSize)
+	for i := range as {
+		as[i] = anchor(vol, randHex(16), 1)
+	}
+	out, err := l.AnchorBatch(ctx, as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if o.Err != nil {
+			t.Fatalf("anchor %d: %v", i, o.Err)
+		}
+	}
+	info, err := l.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Blocks(ctx, info.Height-1, func(network.Block) error { return nil }); err != nil {
+		t.Fatalf("reading the newest block: %v", err)
+	}
+}
+
 // BenchmarkFabricAnchor reports anchored versions per second against the
 // test network, batched and one transaction per version, and the latency of
 // a submit (median, p99).
