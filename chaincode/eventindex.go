@@ -36,10 +36,7 @@ func (tc *txContext) index(key string, n int) {
 // and by action: contract-api calls it after a function that returned no
 // error.
 func writeEventIndexes(ctx contractapi.TransactionContextInterface) error {
-	tc, ok := ctx.(*txContext)
-	if !ok {
-		return nil
-	}
+	tc := ctx.(*txContext) // chaincode.New makes every contract's context one
 	for _, key := range tc.order {
 		if err := ctx.GetStub().PutState(key, formatEventNumbers(tc.indexed[key])); err != nil {
 			return err

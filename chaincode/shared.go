@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
-	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
@@ -101,9 +100,12 @@ func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 // putEvent stores an audit event under event~volume~time~txid~n, and its
 // entry in the index by file if it names one. Its entries in the indexes
 // by actor and by action are the transaction's, one for all its events of
-// an actor or an action (txContext); written by contract-api's context of
-// another kind, one per event as older ledgers hold them.
+// an actor or an action, put at its end (txContext).
 func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) error {
+	tc, ok := ctx.(*txContext)
+	if !ok {
+		return errors.New("the transaction context is not the chaincode's (chaincode.New sets it)")
+	}
 	stub := ctx.GetStub()
 	e.TxID = stub.GetTxID()
 	at := []string{e.Time.Format(timeKey), e.TxID, eventNumber(n)}
@@ -119,18 +121,15 @@ func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) 
 		return err
 	}
 	if e.File != "" {
-		if err := putIndexMark(stub, keyEventByFile, []string{e.Volume, e.File}, at); err != nil {
+		k, err := stub.CreateCompositeKey(keyEventByFile, append([]string{e.Volume, e.File}, at...))
+		if err != nil {
+			return err
+		}
+		if err := stub.PutState(k, indexMark); err != nil {
 			return err
 		}
 	}
-	tc, perTransaction := ctx.(*txContext)
 	for _, ix := range [][2]string{{keyEventByActor, e.Actor}, {keyEventByAction, e.Action}} {
-		if !perTransaction {
-			if err := putIndexMark(stub, ix[0], []string{e.Volume, ix[1]}, at); err != nil {
-				return err
-			}
-			continue
-		}
 		k, err := stub.CreateCompositeKey(ix[0], []string{e.Volume, ix[1], at[0], at[1]})
 		if err != nil {
 			return err
@@ -138,15 +137,6 @@ func putEvent(ctx contractapi.TransactionContextInterface, n int, e wire.Event) 
 		tc.index(k, n)
 	}
 	return nil
-}
-
-// putIndexMark puts the index entry index~attrs~at of one event.
-func putIndexMark(stub shim.ChaincodeStubInterface, index string, attrs, at []string) error {
-	k, err := stub.CreateCompositeKey(index, append(attrs, at...))
-	if err != nil {
-		return err
-	}
-	return stub.PutState(k, indexMark)
 }
 
 // eventNumber is the last part of an event's key: its number in the

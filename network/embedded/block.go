@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"time"
 )
@@ -63,27 +62,16 @@ const unsignedTail = `"signature":null,"code":""}`
 // the JSON sign kept, its signature and code put in; or, for one not
 // signed here, json.Marshal's.
 func (t *txRecord) appendJSON(out []byte) []byte {
-	if !bytes.HasSuffix(t.unsigned, []byte(unsignedTail)) || len(t.Signature) == 0 || !plainJSON(t.Code) {
+	if !bytes.HasSuffix(t.unsigned, []byte(unsignedTail)) {
 		b, _ := json.Marshal(t)
 		return append(out, b...)
 	}
+	signature, _ := json.Marshal(t.Signature)
+	code, _ := json.Marshal(t.Code)
 	out = append(out, t.unsigned[:len(t.unsigned)-len(unsignedTail)]...)
-	out = append(out, `"signature":"`...)
-	out = base64.StdEncoding.AppendEncode(out, t.Signature)
-	out = append(out, `","code":"`...)
-	out = append(out, t.Code...)
-	return append(out, `"}`...)
-}
-
-// plainJSON reports whether s is written in JSON as it is (letters, digits
-// and underscores: no escapes).
-func plainJSON(s string) bool {
-	for _, c := range []byte(s) {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
+	out = append(append(out, `"signature":`...), signature...)
+	out = append(append(out, `,"code":`...), code...)
+	return append(out, '}')
 }
 
 // blockData is a block's content; its hash is SHA-256 of the JSON.

@@ -422,7 +422,7 @@ func (l *Ledger) commit(txs []*txRecord) error {
 		}
 		for j := range t.Writes {
 			written[string(t.Writes[j].Key)] = true
-			apply = append(apply, applied{w: &t.Writes[j], t: t, tx: i})
+			apply = append(apply, applied{w: &t.Writes[j], tx: i})
 		}
 	}
 	slices.SortStableFunc(apply, func(a, b applied) int { return bytes.Compare(a.w.Key, b.w.Key) })
@@ -439,7 +439,7 @@ func (l *Ledger) commit(txs []*txRecord) error {
 		if !keepsHistory(w.Key) {
 			continue
 		}
-		if _, err := hist.ExecContext(ctx, w.Key, number, a.tx, a.t.TxID, w.Value, w.Delete, a.t.Time); err != nil {
+		if _, err := hist.ExecContext(ctx, w.Key, number, a.tx, txs[a.tx].TxID, w.Value, w.Delete, txs[a.tx].Time); err != nil {
 			return err
 		}
 	}
@@ -457,11 +457,10 @@ func (l *Ledger) commit(txs []*txRecord) error {
 	return tx.Commit()
 }
 
-// applied is a write of a valid transaction of the block: the write, the
-// transaction and its index in the block.
+// applied is a write of a valid transaction of the block, and the
+// transaction's index in the block.
 type applied struct {
 	w  *write
-	t  *txRecord
 	tx int
 }
 

@@ -93,10 +93,10 @@ type Ledger struct {
 
 var _ network.Ledger = (*Ledger)(nil)
 
-// maxMessage bounds a gateway message either way: Fabric's peers' own
-// default (core.yaml maxRecvMsgSize and maxSendMsgSize, 100 MiB), not gRPC's 4 MiB, which the endorsement
-// of a full batch (wire.BatchSize versions, 4-5 MB) and a block holding it
-// pass.
+// maxMessage bounds a gateway message either way: the peers' own default
+// (core.yaml's maxRecvMsgSize and maxSendMsgSize, 100 MiB), not gRPC's
+// 4 MiB, which the endorsement of a full batch (wire.BatchSize versions,
+// 4-5 MB) and a block holding it pass.
 const maxMessage = 100 << 20
 
 // Open connects to the network a profile names. It does not wait for the
