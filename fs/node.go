@@ -381,12 +381,38 @@ var (
 )
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	b, err := h.h.Read(dest, off)
+	b, release, err := h.h.Read(dest, off)
 	if err != nil && len(b) == 0 && !isEOF(err) {
+		release()
 		return nil, errno(err)
 	}
-	return fuse.ReadResultData(b), 0
+	return &heldRead{data: b, release: release}, 0
 }
+
+// heldRead is the answer to a read: bytes the volume holds until go-fuse
+// is done with them. go-fuse writes a result that gives its slices to the
+// kernel from them, and calls Done after; where it wants the bytes in a
+// buffer of its own instead, they are copied there.
+type heldRead struct {
+	data    []byte
+	release func()
+}
+
+// A result with Slices is written as it is (fuse.ReadResultVector's path):
+// Done comes after the write.
+var _ interface {
+	Slices() ([][]byte, fuse.Status)
+} = (*heldRead)(nil)
+
+func (r *heldRead) Size() int { return len(r.data) }
+
+func (r *heldRead) Bytes(buf []byte) ([]byte, fuse.Status) {
+	return append(buf[:0], r.data...), fuse.OK // used after Done, maybe
+}
+
+func (r *heldRead) Slices() ([][]byte, fuse.Status) { return [][]byte{r.data}, fuse.OK }
+
+func (r *heldRead) Done() { r.release() }
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	var n int

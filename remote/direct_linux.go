@@ -12,14 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// directAlign is the alignment direct I/O needs of a buffer, an offset and
-// a length on the file systems Linux has (the largest logical block size).
-const directAlign = 4096
-
 // readDirect reads the whole file at path, n bytes long, with O_DIRECT:
 // from the disk into the buffer returned, without filling the page cache
 // with ciphertext the mount keeps decrypted in caches of its own (a cold
-// sequential read spent a seventh of its CPU there). ok is false where the
+// sequential read spent a seventh of its CPU there), in a buffer Recycle
+// took back if it has one of the size. ok is false where the
 // file system refuses direct I/O, or the file is not n bytes long: read it
 // through the page cache then.
 func readDirect(path string, n int) ([]byte, bool) {
@@ -28,20 +25,13 @@ func readDirect(path string, n int) ([]byte, bool) {
 		return nil, false
 	}
 	defer f.Close()
-	buf := alignedBuffer((n + directAlign - 1) / directAlign * directAlign)
+	buf := readBuffer((n + directAlign - 1) / directAlign * directAlign)
 	k, err := io.ReadAtLeast(f, buf, n)
 	if err != nil || k != n {
+		Recycle(buf)
 		return nil, false
 	}
-	return buf[:n:n], true
-}
-
-// alignedBuffer is a zeroed buffer of size bytes whose start is aligned
-// for direct I/O.
-func alignedBuffer(size int) []byte {
-	raw := make([]byte, size+directAlign)
-	off := int(-uintptr(unsafe.Pointer(&raw[0])) & (directAlign - 1))
-	return raw[off : off+size : off+size]
+	return buf[:n], true
 }
 
 // writeDirect writes data to a new file at path with O_DIRECT, from the

@@ -182,16 +182,19 @@ func (o *Store) hedged(ctx context.Context, candidates []int, try func(ctx conte
 // Get returns the object named by h, checking its hash: a queued upload, or
 // a fetch from its nodes (one at a time per object).
 func (o *Store) Get(ctx context.Context, name string, h format.Hash) ([]byte, error) {
-	return o.get(ctx, name, h, true)
+	return o.get(ctx, name, h, true, false)
 }
 
-// get is Get, checking a fetched object's hash only with check.
-func (o *Store) get(ctx context.Context, name string, h format.Hash, check bool) ([]byte, error) {
+// get is Get, checking a fetched object's hash only with check. A caller
+// that changes the bytes and gives them back to the remote's buffers
+// (Chunk: its own flights make one fetch per chunk) fetches alone: a fetch
+// shared with other callers hands them all one buffer.
+func (o *Store) get(ctx context.Context, name string, h format.Hash, check, alone bool) ([]byte, error) {
 	key := name
 	if !check {
 		key += " unchecked" // a checking caller never shares an unchecked fetch
 	}
-	data, err, _ := o.fetches.Do(key, func() (any, error) {
+	fetch := func() (any, error) {
 		b, errs := o.hedged(ctx, o.order(), func(ctx context.Context, j int) ([]byte, error) {
 			b, err := o.nodeGet(ctx, j, name)
 			if err == nil && check {
@@ -209,7 +212,14 @@ func (o *Store) get(ctx context.Context, name string, h format.Hash, check bool)
 			return b, nil
 		}
 		return nil, o.fetchError(name, errs)
-	})
+	}
+	var data any
+	var err error
+	if alone {
+		data, err = fetch()
+	} else {
+		data, err, _ = o.fetches.Do(key, fetch)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -265,28 +275,22 @@ func (o *Store) fetchError(name string, errs []error) error {
 }
 
 // Chunk returns the chunk object at p opened (decrypted and checked) by
-// open, from the cache of decrypted chunks or the nodes; concurrent
-// callers for one chunk (a reader and its read-ahead) share one fetch and
-// one open. checkHash checks a whole object against its hash first; a
-// chunk whose open authenticates every byte for its place needs no such
-// check. open is given memory of its own, which it may decrypt into. A
-// sharded chunk whose shards do not open is rebuilt from the shards that
-// match their hashes.
-func (o *Store) Chunk(ctx context.Context, p Place, checkHash bool, open func(obj []byte) ([]byte, error)) ([]byte, error) {
-	h := p.Hash
-	if b, ok := o.cache.get(h); ok {
-		return b, nil
-	}
-	pt, err, _ := o.chunks.Do(h.String(), func() (any, error) {
-		if b, ok := o.cache.get(h); ok {
-			return b, nil
-		}
+// open, from the cache of decrypted chunks or the nodes, held until
+// release: its bytes stay as they are until then, and not after.
+// Concurrent callers for one chunk (a reader and its read-ahead) share one
+// fetch and one open. checkHash checks a whole object against its hash
+// first; a chunk whose open authenticates every byte for its place needs
+// no such check. open is given memory of its own, which it may decrypt
+// into. A sharded chunk whose shards do not open is rebuilt from the
+// shards that match their hashes.
+func (o *Store) Chunk(ctx context.Context, p Place, checkHash bool, open func(obj []byte) ([]byte, error)) (plain []byte, release func(), err error) {
+	return o.cache.fetch(p.Hash, func() ([]byte, error) {
 		var obj []byte
 		var err error
 		if p.sharded() {
 			obj, err = o.readShards(ctx, p, 0, p.Size)
-		} else if obj, err = o.get(ctx, format.ObjectName(h), h, checkHash); err == nil {
-			obj = o.own(format.ObjectName(h), obj)
+		} else if obj, err = o.get(ctx, format.ObjectName(p.Hash), p.Hash, checkHash, true); err == nil {
+			obj = o.own(format.ObjectName(p.Hash), obj)
 		}
 		if err != nil && !p.sharded() {
 			return nil, err
@@ -300,16 +304,8 @@ func (o *Store) Chunk(ctx context.Context, p Place, checkHash bool, open func(ob
 				pt, err = open(obj)
 			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		o.cache.add(h, pt)
-		return pt, nil
+		return pt, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return pt.([]byte), nil
 }
 
 // own is obj in memory the caller may change: a queued upload's object is

@@ -4,11 +4,9 @@ package objects
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/anchorfs/anchorfs/fs/format"
 )
@@ -67,11 +65,15 @@ func (o *Store) GetMeta(ctx context.Context, name string, h format.Hash) ([]byte
 }
 
 // Cached puts a decrypted chunk just written in the cache of decrypted
-// chunks, under the hash of its object.
-func (o *Store) Cached(h format.Hash, plain []byte) { o.cache.add(h, plain) }
+// chunks, under the hash of its object; the cache owns plain from then on
+// (nothing else may keep it).
+func (o *Store) Cached(h format.Hash, plain []byte) { o.cache.keep(h, plain) }
 
-// CachedChunk is chunk h's plaintext if the cache has it.
-func (o *Store) CachedChunk(h format.Hash) ([]byte, bool) { return o.cache.get(h) }
+// CachedChunk is chunk h's plaintext if the cache has it, held until
+// release (its bytes stay as they are until then).
+func (o *Store) CachedChunk(h format.Hash) (plain []byte, release func(), ok bool) {
+	return o.cache.get(h)
+}
 
 // IntegrityError is an object that is missing, altered or does not belong
 // where the volume found it. Reads turn it into EIO.
@@ -82,39 +84,3 @@ type IntegrityError struct {
 }
 
 func (e *IntegrityError) Error() string { return fmt.Sprintf("%s: %s", e.Object, e.Problem) }
-
-// chunkCache keeps decrypted chunks by object hash, least recently used
-// out first, within a budget of the bytes their buffers hold.
-type chunkCache struct {
-	mu   sync.Mutex
-	max  int64
-	size int64
-	lru  *simplelru.LRU[format.Hash, []byte]
-}
-
-func newChunkCache(max int64) *chunkCache {
-	c := &chunkCache{max: max}
-	// Bounded by bytes (add), not by count: the count bound only has to be
-	// out of the way.
-	c.lru, _ = simplelru.NewLRU(1<<30, func(_ format.Hash, data []byte) { c.size -= int64(cap(data)) })
-	return c
-}
-
-func (c *chunkCache) get(h format.Hash) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Get(h)
-}
-
-func (c *chunkCache) add(h format.Hash, data []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.lru.Contains(h) {
-		return
-	}
-	c.lru.Add(h, data)
-	c.size += int64(cap(data)) // what the buffer holds, not what it shows
-	for c.size > c.max && c.lru.Len() > 0 {
-		c.lru.RemoveOldest()
-	}
-}

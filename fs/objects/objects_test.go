@@ -65,20 +65,22 @@ func TestOneFetchHoweverManyAsk(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pt, err := o.Chunk(ctx, Place{Hash: h}, true, func(obj []byte) ([]byte, error) {
+			pt, release, err := o.Chunk(ctx, Place{Hash: h}, true, func(obj []byte) ([]byte, error) {
 				opens.Add(1)
 				return bytes.ToUpper(obj), nil
 			})
 			if err != nil || string(pt) != "SHARED" {
 				t.Errorf("chunk: %q %v", pt, err)
+				return
 			}
+			release()
 		}()
 	}
 	wg.Wait()
 	if m.Gets.Load() != 1 || opens.Load() != 1 {
 		t.Fatalf("%d fetches and %d opens for one chunk", m.Gets.Load(), opens.Load())
 	}
-	if _, err := o.Chunk(ctx, Place{Hash: h}, true, func([]byte) ([]byte, error) { return nil, errors.New("opened again") }); err != nil {
+	if _, _, err := o.Chunk(ctx, Place{Hash: h}, true, func([]byte) ([]byte, error) { return nil, errors.New("opened again") }); err != nil {
 		t.Fatalf("a cached chunk: %v", err)
 	}
 }
@@ -86,15 +88,15 @@ func TestOneFetchHoweverManyAsk(t *testing.T) {
 func TestChunkCacheStaysInItsBudget(t *testing.T) {
 	c := newChunkCache(3 << 10)
 	for i := range 10 {
-		c.add(format.HashOf([]byte{byte(i)}), make([]byte, 1<<10))
+		c.keep(format.HashOf([]byte{byte(i)}), make([]byte, 1<<10))
 	}
 	if c.size > 3<<10 || c.lru.Len() != 3 {
 		t.Fatalf("%d bytes in %d chunks, budget 3 KiB", c.size, c.lru.Len())
 	}
-	if _, ok := c.get(format.HashOf([]byte{9})); !ok {
+	if _, _, ok := c.get(format.HashOf([]byte{9})); !ok {
 		t.Fatal("the newest chunk went")
 	}
-	if _, ok := c.get(format.HashOf([]byte{0})); ok {
+	if _, _, ok := c.get(format.HashOf([]byte{0})); ok {
 		t.Fatal("the oldest chunk stayed")
 	}
 }
@@ -222,7 +224,7 @@ func TestShardsAcrossNodes(t *testing.T) {
 	if err := read(p, obj, 5*unit, 2*unit); err != nil {
 		t.Fatalf("node 0's shard altered: %v", err)
 	}
-	if pt, err := o.Chunk(ctx, p, false, func(b []byte) ([]byte, error) {
+	if pt, _, err := o.Chunk(ctx, p, false, func(b []byte) ([]byte, error) {
 		if !bytes.Equal(b, obj) {
 			return nil, errors.New("wrong bytes")
 		}

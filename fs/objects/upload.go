@@ -97,7 +97,6 @@ type Store struct {
 	cancelUpload context.CancelFunc
 
 	fetches singleflight.Group // object fetches under way, by name
-	chunks  singleflight.Group // chunk fetches and opens under way, by hash
 	cache   *chunkCache
 	meta    *lru.Cache[string, []byte]
 }

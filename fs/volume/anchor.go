@@ -563,11 +563,12 @@ func (v *Volume) copyVersion(c, n *Node, m *format.Manifest) (*format.Manifest, 
 			chunks[i] = ch // a hole stays a hole
 			continue
 		}
-		pt, err := v.plain(ctx, n, key, int64(i), ch)
+		pt, release, err := v.plain(ctx, n, key, int64(i), ch)
 		if err != nil {
 			return nil, "", err
 		}
 		obj, parts, sealed := v.sealChunk(ckey, c.id, 1, int64(i), pt)
+		release()
 		v.putChunk(c.id, sealed, obj, parts)
 		chunks[i] = sealed
 	}

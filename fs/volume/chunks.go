@@ -149,33 +149,33 @@ func (v *Volume) openChunk(key []byte, file format.ID, i int64, c format.Chunk, 
 
 // plainRange returns plaintext bytes [off, off+n) of segmented chunk c
 // (index i of file n), fetching and opening only the segments that hold
-// them: a byte range of the object.
-func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk, off, size int) ([]byte, error) {
+// them: a byte range of the object; held until release, as plain's.
+func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk, off, size int) (pt []byte, release func(), err error) {
 	h, err := format.ParseHash(c.Hash)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.Data != nil {
 		b, err := v.openChunk(key, n.id, i, c, bytes.Clone(c.Data))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return b[off : off+size], nil
+		return b[off : off+size], noRelease, nil
 	}
-	if b, ok := v.obj.CachedChunk(h); ok {
-		return b[off : off+size], nil
+	if b, release, ok := v.obj.CachedChunk(h); ok {
+		return b[off : off+size], release, nil
 	}
 	s, err := v.chunkSealer(key, n.id, i, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, err := place(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	first, count, objOff, objLen := format.SegmentSpan(c.Size, off, size)
 	start := off - first*format.SegmentSize
-	pt, err := v.obj.GetRange(ctx, p, int64(objOff), int64(objLen), func(sealed []byte) ([]byte, error) {
+	pt, err = v.obj.GetRange(ctx, p, int64(objOff), int64(objLen), func(sealed []byte) ([]byte, error) {
 		got := len(sealed)
 		pt, err := s.OpenInPlace(first, sealed)
 		if err != nil || got != objLen || len(pt) < start+size {
@@ -184,7 +184,7 @@ func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c
 		return pt, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pt[start : start+size], nil
+	return pt[start : start+size], noRelease, nil
 }

@@ -194,7 +194,7 @@ func (v *Volume) fetchAhead(n *Node) {
 					return // its open fetches it again, and says what is wrong
 				}
 				if key, ok := a.dom.fileKey(v, a.n.id, m.Epoch); ok {
-					v.plain(ctx, a.n, key, 0, m.Chunks[0]) //nolint:errcheck // as above
+					v.prefetch(a.n, key, 0, m.Chunks[0]) // as above
 				}
 			}()
 		}
@@ -348,21 +348,34 @@ func (v *Volume) chunkLen(size, i int64) int {
 }
 
 // plain returns chunk c (index i) of file n decrypted, from the cache or
-// the store; concurrent callers for one chunk (a reader and its read-ahead)
+// the store, held until release (its bytes are not to be changed, nor used
+// after); concurrent callers for one chunk (a reader and its read-ahead)
 // share one fetch and one decryption.
-func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk) ([]byte, error) {
+func (v *Volume) plain(ctx context.Context, n *Node, key []byte, i int64, c format.Chunk) (pt []byte, release func(), err error) {
 	if c.Data != nil { // in the manifest, checked by its hash with it
-		return v.openChunk(key, n.id, i, c, bytes.Clone(c.Data))
+		pt, err := v.openChunk(key, n.id, i, c, bytes.Clone(c.Data))
+		return pt, noRelease, err
 	}
 	// A segmented chunk is checked segment by segment by its seal; a
 	// format-1 chunk by its hash (see docs/FORMAT.md, "Reading").
 	p, err := place(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return v.obj.Chunk(ctx, p, !c.Segmented(), func(obj []byte) ([]byte, error) {
 		return v.openChunk(key, n.id, i, c, obj)
 	})
+}
+
+// noRelease is the release of bytes nobody else holds.
+func noRelease() {}
+
+// prefetch brings chunk c (index i) of file n into the cache of decrypted
+// chunks, for a read to come; a failure is the read's to find again.
+func (v *Volume) prefetch(n *Node, key []byte, i int64, c format.Chunk) {
+	if _, release, err := v.plain(context.Background(), n, key, i, c); err == nil {
+		release()
+	}
 }
 
 // sequentialSlack is how far from the end of the previous read a read may
@@ -373,17 +386,18 @@ const sequentialSlack = 256 << 10
 
 // ReadAt reads from the file's current content.
 func (h *Handle) ReadAt(p []byte, off int64) (int, error) {
-	b, err := h.Read(p, off)
+	b, release, err := h.Read(p, off)
 	if len(b) > 0 && &b[0] != &p[0] {
 		copy(p, b)
 	}
+	release()
 	return len(b), err
 }
 
 // Read is ReadAt that may answer with the plaintext the volume holds
-// instead of a copy in p: a read within one chunk read whole. The bytes
-// returned are not to be changed.
-func (h *Handle) Read(p []byte, off int64) ([]byte, error) {
+// instead of a copy in p (a read within one chunk read whole), held until
+// release: the bytes returned are not to be changed, nor used after.
+func (h *Handle) Read(p []byte, off int64) (b []byte, release func(), err error) {
 	v, f := h.v, h.f
 	if !h.read.Swap(true) {
 		v.touchAtime(h.n)
@@ -402,11 +416,11 @@ func (h *Handle) Read(p []byte, off int64) ([]byte, error) {
 	f.lock(v)
 	if err := v.load(h.n, f); err != nil {
 		f.mu.Unlock()
-		return nil, err
+		return nil, noRelease, err
 	}
 	if off >= f.size {
 		f.mu.Unlock()
-		return nil, io.EOF
+		return nil, noRelease, io.EOF
 	}
 	total := int(min(int64(len(p)), f.size-off))
 	cs := int64(v.chunkSize)
@@ -450,20 +464,22 @@ func (h *Handle) Read(p []byte, off int64) ([]byte, error) {
 	f.mu.Unlock()
 
 	for _, w := range ahead {
-		go v.plain(context.Background(), h.n, w.key, w.i, w.c) //nolint:errcheck // a failed read-ahead is retried by the read itself
+		go v.prefetch(h.n, w.key, w.i, w.c)
 	}
 	var fill func(w want) error
 	fill = func(w want) error {
 		if w.ranged {
-			b, err := v.plainRange(context.Background(), h.n, w.key, w.i, w.c, w.start, len(w.dst))
+			b, release, err := v.plainRange(context.Background(), h.n, w.key, w.i, w.c, w.start, len(w.dst))
 			if err == nil {
 				copy(w.dst, b)
+				release()
 			}
 			return err
 		}
-		b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
+		b, release, err := v.plain(context.Background(), h.n, w.key, w.i, w.c)
 		if err == nil {
 			copy(w.dst, b[w.start:])
+			release()
 			return nil
 		}
 		var damaged *objects.IntegrityError
@@ -488,24 +504,24 @@ func (h *Handle) Read(p []byte, off int64) ([]byte, error) {
 		wg.Wait()
 		for _, err := range errs {
 			if err != nil {
-				return nil, v.integrity(err)
+				return nil, noRelease, v.integrity(err)
 			}
 		}
 	} else if len(fetches) == 1 {
 		w := fetches[0]
 		if !w.ranged && len(w.dst) == total {
 			// The whole read is in this chunk: its plaintext is the answer.
-			if b, err := v.plain(context.Background(), h.n, w.key, w.i, w.c); err == nil {
+			if b, release, err := v.plain(context.Background(), h.n, w.key, w.i, w.c); err == nil {
 				h.served.Add(int64(total))
-				return b[w.start : w.start+total], nil
+				return b[w.start : w.start+total], release, nil
 			}
 		}
 		if err := fill(w); err != nil {
-			return nil, v.integrity(err)
+			return nil, noRelease, v.integrity(err)
 		}
 	}
 	h.served.Add(int64(total))
-	return p[:total], nil
+	return p[:total], noRelease, nil
 }
 
 // Served is how many bytes reads through the handle returned.
@@ -573,11 +589,12 @@ func (h *Handle) dirtyChunk(i int64, whole bool, need int) ([]byte, error) {
 		c := f.chunks[i]
 		b = make([]byte, c.Size, max(c.Size, room))
 		if c.Hash != "" && !whole {
-			pt, err := h.v.plain(context.Background(), h.n, f.keyFor(c), i, c)
+			pt, release, err := h.v.plain(context.Background(), h.n, f.keyFor(c), i, c)
 			if err != nil {
 				return nil, h.v.integrity(err)
 			}
 			copy(b, pt)
+			release()
 		}
 	} else {
 		b = make([]byte, 0, room)
@@ -840,11 +857,14 @@ func (h *Handle) Flush() error {
 			if c.Hash == "" || c.Version == f.next {
 				continue
 			}
-			pt, err := v.plain(context.Background(), n, f.key, int64(i), c)
+			pt, release, err := v.plain(context.Background(), n, f.key, int64(i), c)
 			if err != nil {
 				return v.integrity(err)
 			}
-			f.dirty[int64(i)] = pt
+			// A copy: the cache takes the buffer it publishes, and keeps
+			// the one it holds.
+			f.dirty[int64(i)] = bytes.Clone(pt)
+			release()
 			h.seal(int64(i))
 		}
 	}

@@ -384,11 +384,13 @@ func (v *Volume) eachChunk(ctx context.Context, src *Node, m *format.Manifest, f
 		if c.Hash == "" && c.Data == nil {
 			continue
 		}
-		b, err := v.plain(ctx, src, key, int64(i), c)
+		b, release, err := v.plain(ctx, src, key, int64(i), c)
 		if err != nil {
 			return v.integrity(err)
 		}
-		if err := fn(int64(i)*int64(v.chunkSize), b); err != nil {
+		err = fn(int64(i)*int64(v.chunkSize), b)
+		release()
+		if err != nil {
 			return err
 		}
 	}
