@@ -27,6 +27,36 @@ type openFile struct {
 	f       *os.File
 	readers int
 	evicted bool
+	// asked marks the readAroundSize windows the kernel was asked to
+	// read: it is asked once per window while the object stays open (the
+	// request cost a random read as much as the read itself). A window
+	// the page cache dropped since is read by the read that needs it.
+	asked []uint64
+}
+
+// maxAskedWindows bounds the windows an open object records (4 GiB of it);
+// the windows past it are asked for at every read.
+const maxAskedWindows = 1 << 16
+
+// firstAsk marks windows [lo, hi) asked for and reports whether any was
+// not yet.
+func (o *openFile) firstAsk(lo, hi int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if hi > maxAskedWindows {
+		return true
+	}
+	if need := int((hi + 63) / 64); len(o.asked) < need {
+		o.asked = append(o.asked, make([]uint64, need-len(o.asked))...)
+	}
+	news := false
+	for w := lo; w < hi; w++ {
+		if o.asked[w/64]&(1<<(w%64)) == 0 {
+			o.asked[w/64] |= 1 << (w % 64)
+			news = true
+		}
+	}
+	return news
 }
 
 // readAroundSize is the window of an object a ranged read brings into the
@@ -60,7 +90,9 @@ func (c *openFiles) readAt(path string, b []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer o.release()
-	readAround(o.f, off, int64(len(b)))
+	if lo, hi := off/readAroundSize, (off+int64(len(b))+readAroundSize-1)/readAroundSize; o.firstAsk(lo, hi) {
+		readAround(o.f, off, int64(len(b)))
+	}
 	return o.f.ReadAt(b, off)
 }
 

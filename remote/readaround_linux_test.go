@@ -93,3 +93,66 @@ func TestARangedReadBringsItsWindowIntoThePageCache(t *testing.T) {
 		t.Errorf("pages %v, in the window of the read at %d, are not in the page cache", missing, off)
 	}
 }
+
+// TestAWindowIsAskedForOncePerOpenObject: the kernel is asked to read a
+// window of an open object once, not at every small read in it (the ask
+// cost a random read as much as the read itself); a window the page cache
+// dropped since is read by the reads that need it, page by page.
+func TestAWindowIsAskedForOncePerOpenObject(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := remote.Open(ctx, dir, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "objects/ab/ab03"
+	if err := s.Put(ctx, name, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	drop := func() {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		f.Sync()
+		unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	}
+	drop()
+	const window = 64 << 10
+	page := os.Getpagesize()
+	first, end := (3*window)/page, (4*window)/page
+	if _, err := s.GetRange(ctx, name, 3*window+100, 100); err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; try < 100; try++ { // the window comes in with the read, or just after
+		in := 0
+		for _, r := range resident(t, path)[first:end] {
+			if r {
+				in++
+			}
+		}
+		if in == end-first {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	drop()
+	if r := resident(t, path); r[first] || r[end-1] {
+		t.Skip("this file system's page cache cannot be dropped")
+	}
+	if _, err := s.GetRange(ctx, name, int64(3*window+window-page+10), 100); err != nil { // the window's last page
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	in := 0
+	for _, r := range resident(t, path)[first:end] {
+		if r {
+			in++
+		}
+	}
+	if in > (end-first)/2 {
+		t.Fatalf("%d of the window's %d pages were read again: the window was asked for a second time", in, end-first)
+	}
+}
