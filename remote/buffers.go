@@ -18,9 +18,9 @@ const directAlign = 4096
 // collector take those nobody asks for again.
 var recycled sync.Map // int (cap) -> *sync.Pool of *[]byte
 
-// Recycle gives back b, a buffer Get returned, for a later whole-object
-// read of the same size: its caller, and everyone it handed the bytes to,
-// must be done with them. Buffers of a size no read asked for, or not fit
+// Recycle gives back b, a buffer Get returned or one its holder owns
+// alone, for a later whole-object read of the same size: its holder, and
+// everyone it handed the bytes to, must be done with them. Buffers of a size no read asked for, or not fit
 // for direct I/O, are left to the garbage collector.
 func Recycle(b []byte) {
 	size := cap(b)
@@ -36,7 +36,10 @@ func Recycle(b []byte) {
 // readBuffer is a buffer of size bytes (a multiple of directAlign), aligned
 // for direct I/O: a recycled one, or a new zeroed one.
 func readBuffer(size int) []byte {
-	pool, _ := recycled.LoadOrStore(size, &sync.Pool{})
+	pool, ok := recycled.Load(size)
+	if !ok {
+		pool, _ = recycled.LoadOrStore(size, &sync.Pool{})
+	}
 	if b, ok := pool.(*sync.Pool).Get().(*[]byte); ok {
 		return *b
 	}

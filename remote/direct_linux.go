@@ -31,7 +31,7 @@ func readDirect(path string, n int) ([]byte, bool) {
 		Recycle(buf)
 		return nil, false
 	}
-	return buf[:n], true
+	return buf[:n], true // its capacity is the buffer's, for Recycle: not to append to
 }
 
 // writeDirect writes data to a new file at path with O_DIRECT, from the

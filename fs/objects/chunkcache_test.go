@@ -2,6 +2,7 @@ package objects
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -96,6 +97,7 @@ func TestReadersOfOneFetchEachHoldTheChunk(t *testing.T) {
 		if waiting == 2 {
 			break
 		}
+		runtime.Gosched()
 	}
 	close(finish)
 	wg.Wait()
