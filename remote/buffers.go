@@ -20,8 +20,9 @@ var recycled sync.Map // int (cap) -> *sync.Pool of *[]byte
 
 // Recycle gives back b, a buffer Get returned or one its holder owns
 // alone, for a later whole-object read of the same size: its holder, and
-// everyone it handed the bytes to, must be done with them. Buffers of a size no read asked for, or not fit
-// for direct I/O, are left to the garbage collector.
+// everyone it handed the bytes to, must be done with them. Buffers of a
+// size no read asked for, or not fit for direct I/O, are left to the
+// garbage collector.
 func Recycle(b []byte) {
 	size := cap(b)
 	if size < directMin || size%directAlign != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b[:1])))%directAlign != 0 {

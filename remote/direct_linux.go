@@ -16,9 +16,9 @@ import (
 // from the disk into the buffer returned, without filling the page cache
 // with ciphertext the mount keeps decrypted in caches of its own (a cold
 // sequential read spent a seventh of its CPU there), in a buffer Recycle
-// took back if it has one of the size. ok is false where the
-// file system refuses direct I/O, or the file is not n bytes long: read it
-// through the page cache then.
+// took back if it has one of the size. ok is false where the file system
+// refuses direct I/O, or the file is not n bytes long: read it through the
+// page cache then.
 func readDirect(path string, n int) ([]byte, bool) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
 	if err != nil {

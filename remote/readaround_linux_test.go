@@ -39,6 +39,30 @@ func resident(t *testing.T, path string) []bool {
 	return out
 }
 
+// residentIn counts the pages [first, end) of the file at path that are
+// in the page cache.
+func residentIn(t *testing.T, path string, first, end int) int {
+	in := 0
+	for _, r := range resident(t, path)[first:end] {
+		if r {
+			in++
+		}
+	}
+	return in
+}
+
+// dropPages takes the file at path out of the page cache.
+func dropPages(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Sync()
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+}
+
 // TestARangedReadBringsItsWindowIntoThePageCache: a small ranged read of a
 // local folder's object reads the aligned window around it into the page
 // cache in the same request (as gocryptfs's reads of its blocks bring
@@ -56,13 +80,7 @@ func TestARangedReadBringsItsWindowIntoThePageCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, name)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Sync()
-	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-	f.Close()
+	dropPages(t, path)
 	for i, in := range resident(t, path) {
 		if in {
 			t.Skipf("page %d stays in the page cache: this file system's cannot be dropped", i)
@@ -110,35 +128,17 @@ func TestAWindowIsAskedForOncePerOpenObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, name)
-	drop := func() {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		f.Sync()
-		unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-	}
-	drop()
+	dropPages(t, path)
 	const window = 64 << 10
 	page := os.Getpagesize()
 	first, end := (3*window)/page, (4*window)/page
 	if _, err := s.GetRange(ctx, name, 3*window+100, 100); err != nil {
 		t.Fatal(err)
 	}
-	for try := 0; try < 100; try++ { // the window comes in with the read, or just after
-		in := 0
-		for _, r := range resident(t, path)[first:end] {
-			if r {
-				in++
-			}
-		}
-		if in == end-first {
-			break
-		}
+	for try := 0; try < 100 && residentIn(t, path, first, end) < end-first; try++ { // the window comes in with the read, or just after
 		time.Sleep(10 * time.Millisecond)
 	}
-	drop()
+	dropPages(t, path)
 	if r := resident(t, path); r[first] || r[end-1] {
 		t.Skip("this file system's page cache cannot be dropped")
 	}
@@ -146,13 +146,7 @@ func TestAWindowIsAskedForOncePerOpenObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	in := 0
-	for _, r := range resident(t, path)[first:end] {
-		if r {
-			in++
-		}
-	}
-	if in > (end-first)/2 {
+	if in := residentIn(t, path, first, end); in > (end-first)/2 {
 		t.Fatalf("%d of the window's %d pages were read again: the window was asked for a second time", in, end-first)
 	}
 }

@@ -59,6 +59,11 @@ func newChunkCache(max int64) *chunkCache {
 func (c *chunkCache) get(h format.Hash) ([]byte, func(), bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.take(h)
+}
+
+// take is get, called with c.mu held.
+func (c *chunkCache) take(h format.Hash) ([]byte, func(), bool) {
 	e, ok := c.lru.Get(h)
 	if !ok {
 		return nil, nil, false
@@ -117,12 +122,11 @@ func (c *chunkCache) releaser(e *heldChunk) func() {
 
 // fetch returns chunk h from the cache, or from a fetch under way, or
 // fetches it with load and keeps it; the plaintext is held until release.
-func (c *chunkCache) fetch(h format.Hash, load func() ([]byte, error)) ([]byte, func(), error) {
+func (c *chunkCache) fetch(h format.Hash, load func() ([]byte, error)) (plain []byte, release func(), err error) {
 	c.mu.Lock()
-	if e, ok := c.lru.Get(h); ok {
-		e.holds++
+	if plain, release, ok := c.take(h); ok {
 		c.mu.Unlock()
-		return e.plain, c.releaser(e), nil
+		return plain, release, nil
 	}
 	if f, ok := c.flights[h]; ok {
 		f.waiters++
@@ -136,29 +140,21 @@ func (c *chunkCache) fetch(h format.Hash, load func() ([]byte, error)) ([]byte, 
 	f := &chunkFlight{done: make(chan struct{})}
 	c.flights[h] = f
 	c.mu.Unlock()
-	landed := false
+	// The flight lands however load ends: a panic leaves its waiters this
+	// error, not waiting.
+	err = fmt.Errorf("the fetch of chunk %s failed", h)
 	defer func() {
-		if !landed { // load panicked: the waiters are not left waiting
-			c.mu.Lock()
-			delete(c.flights, h)
-			f.err = fmt.Errorf("the fetch of chunk %s failed", h)
-			close(f.done)
-			c.mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.flights, h)
+		if err == nil {
+			e := &heldChunk{plain: plain, holds: 1 + f.waiters} // this reader and the waiting ones
+			c.hold(h, e)
+			f.chunk, release = e, c.releaser(e)
 		}
-	}()
-
-	plain, err := load()
-	landed = true
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.flights, h)
-	defer close(f.done)
-	if err != nil {
 		f.err = err
-		return nil, nil, err
-	}
-	e := &heldChunk{plain: plain, holds: 1 + f.waiters} // this reader and the waiting ones
-	c.hold(h, e)
-	f.chunk = e
-	return plain, c.releaser(e), nil
+		close(f.done)
+	}()
+	plain, err = load()
+	return plain, nil, err
 }
