@@ -447,8 +447,14 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	return errno(h.h.Flush())
 }
 
+// Fsync returns once the file and the tree are stored. The kernel
+// interrupts a request whose caller receives any signal (Go programs' threads
+// get SIGURG all the time), which cancels ctx; an fsync carries on regardless
+// rather than fail, since EIO or EINTR from fsync tells a program its data may
+// be lost. A remote that fails still ends it with an error, and a fatal
+// signal ends the caller's wait in the kernel.
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return errno(h.h.Fsync(ctx))
+	return errno(h.h.Fsync(context.WithoutCancel(ctx)))
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {

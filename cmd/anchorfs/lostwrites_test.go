@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // needRoot skips a test that mounts.
@@ -437,5 +442,60 @@ func TestAnotherHomesChangeIsReadBackNew(t *testing.T) {
 	}) {
 		b, _ := os.ReadFile(m2 + "/f.txt")
 		t.Fatalf("home 2 still reads %q", b)
+	}
+}
+
+// TestAnFsyncInterruptedBySignalsSucceeds: the kernel sends a FUSE request
+// an interrupt when its caller receives any signal, as a Go program's
+// threads do all the time (the runtime preempts goroutines with SIGURG). An
+// fsync so interrupted still makes the file durable and succeeds: it used
+// to fail with EIO (iobench's fsync of a 1 GiB file on a fresh volume),
+// telling the program its data might be lost.
+func TestAnFsyncInterruptedBySignalsSucceeds(t *testing.T) {
+	needRoot(t)
+	env := newHome(t, "")
+	mnt := mountBackground(t, env)
+	want := map[string]string{}
+	for round := range 3 {
+		name := fmt.Sprintf("big%d", round)
+		data := bytes.Repeat([]byte(name+" "), 24<<20/len(name+" "))
+		f, err := os.Create(filepath.Join(mnt, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		tid, done := make(chan int), make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			tid <- unix.Gettid()
+			done <- unix.Fsync(int(f.Fd())) // the raw call: EINTR or EIO would show
+		}()
+		thread, signals := <-tid, 0
+	wait:
+		for {
+			select {
+			case err = <-done:
+				break wait
+			default:
+				unix.Tgkill(os.Getpid(), thread, unix.SIGURG)
+				signals++
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+		f.Close()
+		if err != nil {
+			t.Fatalf("round %d: fsync with %d signals to its thread: %v", round, signals, err)
+		}
+		want[name] = string(data)
+	}
+	unmountAndWait(t, env, mnt)
+	got := files(t, mountBackground(t, env))
+	for name, data := range want {
+		if got[name] != data {
+			t.Fatalf("%s after a remount: %d bytes, want %d", name, len(got[name]), len(data))
+		}
 	}
 }
