@@ -419,11 +419,35 @@ func (s *Store) localRange(name string, off, n int64) ([]byte, bool) {
 		return nil, false
 	}
 	buf := make([]byte, n)
+	k, ok := s.localRangeInto(name, off, buf)
+	return buf[:k], ok
+}
+
+// localRangeInto is localRange into buf, of len(buf) bytes.
+func (s *Store) localRangeInto(name string, off int64, buf []byte) (int, bool) {
+	if !s.localName(name) {
+		return 0, false
+	}
 	k, err := s.localOpen.readAt(s.localPath(name), buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, false
+		return 0, false
 	}
-	return buf[:k], true
+	return k, true
+}
+
+// ReadRange is GetRange into the caller's buf: it reads len(buf) bytes of
+// the object from offset off (fewer where the object ends first) and says
+// how many. A local folder reads straight into buf; another remote
+// answers as GetRange does, copied.
+func (s *Store) ReadRange(ctx context.Context, name string, off int64, buf []byte) (int, error) {
+	if off < 0 || int64(len(buf)) > s.maxSize {
+		return 0, fmt.Errorf("%s: bad range %d+%d", name, off, len(buf))
+	}
+	if k, ok := s.localRangeInto(name, off, buf); ok {
+		return k, bandwidth.wait(ctx, false, k)
+	}
+	b, err := s.GetRange(ctx, name, off, int64(len(buf)))
+	return copy(buf, b), err
 }
 
 // Delete removes the object; a missing object is not an error.

@@ -70,17 +70,29 @@ func (o *Store) nodeGet(ctx context.Context, j int, name string) ([]byte, error)
 }
 
 // nodeRange is n bytes from off of node j's copy of name (fewer where it
-// ends), in memory of the caller's.
-func (o *Store) nodeRange(ctx context.Context, j int, name string, off, n int64) ([]byte, error) {
+// ends), in memory of the caller's: buf where it holds n bytes (the result
+// then shares it), else new.
+func (o *Store) nodeRange(ctx context.Context, j int, name string, off, n int64, buf []byte) ([]byte, error) {
+	if int64(cap(buf)) < n {
+		buf = nil
+	}
 	k := itemKey{j, name}
 	data, queued := o.queued(k)
 	if data != nil {
-		return bytes.Clone(data[min(off, int64(len(data))):min(off+n, int64(len(data)))]), nil
+		part := data[min(off, int64(len(data))):min(off+n, int64(len(data)))]
+		if buf != nil {
+			return buf[:copy(buf[:n], part)], nil
+		}
+		return bytes.Clone(part), nil
 	}
 	if queued {
 		if f, err := os.Open(o.spillPath(k)); err == nil {
 			defer f.Close()
-			b := make([]byte, n)
+			b := buf
+			if b == nil {
+				b = make([]byte, n)
+			}
+			b = b[:n]
 			got, err := f.ReadAt(b, off)
 			if err == nil || errors.Is(err, io.EOF) {
 				return b[:got], nil
@@ -88,7 +100,15 @@ func (o *Store) nodeRange(ctx context.Context, j int, name string, off, n int64)
 		}
 	}
 	start := time.Now()
-	b, err := o.nodes[j].b.GetRange(ctx, name, off, n)
+	var b []byte
+	var err error
+	if r, ok := o.nodes[j].b.(RangeReader); ok && buf != nil {
+		var got int
+		got, err = r.ReadRange(ctx, name, off, buf[:n])
+		b = buf[:got]
+	} else {
+		b, err = o.nodes[j].b.GetRange(ctx, name, off, n)
+	}
 	o.nodes[j].health.after(start, err)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errMissing
@@ -324,8 +344,10 @@ func (o *Store) own(name string, obj []byte) []byte {
 // GetRange returns n bytes of the object at p from offset off opened by
 // open (which authenticates them, and may decrypt in place): from a queued
 // upload, a ranged fetch, or the shards that hold the range. Shards that
-// do not open are replaced by the shards that match their hashes.
-func (o *Store) GetRange(ctx context.Context, p Place, off, n int64, open func(sealed []byte) ([]byte, error)) ([]byte, error) {
+// do not open are replaced by the shards that match their hashes. The
+// sealed bytes are read into buf where it holds n and one node is asked
+// (the result may then share buf), else into new memory.
+func (o *Store) GetRange(ctx context.Context, p Place, off, n int64, buf []byte, open func(sealed []byte) ([]byte, error)) ([]byte, error) {
 	name := format.ObjectName(p.Hash)
 	if p.sharded() {
 		sealed, err := o.readShards(ctx, p, int(off), int(n))
@@ -343,8 +365,12 @@ func (o *Store) GetRange(ctx context.Context, p Place, off, n int64, open func(s
 		end := min(off+n, int64(len(obj)))
 		return open(obj[min(off, end):end])
 	}
-	b, errs := o.hedged(ctx, o.order(), func(ctx context.Context, j int) ([]byte, error) {
-		return o.nodeRange(ctx, j, name, off, n)
+	order := o.order()
+	if len(order) > 1 {
+		buf = nil // hedged fetches run at once: each needs memory of its own
+	}
+	b, errs := o.hedged(ctx, order, func(ctx context.Context, j int) ([]byte, error) {
+		return o.nodeRange(ctx, j, name, off, n, buf)
 	})
 	if errs != nil {
 		return nil, o.fetchError(name, errs)
@@ -388,7 +414,7 @@ func (o *Store) readShards(ctx context.Context, p Place, off, n int) ([]byte, er
 // rebuild from the same range of the other shards.
 func (o *Store) piece(ctx context.Context, p Place, pc shards.Piece) ([]byte, error) {
 	direct := func(ctx context.Context) ([]byte, error) {
-		return o.nodeRange(ctx, pc.Shard, format.ObjectName(p.Shards[pc.Shard]), int64(pc.Off), int64(pc.Len))
+		return o.nodeRange(ctx, pc.Shard, format.ObjectName(p.Shards[pc.Shard]), int64(pc.Off), int64(pc.Len), nil)
 	}
 	if o.nodes[pc.Shard].health.avoid(time.Now()) {
 		if b, err := o.rebuildRange(ctx, p, pc); err == nil {
@@ -441,7 +467,7 @@ func (o *Store) rebuildRange(ctx context.Context, p Place, pc shards.Piece) ([]b
 		candidates = candidates[want:]
 		for _, j := range batch {
 			wg.Go(func() {
-				b, err := o.nodeRange(ctx, j, format.ObjectName(p.Shards[j]), int64(pc.Off), int64(pc.Len))
+				b, err := o.nodeRange(ctx, j, format.ObjectName(p.Shards[j]), int64(pc.Off), int64(pc.Len), nil)
 				mu.Lock()
 				defer mu.Unlock()
 				if err == nil {

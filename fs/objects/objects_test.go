@@ -186,7 +186,7 @@ func TestShardsAcrossNodes(t *testing.T) {
 		return p, obj
 	}
 	read := func(p Place, obj []byte, off, n int) error {
-		got, err := o.GetRange(ctx, p, int64(off), int64(n), func(b []byte) ([]byte, error) {
+		got, err := o.GetRange(ctx, p, int64(off), int64(n), nil, func(b []byte) ([]byte, error) {
 			if !bytes.Equal(b, obj[off:off+n]) {
 				return nil, errors.New("wrong bytes")
 			}
@@ -275,13 +275,15 @@ func TestARangedReadOfAQueuedObjectLeavesItAlone(t *testing.T) {
 	name, h, b := object("a queued sealed object")
 	o.Put(name, b)
 	want := bytes.Clone(b)
-	if _, err := o.GetRange(ctx, Place{Hash: h}, 2, 10, func(sealed []byte) ([]byte, error) {
-		for i := range sealed {
-			sealed[i] = 'x' // as an in-place decryption does
+	for _, buf := range [][]byte{nil, make([]byte, 64)} { // new memory, and the caller's
+		if _, err := o.GetRange(ctx, Place{Hash: h}, 2, 10, buf, func(sealed []byte) ([]byte, error) {
+			for i := range sealed {
+				sealed[i] = 'x' // as an in-place decryption does
+			}
+			return sealed, nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		return sealed, nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 	if got, err := o.Get(ctx, name, h); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the queued object after a ranged read: %q %v", got, err)

@@ -29,6 +29,13 @@ type Backend interface {
 	GetRange(ctx context.Context, name string, off, n int64) ([]byte, error)
 }
 
+// RangeReader is a backend that reads a byte range into the caller's
+// buffer (len(buf) bytes from offset off, fewer where the object ends
+// first), sparing a buffer per read.
+type RangeReader interface {
+	ReadRange(ctx context.Context, name string, off int64, buf []byte) (int, error)
+}
+
 // Flusher is a backend that makes durable what it took only when asked (a
 // local folder, whose file system writes back later).
 type Flusher interface {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -175,7 +176,8 @@ func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c
 	}
 	first, count, objOff, objLen := format.SegmentSpan(c.Size, off, size)
 	start := off - first*format.SegmentSize
-	pt, err = v.obj.GetRange(ctx, p, int64(objOff), int64(objLen), func(sealed []byte) ([]byte, error) {
+	buf := rangeBuffer(objLen)
+	pt, err = v.obj.GetRange(ctx, p, int64(objOff), int64(objLen), *buf, func(sealed []byte) ([]byte, error) {
 		got := len(sealed)
 		pt, err := s.OpenInPlace(first, sealed)
 		if err != nil || got != objLen || len(pt) < start+size {
@@ -184,7 +186,26 @@ func (v *Volume) plainRange(ctx context.Context, n *Node, key []byte, i int64, c
 		return pt, nil
 	})
 	if err != nil {
+		rangeBuffers.Put(buf)
 		return nil, nil, err
 	}
-	return pt[start : start+size], noRelease, nil
+	return pt[start : start+size], func() { rangeBuffers.Put(buf) }, nil
+}
+
+// rangeBuffers holds the buffers ranged reads fetch sealed segments into,
+// each back once the reader has copied its plaintext out: a random 4 KiB
+// read used to make one, and garbage to collect, every time.
+var rangeBuffers sync.Pool
+
+// rangeBufferMin is the least a range buffer holds: a read of up to 32 KiB
+// at any offset.
+const rangeBufferMin = 9 * format.SealedSegmentSize
+
+// rangeBuffer is a buffer of rangeBuffers that holds n bytes, or a new one.
+func rangeBuffer(n int) *[]byte {
+	if b, ok := rangeBuffers.Get().(*[]byte); ok && len(*b) >= n {
+		return b
+	}
+	b := make([]byte, max(n, rangeBufferMin))
+	return &b
 }
