@@ -47,8 +47,8 @@ func (o *Store) queued(k itemKey) ([]byte, bool) {
 	return nil, false
 }
 
-// nodeGet is node j's copy of name: a queued upload's (copied), or the
-// backend's.
+// nodeGet is node j's copy of name: a queued upload's (copied: a reader
+// may open it in place, as Chunk's do), or the backend's.
 func (o *Store) nodeGet(ctx context.Context, j int, name string) ([]byte, error) {
 	k := itemKey{j, name}
 	data, queued := o.queued(k)
@@ -309,8 +309,8 @@ func (o *Store) Chunk(ctx context.Context, p Place, checkHash bool, open func(ob
 		var err error
 		if p.sharded() {
 			obj, err = o.readShards(ctx, p, 0, p.Size)
-		} else if obj, err = o.get(ctx, format.ObjectName(p.Hash), p.Hash, checkHash, true); err == nil {
-			obj = o.own(format.ObjectName(p.Hash), obj)
+		} else {
+			obj, err = o.get(ctx, format.ObjectName(p.Hash), p.Hash, checkHash, true)
 		}
 		if err != nil && !p.sharded() {
 			return nil, err
@@ -326,19 +326,6 @@ func (o *Store) Chunk(ctx context.Context, p Place, checkHash bool, open func(ob
 		}
 		return pt, err
 	})
-}
-
-// own is obj in memory the caller may change: a queued upload's object is
-// not (nodeGet copies it already; get of a single node may share).
-func (o *Store) own(name string, obj []byte) []byte {
-	o.mu.Lock()
-	it, queued := o.pending[itemKey{0, name}]
-	shared := queued && it.data != nil && len(it.data) > 0 && len(obj) > 0 && &it.data[0] == &obj[0]
-	o.mu.Unlock()
-	if shared {
-		return bytes.Clone(obj)
-	}
-	return obj
 }
 
 // GetRange returns n bytes of the object at p from offset off opened by

@@ -264,10 +264,10 @@ func TestShardsAcrossNodes(t *testing.T) {
 	}
 }
 
-// TestARangedReadOfAQueuedObjectLeavesItAlone: a reader that decrypts the
-// bytes it gets in place must not change an object still queued for
-// upload (it would upload what the reader made of it).
-func TestARangedReadOfAQueuedObjectLeavesItAlone(t *testing.T) {
+// Reads that open the bytes they get in place (a ranged read, into new
+// memory or the caller's buffer; a whole chunk) must not change an object
+// still queued for upload (it would upload what the reader made of it).
+func TestReadsOfAQueuedObjectLeaveItAlone(t *testing.T) {
 	ctx := context.Background()
 	m := remotetest.NewMemory()
 	m.Fail = errors.New("remote down") // the object stays queued
@@ -275,18 +275,24 @@ func TestARangedReadOfAQueuedObjectLeavesItAlone(t *testing.T) {
 	name, h, b := object("a queued sealed object")
 	o.Put(name, b)
 	want := bytes.Clone(b)
+	inPlace := func(sealed []byte) ([]byte, error) {
+		for i := range sealed {
+			sealed[i] = 'x' // as an in-place decryption does
+		}
+		return sealed, nil
+	}
 	for _, buf := range [][]byte{nil, make([]byte, 64)} { // new memory, and the caller's
-		if _, err := o.GetRange(ctx, Place{Hash: h}, 2, 10, buf, func(sealed []byte) ([]byte, error) {
-			for i := range sealed {
-				sealed[i] = 'x' // as an in-place decryption does
-			}
-			return sealed, nil
-		}); err != nil {
+		if _, err := o.GetRange(ctx, Place{Hash: h}, 2, 10, buf, inPlace); err != nil {
 			t.Fatal(err)
 		}
 	}
+	_, release, err := o.Chunk(ctx, Place{Hash: h, Size: len(b)}, false, inPlace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
 	if got, err := o.Get(ctx, name, h); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("the queued object after a ranged read: %q %v", got, err)
+		t.Fatalf("the queued object after reads that open it in place: %q %v", got, err)
 	}
 	m.Fail = nil
 	o.RetrySoon()
