@@ -448,14 +448,39 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 }
 
 // Fsync returns once the file and the tree are stored. The kernel
-// interrupts a request whose caller receives any signal (Go programs' threads
-// get SIGURG all the time), which cancels ctx; an fsync carries on regardless
-// rather than fail, since EIO or EINTR from fsync tells a program its data may
-// be lost. A remote that fails still ends it with an error, and a fatal
-// signal ends the caller's wait in the kernel.
+// interrupts a request whose caller receives any signal (Go programs'
+// threads get SIGURG all the time), which cancels ctx: an fsync carries on
+// regardless, since EIO or EINTR from fsync tells a program its data may be
+// lost. Only one still waiting fsyncGrace after the interrupt (a stalled
+// remote) gives up with EINTR: a killed caller waits in the kernel until
+// the answer, and a Go program asks again.
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return errno(h.h.Fsync(context.WithoutCancel(ctx)))
+	commit, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-done:
+		case <-time.After(fsyncGrace):
+			cancel()
+		}
+	}()
+	err := h.h.Fsync(commit)
+	if err != nil && commit.Err() != nil {
+		return syscall.EINTR
+	}
+	return errno(err)
 }
+
+// fsyncGrace is how long an interrupted fsync goes on waiting for the
+// remote.
+const fsyncGrace = 10 * time.Second
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.recordRead()

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/anchorfs/anchorfs/remote/remotetest"
 )
 
 // TestTheConventionsOfMountTools: --version, a mount point that is not
@@ -146,10 +144,7 @@ func TestProgressInBytesOnATerminal(t *testing.T) {
 // back, sync --json says what it uploaded and anchored.
 func TestSyncWithTheRemoteDown(t *testing.T) {
 	needRoot(t)
-	srv := remotetest.ServeWebDAV(t, t.TempDir())
-	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
-	mustRun(t, env, "init", "--remote", srv.Spec)
-	mnt := mountBackground(t, env)
+	srv, env, mnt := webdavMount(t)
 	srv.Stop()
 	if err := os.WriteFile(mnt+"/f", []byte("waits for the remote"), 0o644); err != nil {
 		t.Fatal(err)

@@ -1,15 +1,30 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/anchorfs/anchorfs/remote/remotetest"
 )
+
+// webdavMount inits a home whose remote is rclone's WebDAV server on
+// 127.0.0.1, and mounts it.
+func webdavMount(t *testing.T) (srv *remotetest.Server, env []string, mnt string) {
+	t.Helper()
+	srv = remotetest.ServeWebDAV(t, t.TempDir())
+	env = []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
+	mustRun(t, env, "init", "--remote", srv.Spec)
+	return srv, env, mountBackground(t, env)
+}
 
 // TestAStalledRemoteBlocksOnlyWhatNeedsIt: with the remote (rclone's WebDAV
 // server on 127.0.0.1) stopped, a cold folder's listing waits for it; while
@@ -17,10 +32,7 @@ import (
 // already complete. The tree lock is not held across the fetch.
 func TestAStalledRemoteBlocksOnlyWhatNeedsIt(t *testing.T) {
 	needRoot(t)
-	srv := remotetest.ServeWebDAV(t, t.TempDir())
-	env := []string{"ANCHORFS_HOME=" + filepath.Join(t.TempDir(), "home"), "ANCHORFS_PASSPHRASE="}
-	mustRun(t, env, "init", "--remote", srv.Spec)
-	m := mountBackground(t, env)
+	srv, env, m := webdavMount(t)
 	if out, ok := sh("mkdir " + m + "/warm " + m + "/cold && echo warm > " + m + "/warm/a.txt && echo cold > " + m + "/cold/b.txt"); !ok {
 		t.Fatal(out)
 	}
@@ -68,5 +80,52 @@ func TestAStalledRemoteBlocksOnlyWhatNeedsIt(t *testing.T) {
 	srv.Resume()
 	if err := <-coldDone; err != nil || coldOut.String() != "b.txt\n" {
 		t.Fatalf("the cold listing once the remote is back: %v %q", err, coldOut.String())
+	}
+}
+
+// TestAnInterruptedFsyncOnAStalledRemoteGivesUp: an fsync whose caller is
+// signalled goes on waiting for the remote (rclone's WebDAV server on
+// 127.0.0.1, stopped), but not forever: some seconds after the interrupt it
+// ends with EINTR, as a killed caller needs (the kernel waits for the
+// answer), and once the remote is back the file is stored all the same.
+func TestAnInterruptedFsyncOnAStalledRemoteGivesUp(t *testing.T) {
+	needRoot(t)
+	srv, env, m := webdavMount(t)
+	srv.Pause()
+	defer srv.Resume()
+	data := bytes.Repeat([]byte("stalled "), 1<<17)
+	f, err := os.Create(filepath.Join(m, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	tid, done := make(chan int), make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		done <- unix.Fsync(int(f.Fd()))
+	}()
+	thread := <-tid
+	time.Sleep(time.Second) // the fsync waits in the mount for the remote
+	unix.Tgkill(os.Getpid(), thread, unix.SIGURG)
+	select {
+	case err := <-done:
+		if err != unix.EINTR {
+			t.Fatalf("an interrupted fsync while the remote stalls: %v, want EINTR", err)
+		}
+	case <-time.After(60 * time.Second):
+		srv.Resume()
+		<-done
+		t.Fatal("an interrupted fsync went on waiting for the stalled remote")
+	}
+	srv.Resume()
+	f.Close()
+	mustRun(t, env, "sync")
+	unmountAndWait(t, env, m)
+	if got := files(t, mountBackground(t, env)); got["f"] != string(data) {
+		t.Fatalf("the file after the remote came back: %d bytes, want %d", len(got["f"]), len(data))
 	}
 }

@@ -332,8 +332,9 @@ func (o *Store) Chunk(ctx context.Context, p Place, checkHash bool, open func(ob
 // open (which authenticates them, and may decrypt in place): from a queued
 // upload, a ranged fetch, or the shards that hold the range. Shards that
 // do not open are replaced by the shards that match their hashes. The
-// sealed bytes are read into buf where it holds n and one node is asked
-// (the result may then share buf), else into new memory.
+// sealed bytes are read into buf where it holds n, one node is asked and
+// that node reads into the caller's memory (RangeReader) or holds the
+// object queued (the result then shares buf); else into new memory.
 func (o *Store) GetRange(ctx context.Context, p Place, off, n int64, buf []byte, open func(sealed []byte) ([]byte, error)) ([]byte, error) {
 	name := format.ObjectName(p.Hash)
 	if p.sharded() {
