@@ -125,8 +125,18 @@ for run in $(seq "$RUNS"); do
   echo "run $run of $RUNS" >&2
   # Each run starts with another target: a disk that slows down after a
   # burst of writes (as cloud disks do) does not always fall on the last.
-  read -ra all <<< "$ALL"; k=$(( (run - 1) % ${#all[@]} ))
-  ONLY="${all[*]:k} ${all[*]:0:k}"; ONLY=$(echo $ONLY)
+  # gocryptfs and anchorfs, whose ratio the bars are, go one right after
+  # the other, which first alternating: neither always follows the same
+  # target (rclone's writes, to its cache and its remote, slow the disk
+  # for whatever comes next).
+  read -ra all <<< "$(echo " $ALL " | sed 's/ af / /')"; k=$(( ${#all[@]} ? (run - 1) % ${#all[@]} : 0 ))
+  ONLY="${all[*]:k} ${all[*]:0:k}"
+  if [[ " $ALL " == *" af "* ]]; then
+    if [[ " $ONLY " == *" gc "* ]]; then
+      if (( run % 2 )); then ONLY=$(echo " $ONLY " | sed 's/ gc / gc af /'); else ONLY=$(echo " $ONLY " | sed 's/ gc / af gc /'); fi
+    else ONLY="$ONLY af"; fi
+  fi
+  ONLY=$(echo $ONLY)
   for t in $ONLY; do [ "$t" = raw ] || mount_t "$t"; done
   # Sequential write until durable, with the mount's CPU time and peak memory.
   for t in $ONLY; do
