@@ -130,12 +130,11 @@ for run in $(seq "$RUNS"); do
   # target (rclone's writes, to its cache and its remote, slow the disk
   # for whatever comes next).
   read -ra all <<< "$(echo " $ALL " | sed 's/ af / /')"; k=$(( ${#all[@]} ? (run - 1) % ${#all[@]} : 0 ))
-  ONLY="${all[*]:k} ${all[*]:0:k}"
-  if [[ " $ALL " == *" af "* ]]; then
-    if [[ " $ONLY " == *" gc "* ]]; then
-      if (( run % 2 )); then ONLY=$(echo " $ONLY " | sed 's/ gc / gc af /'); else ONLY=$(echo " $ONLY " | sed 's/ gc / af gc /'); fi
-    else ONLY="$ONLY af"; fi
-  fi
+  ONLY=" ${all[*]:k} ${all[*]:0:k} "
+  pair="gc af"; (( run % 2 )) || pair="af gc"
+  if [[ " $ALL " != *" af "* ]]; then :
+  elif [[ "$ONLY" == *" gc "* ]]; then ONLY=${ONLY/ gc / $pair }
+  else ONLY="$ONLY af"; fi
   ONLY=$(echo $ONLY)
   for t in $ONLY; do [ "$t" = raw ] || mount_t "$t"; done
   # Sequential write until durable, with the mount's CPU time and peak memory.

@@ -457,20 +457,8 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	commit, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-		}
-		select {
-		case <-done:
-		case <-time.After(fsyncGrace):
-			cancel()
-		}
-	}()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(fsyncGrace, cancel) })
+	defer stop()
 	err := h.h.Fsync(commit)
 	if err != nil && commit.Err() != nil {
 		return syscall.EINTR

@@ -122,8 +122,8 @@ func TestReadersGetTheirOwnBytesWhileChunkBuffersAreReused(t *testing.T) {
 // Readers reading 4 KiB at random with O_DIRECT (each a ranged read of the
 // segments it needs, fetched into a buffer that goes back for the next
 // read once the plaintext is copied out) each get the bytes they asked
-// for. Under the race detector a buffer given back before its reader is
-// done with it is a race.
+// for, at once: a buffer another read takes or clears before its reader
+// copied it out shows as another block's bytes.
 func TestDirectRandomReadersGetTheirOwnBytes(t *testing.T) {
 	const files, blocks = 2, 8 << 8 // 8 MiB each
 	store := newTestStore(t)

@@ -324,12 +324,46 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 // object ends first: a ranged request (rclone's RangeOption), for reading a
 // few segments of a chunk. n is bounded like a whole object.
 func (s *Store) GetRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	if err := s.checkRange(name, off, n); err != nil {
+		return nil, err
+	}
+	if s.localName(name) {
+		buf := make([]byte, n)
+		if k, ok := s.localRange(name, off, buf); ok {
+			return buf[:k], bandwidth.wait(ctx, false, k)
+		}
+	}
+	return s.rcloneRange(ctx, name, off, n)
+}
+
+// ReadRange is GetRange into the caller's buf: it reads len(buf) bytes of
+// the object from offset off (fewer where the object ends first) and says
+// how many. A local folder reads straight into buf; another remote
+// answers as GetRange does, copied.
+func (s *Store) ReadRange(ctx context.Context, name string, off int64, buf []byte) (int, error) {
+	if err := s.checkRange(name, off, int64(len(buf))); err != nil {
+		return 0, err
+	}
+	if s.localName(name) {
+		if k, ok := s.localRange(name, off, buf); ok {
+			return k, bandwidth.wait(ctx, false, k)
+		}
+	}
+	b, err := s.rcloneRange(ctx, name, off, int64(len(buf)))
+	return copy(buf, b), err
+}
+
+// checkRange refuses a range no object can have: n is bounded like a whole
+// object.
+func (s *Store) checkRange(name string, off, n int64) error {
 	if off < 0 || n < 0 || n > s.maxSize {
-		return nil, fmt.Errorf("%s: bad range %d+%d", name, off, n)
+		return fmt.Errorf("%s: bad range %d+%d", name, off, n)
 	}
-	if b, ok := s.localRange(name, off, n); ok {
-		return b, bandwidth.wait(ctx, false, len(b))
-	}
+	return nil
+}
+
+// rcloneRange is GetRange through rclone: a ranged request (RangeOption).
+func (s *Store) rcloneRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
 	var data []byte
 	err := s.retry(ctx, func() error {
 		o, ok := s.ranged.Get(name)
@@ -411,43 +445,16 @@ func (s *Store) localName(name string) bool {
 	return s.localRoot != "" && strings.Trim(name, "0123456789abcdefghijklmnopqrstuvwxyz/") == "" && !strings.Contains(name, "..")
 }
 
-// localRange is GetRange on a local-folder remote, for names rclone stores
-// as they are (localName); ok is false where rclone should answer instead
-// (another remote, another name, or any failure: rclone says what it is).
-func (s *Store) localRange(name string, off, n int64) ([]byte, bool) {
-	if !s.localName(name) {
-		return nil, false
-	}
-	buf := make([]byte, n)
-	k, ok := s.localRangeInto(name, off, buf)
-	return buf[:k], ok
-}
-
-// localRangeInto is localRange into buf, of len(buf) bytes.
-func (s *Store) localRangeInto(name string, off int64, buf []byte) (int, bool) {
-	if !s.localName(name) {
-		return 0, false
-	}
+// localRange is GetRange on a local-folder remote into buf (len(buf)
+// bytes), for a name that passed localName (rclone stores it as it is); ok
+// is false where rclone should answer instead (any failure: rclone says
+// what it is).
+func (s *Store) localRange(name string, off int64, buf []byte) (int, bool) {
 	k, err := s.localOpen.readAt(s.localPath(name), buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, false
 	}
 	return k, true
-}
-
-// ReadRange is GetRange into the caller's buf: it reads len(buf) bytes of
-// the object from offset off (fewer where the object ends first) and says
-// how many. A local folder reads straight into buf; another remote
-// answers as GetRange does, copied.
-func (s *Store) ReadRange(ctx context.Context, name string, off int64, buf []byte) (int, error) {
-	if off < 0 || int64(len(buf)) > s.maxSize {
-		return 0, fmt.Errorf("%s: bad range %d+%d", name, off, len(buf))
-	}
-	if k, ok := s.localRangeInto(name, off, buf); ok {
-		return k, bandwidth.wait(ctx, false, k)
-	}
-	b, err := s.GetRange(ctx, name, off, int64(len(buf)))
-	return copy(buf, b), err
 }
 
 // Delete removes the object; a missing object is not an error.

@@ -445,6 +445,20 @@ func TestAnotherHomesChangeIsReadBackNew(t *testing.T) {
 	}
 }
 
+// fsyncOnAThread fsyncs f from an OS thread of its own, which the caller
+// can signal (tgkill), with the raw call (EINTR or EIO would show, not be
+// retried); done has its result.
+func fsyncOnAThread(f *os.File) (thread int, done <-chan error) {
+	tid, result := make(chan int), make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		result <- unix.Fsync(int(f.Fd()))
+	}()
+	return <-tid, result
+}
+
 // TestAnFsyncInterruptedBySignalsSucceeds: the kernel sends a FUSE request
 // an interrupt when its caller receives any signal, as a Go program's
 // threads do all the time (the runtime preempts goroutines with SIGURG). An
@@ -466,14 +480,8 @@ func TestAnFsyncInterruptedBySignalsSucceeds(t *testing.T) {
 		if _, err := f.Write(data); err != nil {
 			t.Fatal(err)
 		}
-		tid, done := make(chan int), make(chan error)
-		go func() {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			tid <- unix.Gettid()
-			done <- unix.Fsync(int(f.Fd())) // the raw call: EINTR or EIO would show
-		}()
-		thread, signals := <-tid, 0
+		thread, done := fsyncOnAThread(f)
+		signals := 0
 	wait:
 		for {
 			select {

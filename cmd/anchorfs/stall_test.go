@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -101,14 +100,7 @@ func TestAnInterruptedFsyncOnAStalledRemoteGivesUp(t *testing.T) {
 	if _, err := f.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	tid, done := make(chan int), make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		tid <- unix.Gettid()
-		done <- unix.Fsync(int(f.Fd()))
-	}()
-	thread := <-tid
+	thread, done := fsyncOnAThread(f)
 	time.Sleep(time.Second) // the fsync waits in the mount for the remote
 	unix.Tgkill(os.Getpid(), thread, unix.SIGURG)
 	select {

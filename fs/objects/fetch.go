@@ -73,26 +73,26 @@ func (o *Store) nodeGet(ctx context.Context, j int, name string) ([]byte, error)
 // ends), in memory of the caller's: buf where it holds n bytes (the result
 // then shares it), else new.
 func (o *Store) nodeRange(ctx context.Context, j int, name string, off, n int64, buf []byte) ([]byte, error) {
-	if int64(cap(buf)) < n {
-		buf = nil
+	var dst []byte // buf as the n bytes to fill, nil where it is too small
+	if int64(cap(buf)) >= n {
+		dst = buf[:n]
 	}
 	k := itemKey{j, name}
 	data, queued := o.queued(k)
 	if data != nil {
 		part := data[min(off, int64(len(data))):min(off+n, int64(len(data)))]
-		if buf != nil {
-			return buf[:copy(buf[:n], part)], nil
+		if dst != nil {
+			return dst[:copy(dst, part)], nil
 		}
 		return bytes.Clone(part), nil
 	}
 	if queued {
 		if f, err := os.Open(o.spillPath(k)); err == nil {
 			defer f.Close()
-			b := buf
+			b := dst
 			if b == nil {
 				b = make([]byte, n)
 			}
-			b = b[:n]
 			got, err := f.ReadAt(b, off)
 			if err == nil || errors.Is(err, io.EOF) {
 				return b[:got], nil
@@ -102,10 +102,10 @@ func (o *Store) nodeRange(ctx context.Context, j int, name string, off, n int64,
 	start := time.Now()
 	var b []byte
 	var err error
-	if r, ok := o.nodes[j].b.(RangeReader); ok && buf != nil {
+	if r, ok := o.nodes[j].b.(RangeReader); ok && dst != nil {
 		var got int
-		got, err = r.ReadRange(ctx, name, off, buf[:n])
-		b = buf[:got]
+		got, err = r.ReadRange(ctx, name, off, dst)
+		b = dst[:got]
 	} else {
 		b, err = o.nodes[j].b.GetRange(ctx, name, off, n)
 	}
